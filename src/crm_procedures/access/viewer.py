@@ -1,0 +1,146 @@
+"""The viewer: what one acting user may see, resolved once from users and groups.
+
+Stores receive a :class:`Viewer` with every read and apply it inside their
+query (SQL ``WHERE`` clauses, or the same predicates in memory), so a list, a
+count, a search, a report and a get-by-id all agree. The predicates below are
+the reference semantics every adapter must match.
+
+Rules:
+
+* A project with linked users or groups is visible only to them, and to
+  viewers with the ``project.read_all`` permission (L5).
+* A prospect is visible when its project is; a prospect in status
+  ``preparing`` only to viewers with ``prospect.read_preparing`` (W8).
+* An activity is visible to its employee; to members of the employee's groups
+  when the viewer has ``activity.read_group``; to everybody with
+  ``activity.read_all`` (P4). An activity on a project the viewer may not see
+  is not visible, whatever the scope.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+import attrs
+
+from crm_procedures.ids import GroupId, UserId
+from crm_procedures.model.activity import Activity
+from crm_procedures.model.project import Project
+from crm_procedures.model.prospect import Prospect, ProspectStatus
+from crm_procedures.model.users import Group, User
+
+__all__ = [
+    "PERMISSIONS",
+    "ActivityScope",
+    "Viewer",
+    "may_see_activity",
+    "may_see_project",
+    "may_see_prospect",
+    "viewer_for",
+]
+
+PERMISSIONS: frozenset[str] = frozenset(
+    {
+        "project.read_all",
+        "project.write",
+        "prospect.read_preparing",
+        "prospect.write",
+        "prospect.correct",
+        "activity.read_group",
+        "activity.read_all",
+        "activity.write",
+        "report.read",
+        "visit_report.write",
+        "admin",
+    }
+)
+"""The permission names groups may grant. ``admin`` implies all of them."""
+
+
+class ActivityScope(enum.StrEnum):
+    """Whose activities a viewer sees: only their own, their groups', or all."""
+
+    OWN = "own"
+    GROUP = "group"
+    ALL = "all"
+
+
+@attrs.frozen
+class Viewer:
+    """The acting user with their resolved rights.
+
+    ``group_members`` are the ids of every user sharing a group with the viewer
+    (the viewer included); used when ``activity_scope`` is ``group``.
+    ``Viewer.system()`` sees everything (for batch jobs and migrations).
+    """
+
+    user_id: UserId
+    groups: frozenset[GroupId] = frozenset()
+    permissions: frozenset[str] = frozenset()
+    group_members: frozenset[UserId] = frozenset()
+
+    @classmethod
+    def system(cls) -> Viewer:
+        """A viewer that sees and may do everything."""
+        return cls(UserId("system"), permissions=frozenset({"admin"}))
+
+    def has(self, permission: str) -> bool:
+        """True when the viewer holds ``permission`` (``admin`` holds all)."""
+        return permission in self.permissions or "admin" in self.permissions
+
+    @property
+    def all_projects(self) -> bool:
+        """True when restricted projects are visible regardless of links."""
+        return self.has("project.read_all")
+
+    @property
+    def sees_preparing(self) -> bool:
+        """True when prospects in preparation are visible."""
+        return self.has("prospect.read_preparing")
+
+    @property
+    def activity_scope(self) -> ActivityScope:
+        """Whose activities the viewer sees."""
+        if self.has("activity.read_all"):
+            return ActivityScope.ALL
+        if self.has("activity.read_group"):
+            return ActivityScope.GROUP
+        return ActivityScope.OWN
+
+
+def viewer_for(user: User, groups: Iterable[Group], users: Iterable[User] = ()) -> Viewer:
+    """Resolve a user's viewer from their groups (and all users, for group members)."""
+    mine = {g.id: g for g in groups if g.id in user.groups}
+    permissions: set[str] = set()
+    for g in mine.values():
+        permissions |= g.permissions
+    members = {user.id}
+    for other in users:
+        if other.groups & mine.keys():
+            members.add(other.id)
+    return Viewer(user.id, frozenset(mine), frozenset(permissions), frozenset(members))
+
+
+def may_see_project(viewer: Viewer, project: Project) -> bool:
+    """The reference rule for project visibility (L5)."""
+    if not project.restricted or viewer.all_projects:
+        return True
+    return viewer.user_id in project.linked_users or bool(viewer.groups & project.linked_groups)
+
+
+def may_see_prospect(viewer: Viewer, prospect: Prospect, project: Project) -> bool:
+    """The reference rule for prospect visibility (W8 + the project's rule)."""
+    if prospect.status is ProspectStatus.PREPARING and not viewer.sees_preparing:
+        return False
+    return may_see_project(viewer, project)
+
+
+def may_see_activity(viewer: Viewer, activity: Activity, project: Project | None) -> bool:
+    """The reference rule for activity visibility (P4 + the project's rule)."""
+    if project is not None and not may_see_project(viewer, project):
+        return False
+    scope = viewer.activity_scope
+    if scope is ActivityScope.ALL or activity.employee == viewer.user_id:
+        return True
+    return scope is ActivityScope.GROUP and activity.employee in viewer.group_members

@@ -1,0 +1,194 @@
+"""Folder adapters: e-mails as ``.eml`` files and invitations as ``.ics`` files (X1).
+
+Useful for demos, for development without a mail server, and for hosts that
+hand files to another system (a pickup directory, a shared calendar folder).
+
+:class:`FolderMailer` writes ``<message-id>.eml`` (the id made file-name
+safe) and never overwrites: delivering a Message-ID twice leaves one file.
+:class:`FolderCalendar` keeps ``<uid>.ics`` with the latest version of each
+appointment: a higher SEQUENCE replaces the file, an older or equal one is
+ignored, and a cancellation is written as a ``METHOD:CANCEL`` object.
+
+Files are written to a temporary name first and then moved into place, so a
+reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crm_procedures.adapters.ical import invitation_ics
+from crm_procedures.adapters.memory_mail import message_id_of
+from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.model.appointment import Appointment
+
+__all__ = ["FolderCalendar", "FolderMailer", "safe_file_name"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+_SEQUENCE = re.compile(rb"^SEQUENCE:(\d+)\r?$", re.MULTILINE)
+_CANCELLED = re.compile(rb"^METHOD:CANCEL\r?$", re.MULTILINE)
+
+
+def safe_file_name(text: str) -> str:
+    """``text`` reduced to characters safe in a file name on every OS.
+
+    Angle brackets are dropped, other unsafe characters become ``_``, and a
+    leading dot is replaced so the file is never hidden or ``..``.
+    """
+    name = _UNSAFE.sub("_", text.strip().strip("<>"))[:200]
+    if not name or name.startswith("."):
+        name = "_" + name
+    return name
+
+
+def _write_new(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` unless it exists; True when written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            # link() refuses an existing target, so two writers cannot both win.
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:
+            if path.exists():
+                return False
+            os.replace(tmp, path)
+            return True
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _folder(folder: str | os.PathLike[str]) -> Path:
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput("folder", f"cannot create the folder: {exc}", str(folder)) from exc
+    return path
+
+
+class FolderMailer:
+    """A Mailer that writes each message to ``<folder>/<message-id>.eml``.
+
+    Idempotent by Message-ID: a second delivery of the same id keeps the first
+    file. Raises :class:`~crm_procedures.errors.DeliveryError` (temporary) when
+    the file cannot be written, InvalidInput for a message without
+    Message-ID or a folder that cannot be created.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = _folder(folder)
+
+    def path_for(self, message_id: str) -> Path:
+        """The file a message with this Message-ID is written to."""
+        return self.folder / f"{safe_file_name(message_id)}.eml"
+
+    def send(self, message: Any) -> None:
+        """Write the message as an ``.eml`` file (CRLF line endings), once per Message-ID."""
+        path = self.path_for(message_id_of(message))
+        if path.exists():
+            return
+        try:
+            _write_new(path, message.as_bytes())
+        except OSError as exc:
+            raise DeliveryError(f"cannot write {path.name}: {exc}", permanent=False) from exc
+
+    def files(self) -> list[Path]:
+        """The ``.eml`` files written so far, by name."""
+        return sorted(self.folder.glob("*.eml"))
+
+
+class FolderCalendar:
+    """A Calendar that keeps ``<folder>/<uid>.ics`` per appointment.
+
+    ``publish`` writes a ``METHOD:REQUEST`` object when the appointment's
+    SEQUENCE is higher than the file's (or there is no file); ``cancel`` writes
+    the ``METHOD:CANCEL`` version (also at the same SEQUENCE as a confirmed
+    file, so a cancellation is never lost). ``organizer`` is used when the
+    appointment has no ``organizer_email``; ``clock`` gives DTSTAMP.
+    Raises DeliveryError (temporary) when a file cannot be written.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        organizer: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.folder = _folder(folder)
+        self.organizer = organizer
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def path_for(self, uid: str) -> Path:
+        """The file that holds the appointment with this UID."""
+        return self.folder / f"{safe_file_name(uid)}.ics"
+
+    def held(self, uid: str) -> tuple[int, bool] | None:
+        """``(sequence, cancelled)`` of the file for ``uid``, or None when there is none."""
+        path = self.path_for(uid)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        m = _SEQUENCE.search(data)
+        return (int(m.group(1)) if m else -1, bool(_CANCELLED.search(data)))
+
+    def _write(self, appointment: Appointment, method: str) -> None:
+        held = self.held(appointment.uid)
+        if held is not None:
+            sequence, cancelled = held
+            newer = appointment.sequence > sequence
+            cancels = method == "CANCEL" and appointment.sequence == sequence and not cancelled
+            if not (newer or cancels):
+                return
+        data = invitation_ics(
+            appointment,
+            method,
+            self._clock(),
+            organizer=appointment.organizer_email or self.organizer,
+        )
+        try:
+            _replace(self.path_for(appointment.uid), data)
+        except OSError as exc:
+            raise DeliveryError(
+                f"cannot write the calendar file for {appointment.uid}: {exc}", permanent=False
+            ) from exc
+
+    def publish(self, appointment: Appointment) -> None:
+        """Write or replace ``<uid>.ics`` (METHOD:REQUEST; METHOD:CANCEL if cancelled)."""
+        self._write(appointment, "CANCEL" if appointment.cancelled else "REQUEST")
+
+    def cancel(self, appointment: Appointment) -> None:
+        """Replace ``<uid>.ics`` with the cancellation (METHOD:CANCEL, STATUS:CANCELLED)."""
+        self._write(appointment, "CANCEL")
+
+    def files(self) -> list[Path]:
+        """The ``.ics`` files, by name."""
+        return sorted(self.folder.glob("*.ics"))

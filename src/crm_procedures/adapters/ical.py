@@ -1,0 +1,532 @@
+"""iCalendar invitations (RFC 5545 / iTIP RFC 5546) for appointments (W10).
+
+:func:`invitation_ics` writes the ``VCALENDAR`` text of one appointment:
+``METHOD:REQUEST`` to invite or update (same UID, higher SEQUENCE) and
+``METHOD:CANCEL`` with ``STATUS:CANCELLED`` to call it off. Start and end keep
+their IANA zone (``DTSTART;TZID=Europe/Amsterdam:...``) and the calendar
+carries a matching ``VTIMEZONE``, so calendar clients show the right wall time
+on both sides of a daylight-saving change, and recurring appointments stay at
+the same local hour all year.
+
+The text is written here rather than through a general iCalendar object model:
+every user-supplied value passes one escaping function (backslash, ``;``,
+``,``, newlines, a lone CR; other control characters are dropped), parameter
+values are quoted, and lines are folded at 75 octets with CRLF endings. A
+description containing ``"\\nATTENDEE:evil@x"`` therefore stays inside
+DESCRIPTION. The tests read every invitation back with the ``icalendar``
+package.
+
+:func:`invitation_email` wraps the text into an e-mail with a
+``text/calendar; method=...`` alternative part and an ``invite.ics``
+attachment, which is what Outlook, Apple Calendar and Google Calendar need to
+show accept/decline buttons. :class:`EmailCalendar` is a Calendar port that
+sends those e-mails through any Mailer.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crm_procedures.adapters.mime import Attachment, Recipient, build_email, check_header
+from crm_procedures.errors import InvalidInput
+from crm_procedures.model.appointment import Appointment
+from crm_procedures.ports import Mailer
+
+__all__ = [
+    "METHODS",
+    "PRODID",
+    "EmailCalendar",
+    "escape_text",
+    "fold_line",
+    "invitation_email",
+    "invitation_ics",
+    "invitation_key",
+    "invitation_subject",
+    "invitation_text",
+    "vtimezone_lines",
+]
+
+PRODID = "-//crm_procedures//Invitations 1.0//EN"
+"""The PRODID written into every calendar object."""
+
+METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
+"""The iTIP methods :func:`invitation_ics` writes."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+_RRULE = re.compile(r"^[A-Z]+=[A-Z0-9,+\-]+(;[A-Z]+=[A-Z0-9,+\-]+)*$")
+_RRULE_KEYS = frozenset(
+    {
+        "FREQ",
+        "UNTIL",
+        "COUNT",
+        "INTERVAL",
+        "BYSECOND",
+        "BYMINUTE",
+        "BYHOUR",
+        "BYDAY",
+        "BYMONTHDAY",
+        "BYYEARDAY",
+        "BYWEEKNO",
+        "BYMONTH",
+        "BYSETPOS",
+        "WKST",
+    }
+)
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Zulu", "Zulu", "Universal", "Etc/Universal"})
+
+
+def escape_text(value: str) -> str:
+    """Escape a TEXT value (RFC 5545 3.3.11).
+
+    Backslash, semicolon and comma are escaped; CRLF, a lone CR, LF and the
+    Unicode line separators become ``\\n``; other control characters (which
+    TEXT may not contain) are dropped. The result never contains a line break,
+    so user text cannot start a property of its own.
+    """
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    if not value.isprintable():
+        value = _BREAKS.sub("\\\\n", value)
+        value = _CONTROL.sub("", value)
+    return value
+
+
+def _param(value: str) -> str:
+    # Parameter values cannot be escaped, only quoted: DQUOTE is not allowed
+    # inside (RFC 5545 3.1), so it becomes an apostrophe; breaks become spaces.
+    value = _CONTROL.sub("", _BREAKS.sub(" ", value)).replace('"', "'")
+    return f'"{value}"'
+
+
+def fold_line(line: str) -> str:
+    """Fold one content line at 75 octets (RFC 5545 3.1); returns it with CRLF.
+
+    Continuation lines start with one space. A multi-byte UTF-8 character is
+    never split.
+    """
+    if len(line) <= 75 and (line.isascii() or len(line.encode("utf-8")) <= 75):
+        return line + "\r\n"
+    if line.isascii():
+        parts = [line[:75]]
+        parts.extend(line[i : i + 74] for i in range(75, len(line), 74))
+        return "\r\n ".join(parts) + "\r\n"
+    parts = []
+    current: list[str] = []
+    size = 0
+    limit = 75
+    for ch in line:
+        n = len(ch.encode("utf-8"))
+        if size + n > limit:
+            parts.append("".join(current))
+            current, size, limit = [], 0, 74
+        current.append(ch)
+        size += n
+    parts.append("".join(current))
+    return "\r\n ".join(parts) + "\r\n"
+
+
+def _zone_key(tz: tzinfo | None) -> str | None:
+    """The IANA key to write as TZID, or None to write UTC."""
+    key = getattr(tz, "key", None)
+    if not isinstance(key, str) or key in _UTC_KEYS:
+        return None
+    return key
+
+
+def _local(dt: datetime) -> str:
+    return f"{dt.year:04d}{dt.month:02d}{dt.day:02d}T{dt.hour:02d}{dt.minute:02d}{dt.second:02d}"
+
+
+def _utc(dt: datetime) -> str:
+    return _local(dt.astimezone(UTC)) + "Z"
+
+
+def _offset(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    sign = "+" if seconds >= 0 else "-"
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}{minutes:02d}" + (f"{secs:02d}" if secs else "")
+
+
+def _state(tz: tzinfo, instant: datetime) -> tuple[timedelta, str, bool]:
+    local = instant.astimezone(tz)
+    dst = local.dst()
+    return (local.utcoffset() or timedelta(0), local.tzname() or "", bool(dst))
+
+
+def _transitions(
+    tz: tzinfo, first_year: int, last_year: int
+) -> list[tuple[datetime, timedelta, timedelta, str, bool]]:
+    """Every offset change in [first_year, last_year]: (UTC instant, from, to, name, dst)."""
+    out = []
+    day = timedelta(days=1)
+    t = datetime(first_year, 1, 1, tzinfo=UTC)
+    end = datetime(last_year + 1, 1, 1, tzinfo=UTC)
+    prev = _state(tz, t)
+    while t < end:
+        nxt = t + day
+        state = _state(tz, nxt)
+        if state != prev:
+            lo, hi = t, nxt
+            # Zone changes happen on whole seconds: bisect to one second.
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                mid = mid.replace(microsecond=0)
+                if mid <= lo:
+                    break
+                if _state(tz, mid) == prev:
+                    lo = mid
+                else:
+                    hi = mid
+            out.append((hi, prev[0], state[0], state[1], state[2]))
+            prev = state
+        t = nxt
+    return out
+
+
+def _yearly_rule(onsets: Sequence[datetime]) -> str | None:
+    """An RRULE (``FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU``) describing every onset, if one does."""
+    if len(onsets) < 2:
+        return None
+    first = onsets[0]
+    rules = set()
+    for i, local in enumerate(onsets):
+        if local.year != first.year + i or local.time() != first.time():
+            return None
+        weekday = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")[local.weekday()]
+        next_month = (local.replace(day=1) + timedelta(days=32)).replace(day=1)
+        last = (next_month - local.replace(tzinfo=None).replace(hour=0, minute=0, second=0)).days
+        nth = "-1" if last <= 7 else str((local.day - 1) // 7 + 1)
+        rules.add((local.month, nth, weekday))
+    if len(rules) != 1:
+        return None
+    month, nth, weekday = rules.pop()
+    return f"FREQ=YEARLY;BYMONTH={month};BYDAY={nth}{weekday}"
+
+
+@functools.lru_cache(maxsize=512)
+def vtimezone_lines(key: str, first_year: int, last_year: int) -> tuple[str, ...]:
+    """The unfolded content lines of a VTIMEZONE for the IANA zone ``key``.
+
+    Observances are computed from ``zoneinfo`` over [first_year, last_year].
+    Where the changes follow a yearly rule over that span (the EU's "last
+    Sunday of March / October") the observance carries that RRULE, so the
+    definition also holds after the span (as Outlook writes them); otherwise
+    each change is listed with RDATE. DTSTART of each observance is the local
+    time before the change (RFC 5545 3.6.5). Raises InvalidInput for an
+    unknown zone.
+    """
+    try:
+        tz = ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput("tzid", f"unknown time zone {key!r}", key) from exc
+    start = datetime(first_year, 1, 1, tzinfo=UTC)
+    offset, name, dst = _state(tz, start)
+    groups: dict[tuple[timedelta, timedelta, str, bool], list[datetime]] = {
+        (offset, offset, name, dst): [datetime(first_year, 1, 1)]
+    }
+    for instant, before, after, tzname, is_dst in _transitions(tz, first_year, last_year):
+        onset = (instant + before).replace(tzinfo=None)
+        groups.setdefault((before, after, tzname, is_dst), []).append(onset)
+    lines = ["BEGIN:VTIMEZONE", f"TZID:{key}"]
+    for (before, after, tzname, is_dst), onsets in groups.items():
+        kind = "DAYLIGHT" if is_dst else "STANDARD"
+        lines.append(f"BEGIN:{kind}")
+        lines.append(f"DTSTART:{_local(onsets[0])}")
+        rule = _yearly_rule(onsets) if onsets[-1].year == last_year else None
+        if rule is not None:
+            lines.append(f"RRULE:{rule}")
+        elif len(onsets) > 1:
+            lines.append("RDATE:" + ",".join(_local(o) for o in onsets[1:]))
+        if tzname:
+            lines.append(f"TZNAME:{escape_text(tzname)}")
+        lines.append(f"TZOFFSETFROM:{_offset(before)}")
+        lines.append(f"TZOFFSETTO:{_offset(after)}")
+        lines.append(f"END:{kind}")
+    lines.append("END:VTIMEZONE")
+    return tuple(lines)
+
+
+def check_rrule(rrule: str) -> str:
+    """Return the RRULE value (without a ``RRULE:`` prefix) if it is well-formed.
+
+    Only RFC 5545 rule parts are accepted, with plain values; ``UNTIL`` must be
+    a UTC date-time (``...Z``), as RFC 5545 requires next to a zoned
+    DTSTART. Raises InvalidInput otherwise.
+    """
+    value = rrule.strip()
+    if value.upper().startswith("RRULE:"):
+        value = value[6:]
+    value = value.upper()
+    if not _RRULE.match(value):
+        raise InvalidInput("rrule", "is not an RFC 5545 rule such as 'FREQ=WEEKLY;COUNT=4'", rrule)
+    parts = dict(p.split("=", 1) for p in value.split(";"))
+    unknown = set(parts) - _RRULE_KEYS
+    if unknown:
+        raise InvalidInput("rrule", f"unknown rule part(s): {', '.join(sorted(unknown))}", rrule)
+    if "FREQ" not in parts:
+        raise InvalidInput("rrule", "needs FREQ (e.g. FREQ=WEEKLY)", rrule)
+    until = parts.get("UNTIL")
+    if until is not None and not re.fullmatch(r"\d{8}T\d{6}Z", until):
+        raise InvalidInput("rrule", "UNTIL must be a UTC time such as 20261231T230000Z", rrule)
+    if "UNTIL" in parts and "COUNT" in parts:
+        raise InvalidInput("rrule", "may have UNTIL or COUNT, not both", rrule)
+    return value
+
+
+def _zone_years(appointment: Appointment) -> tuple[int, int]:
+    first = appointment.start.year
+    last = max(appointment.end.year, first + 1)
+    if appointment.rrule:
+        # A yearly rule covers the years after the span; listing at least
+        # three changes lets the rule be recognised.
+        last = max(last, first + 2)
+    return first, last
+
+
+def invitation_ics(
+    appointment: Appointment,
+    method: str = "REQUEST",
+    dtstamp: datetime | None = None,
+    *,
+    organizer: str | None = None,
+    organizer_name: str = "",
+) -> bytes:
+    """The iCalendar object (UTF-8 bytes) inviting to, updating or cancelling ``appointment``.
+
+    ``method`` is ``REQUEST`` (invite or update; the appointment's
+    ``sequence`` tells which), ``CANCEL`` (same UID, ``STATUS:CANCELLED``) or
+    ``PUBLISH``. ``dtstamp`` is when the object was made (UTC; defaults to
+    now). ``organizer`` defaults to ``appointment.organizer_email``. Start and
+    end keep the start's IANA zone with a matching VTIMEZONE; other time zones
+    are written in UTC.
+
+    Raises:
+        InvalidInput: an unknown method, a naive ``dtstamp``, an appointment
+            without organizer, or a malformed recurrence rule.
+    """
+    method = method.upper() if isinstance(method, str) else method
+    if method not in METHODS:
+        raise InvalidInput("method", f"must be one of {', '.join(sorted(METHODS))}", method)
+    if dtstamp is None:
+        dtstamp = datetime.now(UTC)
+    elif dtstamp.tzinfo is None or dtstamp.utcoffset() is None:
+        raise InvalidInput("dtstamp", "must be timezone-aware", dtstamp)
+    org_email = organizer or appointment.organizer_email
+    if not org_email:
+        raise InvalidInput(
+            "organizer_email", "an invitation needs an organizer e-mail address", None
+        )
+
+    tz = appointment.start.tzinfo
+    key = _zone_key(tz)
+
+    def when(dt: datetime) -> str:
+        if key is None:
+            return f":{_utc(dt)}"
+        return f";TZID={key}:{_local(dt.astimezone(tz))}"
+
+    cancel = method == "CANCEL" or appointment.cancelled
+    lines = [
+        "BEGIN:VCALENDAR",
+        f"PRODID:{PRODID}",
+        "VERSION:2.0",
+        "CALSCALE:GREGORIAN",
+        f"METHOD:{method}",
+    ]
+    if key is not None:
+        lines.extend(vtimezone_lines(key, *_zone_years(appointment)))
+    lines.append("BEGIN:VEVENT")
+    lines.append(f"UID:{escape_text(appointment.uid)}")
+    lines.append(f"SEQUENCE:{appointment.sequence}")
+    lines.append(f"DTSTAMP:{_utc(dtstamp)}")
+    lines.append(f"DTSTART{when(appointment.start)}")
+    lines.append(f"DTEND{when(appointment.end)}")
+    if appointment.rrule:
+        lines.append(f"RRULE:{check_rrule(appointment.rrule)}")
+        if appointment.exdates:
+            if key is None:
+                values = ",".join(_utc(ex) for ex in appointment.exdates)
+                lines.append(f"EXDATE:{values}")
+            else:
+                values = ",".join(_local(ex.astimezone(tz)) for ex in appointment.exdates)
+                lines.append(f"EXDATE;TZID={key}:{values}")
+    lines.append(f"SUMMARY:{escape_text(appointment.title)}")
+    if appointment.location:
+        lines.append(f"LOCATION:{escape_text(appointment.location)}")
+    if appointment.description:
+        lines.append(f"DESCRIPTION:{escape_text(appointment.description)}")
+    cn = f";CN={_param(organizer_name)}" if organizer_name else ""
+    lines.append(f"ORGANIZER{cn}:mailto:{org_email}")
+    for attendee in appointment.attendees:
+        role = "REQ-PARTICIPANT" if attendee.required else "OPT-PARTICIPANT"
+        name = f";CN={_param(attendee.name)}" if attendee.name else ""
+        rsvp = "TRUE" if method == "REQUEST" and not cancel else "FALSE"
+        lines.append(
+            f"ATTENDEE{name};CUTYPE=INDIVIDUAL;ROLE={role};PARTSTAT=NEEDS-ACTION;"
+            f"RSVP={rsvp}:mailto:{attendee.email}"
+        )
+    lines.append(f"STATUS:{'CANCELLED' if cancel else 'CONFIRMED'}")
+    lines.append("TRANSP:OPAQUE")
+    lines.append("END:VEVENT")
+    lines.append("END:VCALENDAR")
+    return "".join(fold_line(line) for line in lines).encode("utf-8")
+
+
+def invitation_key(appointment: Appointment) -> str:
+    """The outbox key of the invitation for this UID and SEQUENCE (``invite:<uid>:<seq>``)."""
+    return f"invite:{appointment.uid}:{appointment.sequence}"
+
+
+def _fmt_when(appointment: Appointment) -> str:
+    start, end = appointment.start, appointment.end.astimezone(appointment.start.tzinfo)
+    zone = getattr(start.tzinfo, "key", None) or start.strftime("%z")
+    day = start.strftime("%a %d %b %Y")
+    if end.date() == start.date():
+        return f"{day} {start:%H:%M}-{end:%H:%M} ({zone})"
+    return f"{day} {start:%H:%M} - {end:%a %d %b %Y %H:%M} ({zone})"
+
+
+def invitation_subject(appointment: Appointment, method: str = "REQUEST") -> str:
+    """A default subject: ``Invitation: <title> @ <when>`` (``Updated``/``Cancelled``)."""
+    if method.upper() == "CANCEL" or appointment.cancelled:
+        head = "Cancelled"
+    elif appointment.sequence > 0:
+        head = "Updated invitation"
+    else:
+        head = "Invitation"
+    return f"{head}: {appointment.title} @ {_fmt_when(appointment)}"
+
+
+def invitation_text(appointment: Appointment, method: str = "REQUEST") -> str:
+    """A default plain-text body: what, when, where and the description."""
+    lines = [invitation_subject(appointment, method), ""]
+    lines.append(f"When: {_fmt_when(appointment)}")
+    if appointment.rrule:
+        lines.append(f"Repeats: {appointment.rrule}")
+    if appointment.location:
+        lines.append(f"Where: {appointment.location}")
+    if appointment.description:
+        lines.extend(["", appointment.description])
+    return "\n".join(lines) + "\n"
+
+
+def invitation_email(
+    appointment: Appointment,
+    *,
+    sender: Recipient,
+    method: str = "REQUEST",
+    date: datetime,
+    to: Sequence[Recipient] | None = None,
+    subject: str | None = None,
+    text: str | None = None,
+    html: str | None = None,
+    organizer_name: str = "",
+    key: str | None = None,
+) -> EmailMessage:
+    """The e-mail inviting the attendees to ``appointment`` (or cancelling it).
+
+    The message is ``multipart/mixed``: a ``multipart/alternative`` with the
+    text (and HTML) body and a ``text/calendar; method=...; charset=utf-8``
+    part, followed by an ``invite.ics`` attachment with the same calendar
+    object. ``to`` defaults to every attendee. The Message-ID is derived from
+    UID + SEQUENCE + method (``key``, default :func:`invitation_key`), so a
+    retry is recognisable and an update is a new message. ``date`` is the
+    Date header and the DTSTAMP.
+
+    Raises:
+        InvalidInput: no recipient, an unsafe subject (CR/LF), an unknown
+            method, or anything :func:`invitation_ics` refuses.
+    """
+    method = method.upper()
+    if to is None:
+        to = [(a.name, a.email) for a in appointment.attendees]
+    if not to:
+        raise InvalidInput("attendees", "an invitation needs at least one attendee", None)
+    sender_addr = sender[1] if isinstance(sender, tuple) else sender
+    if subject is None:
+        # The title is one line already; the zone text is ours.
+        subject = invitation_subject(appointment, method)
+    check_header("subject", subject)
+    ics = invitation_ics(
+        appointment,
+        method,
+        date,
+        organizer=appointment.organizer_email or sender_addr,
+        organizer_name=organizer_name or (sender[0] if isinstance(sender, tuple) else ""),
+    )
+    if key is None:
+        key = invitation_key(appointment) + ("" if method == "REQUEST" else f":{method.lower()}")
+    return build_email(
+        sender=sender,
+        to=to,
+        subject=subject,
+        text=text if text is not None else invitation_text(appointment, method),
+        html=html,
+        key=key,
+        date=date,
+        alternatives=[
+            Attachment(
+                "invite.ics",
+                ics,
+                "text/calendar",
+                {"method": method, "charset": "utf-8"},
+            )
+        ],
+        attachments=[Attachment("invite.ics", ics, "application/ics")],
+    )
+
+
+class EmailCalendar:
+    """A Calendar port that sends invitation e-mails through a Mailer.
+
+    ``publish`` sends ``METHOD:REQUEST`` and ``cancel`` ``METHOD:CANCEL`` to
+    the appointment's attendees (plus ``extra_recipients``, e.g. the
+    employee's own mailbox). The Message-ID is derived from UID + SEQUENCE, so
+    a mailer that remembers deliveries does not send one version twice; this
+    adapter also remembers the highest SEQUENCE it sent per UID and ignores an
+    older or equal one. ``clock`` gives the Date/DTSTAMP (defaults to now).
+    Raises :class:`~crm_procedures.errors.DeliveryError` from the mailer and
+    InvalidInput for an appointment without attendees.
+    """
+
+    def __init__(
+        self,
+        mailer: Mailer,
+        sender: Recipient,
+        *,
+        extra_recipients: Sequence[Recipient] = (),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.mailer = mailer
+        self.sender = sender
+        self.extra_recipients = tuple(extra_recipients)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._sent: dict[tuple[str, str], int] = {}
+
+    def _send(self, appointment: Appointment, method: str) -> None:
+        seen = self._sent.get((appointment.uid, method))
+        if seen is not None and seen >= appointment.sequence:
+            return
+        to = [(a.name, a.email) for a in appointment.attendees]
+        to.extend((r if isinstance(r, tuple) else ("", r)) for r in self.extra_recipients)
+        message = invitation_email(
+            appointment, sender=self.sender, method=method, date=self._clock(), to=to
+        )
+        self.mailer.send(message)
+        self._sent[(appointment.uid, method)] = appointment.sequence
+
+    def publish(self, appointment: Appointment) -> None:
+        """Send the invitation (or update) for this UID and SEQUENCE."""
+        self._send(appointment, "CANCEL" if appointment.cancelled else "REQUEST")
+
+    def cancel(self, appointment: Appointment) -> None:
+        """Send the cancellation (METHOD:CANCEL, same UID)."""
+        self._send(appointment, "CANCEL")

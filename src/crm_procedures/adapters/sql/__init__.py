@@ -1,0 +1,49 @@
+"""The SQL store (SQLAlchemy Core; SQLite embedded default, PostgreSQL). Extra: ``sql``.
+
+Importing this package is cheap: SQLAlchemy is imported when one of the names
+below is first used (``from crm_procedures.adapters.sql import open_store``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crm_procedures.adapters.sql.schema import (
+        LATEST_VERSION,
+        SchemaError,
+        create_schema,
+        upgrade_schema,
+    )
+    from crm_procedures.adapters.sql.store import SqlStore, SqlUnitOfWork, make_engine, open_store
+
+__all__ = [
+    "LATEST_VERSION",
+    "SchemaError",
+    "SqlStore",
+    "SqlUnitOfWork",
+    "create_schema",
+    "make_engine",
+    "open_store",
+    "upgrade_schema",
+]
+
+_HOMES = {
+    "LATEST_VERSION": "schema",
+    "SchemaError": "schema",
+    "create_schema": "schema",
+    "upgrade_schema": "schema",
+    "SqlStore": "store",
+    "SqlUnitOfWork": "store",
+    "make_engine": "store",
+    "open_store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{home}")
+    return getattr(module, name)

@@ -1,0 +1,412 @@
+"""The report queries of the SQL store (P1): SQLAlchemy Core ``GROUP BY`` queries.
+
+Each report is a few aggregate queries over the store's tables
+(:mod:`crm_procedures.adapters.sql.schema`); only the grouped counts travel
+to Python. Visibility is part of every ``WHERE`` clause, with the same rules
+as the lists (:mod:`crm_procedures.access.viewer`). The memory store computes
+the same numbers in :mod:`crm_procedures.adapters.memory_reports`; the test
+suite checks that the two agree.
+
+Instants are compared as integer microseconds since the epoch. Activities and
+appointments have such ``*_key`` columns; history entries and the moment a
+suspect became a prospect are stored as text with their zone, so a period on
+those is compared through an exact integer expression computed from the text
+(only when a period is given: a report over all time never parses a date).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm_procedures.access.viewer import ActivityScope, Viewer
+from crm_procedures.adapters._common import NULL_KEY
+from crm_procedures.adapters.memory_reports import ReportWindow, check_group_by
+from crm_procedures.adapters.sql import schema as s
+from crm_procedures.errors import NotFound
+from crm_procedures.model.activity import ActivityKind
+from crm_procedures.model.appointment import AppointmentStatus
+from crm_procedures.model.prospect import EntryKind, Prospect, ProspectStatus, RelationStage
+from crm_procedures.model.reports import AcquisitionRow, EmployeeRow, Funnel
+
+__all__ = ["SqlReports"]
+
+_P = s.prospects.c
+_H = s.prospect_history.c
+_A = s.activities.c
+_AP = s.appointments.c
+_R = s.relations.c
+
+
+class SqlReports:
+    """:class:`~crm_procedures.ports.ReportQueries` over an SQL unit of work.
+
+    ``uow`` is a :class:`~crm_procedures.adapters.sql.store.SqlUnitOfWork`
+    (anything with ``execute(statement)``, a ``dialect`` name and a
+    ``prospects`` repository).
+    """
+
+    def __init__(self, uow: Any) -> None:
+        self._uow = uow
+        self._dialect: str = getattr(uow, "dialect", "sqlite")
+
+    # -- dialect helpers --
+
+    def _json_text(self, column: Any, key: str) -> ColumnElement[Any]:
+        """A text field of the JSON record column (``NULL`` for JSON null)."""
+        if self._dialect == "sqlite":
+            extracted: ColumnElement[Any] = func.json_extract(column, f"$.{key}")
+            return extracted
+        as_text: ColumnElement[Any] = cast(column, JSON)[key].as_string()
+        return as_text
+
+    def _instant(self, column: Any) -> ColumnElement[Any]:
+        """Integer microseconds since the epoch of a datetime stored as ISO text.
+
+        The text is Python's ``isoformat`` (``YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM``)
+        optionally followed by ``[Zone/Name]``; the arithmetic is exact.
+        """
+        if self._dialect == "sqlite":
+            wall = cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+            has_us = func.substr(column, 20, 1) == "."
+            micros = case((has_us, cast(func.substr(column, 21, 6), Integer)), else_=0)
+            at = case((has_us, 27), else_=20)
+            sign = case((func.substr(column, at, 1) == "-", -1), else_=1)
+            offset = (
+                cast(func.substr(column, at + 1, 2), Integer) * 3600
+                + cast(func.substr(column, at + 4, 2), Integer) * 60
+            )
+            return (wall - sign * offset) * 1_000_000 + micros
+        stamp = cast(func.split_part(column, "[", 1), s.TEXT)
+        return cast(func.extract("epoch", func.cast(stamp, _timestamptz())) * 1_000_000, s.KEY)
+
+    def _window(self, key: Any, window: ReportWindow) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if window.lo is not None:
+            out.append(key >= window.lo)
+        if window.hi is not None:
+            out.append(key < window.hi)
+        return out
+
+    # -- visibility --
+
+    def _hidden_projects(self, viewer: Viewer | None) -> Any:
+        if viewer is None or viewer.all_projects:
+            return None
+        links = s.project_links.c
+        linked = select(links.project_id).where(
+            or_(
+                and_(links.principal_kind == "user", links.principal_id == viewer.user_id),
+                and_(
+                    links.principal_kind == "group",
+                    links.principal_id.in_(sorted(viewer.groups)),
+                ),
+            )
+        )
+        return select(s.projects.c.id).where(
+            s.projects.c.restricted == true(), s.projects.c.id.not_in(linked)
+        )
+
+    def _prospects_visible(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
+        if viewer is None:
+            return []
+        out: list[ColumnElement[bool]] = []
+        if not viewer.sees_preparing:
+            out.append(_P.status != ProspectStatus.PREPARING.value)
+        hidden = self._hidden_projects(viewer)
+        if hidden is not None:
+            out.append(_P.project_id.not_in(hidden))
+        return out
+
+    def _employee_scope(self, viewer: Viewer | None, column: Any) -> list[ColumnElement[bool]]:
+        if viewer is None:
+            return []
+        scope = viewer.activity_scope
+        if scope is ActivityScope.OWN:
+            return [column == viewer.user_id]
+        if scope is ActivityScope.GROUP:
+            return [column.in_(sorted(viewer.group_members | {viewer.user_id}))]
+        return []
+
+    def _project_scope(self, viewer: Viewer | None, column: Any) -> list[ColumnElement[bool]]:
+        hidden = self._hidden_projects(viewer)
+        if hidden is None:
+            return []
+        return [or_(column.is_(None), column.not_in(hidden))]
+
+    # -- the queries --
+
+    def funnel(
+        self,
+        project_id: str,
+        viewer: Viewer | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Funnel:
+        """The funnel of one project, in four aggregate queries.
+
+        Raises:
+            NotFound: no such project, or the viewer may not see it.
+            InvalidInput: a naive datetime or an empty period.
+        """
+        window = ReportWindow(since, until)
+        seen = select(s.projects.c.id).where(s.projects.c.id == project_id)
+        hidden = self._hidden_projects(viewer)
+        if hidden is not None:
+            seen = seen.where(s.projects.c.id.not_in(hidden))
+        if self._uow.execute(seen).first() is None:
+            raise NotFound("project", project_id)
+        mine = [_P.project_id == project_id, *self._prospects_visible(viewer)]
+
+        total = suspects = approached = won = 0
+        closed: Counter[str] = Counter()
+        grouped = select(_P.stage, _P.status, _P.close_reason, func.count()).where(*mine)
+        grouped = grouped.group_by(_P.stage, _P.status, _P.close_reason)
+        for stage, status, reason, n in self._uow.execute(grouped):
+            total += n
+            if stage == RelationStage.SUSPECT.value:
+                suspects += n
+            else:
+                approached += n
+            if window.open:
+                if status == ProspectStatus.CLOSED.value:
+                    closed[reason or ""] += n
+                if stage == RelationStage.CUSTOMER.value:
+                    won += n
+
+        if not window.open:
+            became = self._instant(_P.became_prospect_at)
+            q = select(func.count()).where(
+                *mine,
+                _P.stage != RelationStage.SUSPECT.value,
+                _P.became_prospect_at.is_not(None),
+                *self._window(became, window),
+            )
+            approached = int(self._uow.execute(q).scalar_one())
+            # A prospect without a recorded moment counts at NULL_KEY, like in memory.
+            if window.holds(NULL_KEY):
+                q = select(func.count()).where(
+                    *mine,
+                    _P.stage != RelationStage.SUSPECT.value,
+                    _P.became_prospect_at.is_(None),
+                )
+                approached += int(self._uow.execute(q).scalar_one())
+
+            h = s.prospect_history.alias("h")
+
+            def entry_in_window(kind: str, detail: ColumnElement[bool]) -> ColumnElement[bool]:
+                return exists().where(
+                    h.c.prospect_id == _P.id,
+                    h.c.kind == kind,
+                    detail,
+                    *self._window(self._instant(h.c.at), window),
+                )
+
+            q_closed = (
+                select(_P.close_reason, func.count())
+                .where(
+                    *mine,
+                    _P.status == ProspectStatus.CLOSED.value,
+                    entry_in_window(EntryKind.STATUS.value, h.c.detail.like("closed%")),
+                )
+                .group_by(_P.close_reason)
+            )
+            for reason, n in self._uow.execute(q_closed):
+                closed[reason or ""] += n
+            q_won = select(func.count()).where(
+                *mine,
+                _P.stage == RelationStage.CUSTOMER.value,
+                entry_in_window(EntryKind.STAGE.value, h.c.detail == RelationStage.CUSTOMER.value),
+            )
+            won = int(self._uow.execute(q_won).scalar_one())
+
+        correction = s.prospect_history.alias("c")
+        superseded = exists().where(
+            correction.c.prospect_id == _H.prospect_id,
+            correction.c.kind == EntryKind.CORRECTION.value,
+            correction.c.supersedes == _H.seq,
+        )
+        step_conditions: list[ColumnElement[bool]] = [
+            _H.kind.in_([EntryKind.STEP.value, EntryKind.CORRECTION.value]),
+            _H.step.is_not(None),
+            ~superseded,
+        ]
+        if not window.open:
+            step_conditions.extend(self._window(self._instant(_H.at), window))
+        q_steps = (
+            select(_H.step, func.count(func.distinct(_H.prospect_id)))
+            .select_from(s.prospect_history.join(s.prospects, _P.id == _H.prospect_id))
+            .where(*mine, *step_conditions)
+            .group_by(_H.step)
+        )
+        steps = {step: int(n) for step, n in self._uow.execute(q_steps)}
+        return Funnel(
+            project_id=project_id,
+            total=total,
+            suspects=suspects,
+            prospects=approached,
+            steps=steps,
+            closed=closed,
+            won=won,
+            since=window.since,
+            until=window.until,
+        )
+
+    def employee_activity(
+        self,
+        viewer: Viewer | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[EmployeeRow]:
+        """Activities and appointments per employee, in three aggregate queries."""
+        window = ReportWindow(since, until)
+        when = case((_A.start_key != NULL_KEY, _A.start_key), else_=_A.created_key)
+        kind = self._json_text(_A.data, "kind")
+        visible = [
+            *self._employee_scope(viewer, _A.employee),
+            *self._project_scope(viewer, _A.project_id),
+            *self._window(when, window),
+        ]
+        outcome = self._json_text(_A.data, "outcome")
+        q = (
+            select(
+                _A.employee,
+                kind,
+                outcome,
+                func.count(),
+                func.sum(case((_A.completed == true(), 1), else_=0)),
+            )
+            .where(*visible)
+            .group_by(_A.employee, kind, outcome)
+        )
+        kinds: dict[str, Counter[str]] = defaultdict(Counter)
+        outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+        completed: Counter[str] = Counter()
+        for employee, k, out, n, done in self._uow.execute(q):
+            kinds[employee][k] += n
+            if out is not None:
+                outcomes[employee][out] += n
+            completed[employee] += int(done or 0)
+
+        first = (
+            select(
+                _A.employee.label("employee"),
+                _A.relation_id.label("relation_id"),
+                func.min(when).label("first_key"),
+            )
+            .where(
+                *visible,
+                kind == ActivityKind.CONTACT.value,
+                _A.relation_id.is_not(None),
+            )
+            .group_by(_A.employee, _A.relation_id)
+            .subquery("first_contact")
+        )
+        ap_relation = self._json_text(_AP.data, "relation_id")
+        latest = (
+            select(ap_relation.label("relation_id"), func.max(_AP.start_key).label("last_key"))
+            .where(_AP.status == AppointmentStatus.CONFIRMED.value, ap_relation.is_not(None))
+            .group_by(ap_relation)
+            .subquery("latest_appointment")
+        )
+        q_conv = (
+            select(
+                first.c.employee,
+                func.count(),
+                func.sum(case((latest.c.last_key >= first.c.first_key, 1), else_=0)),
+            )
+            .select_from(first.outerjoin(latest, latest.c.relation_id == first.c.relation_id))
+            .group_by(first.c.employee)
+        )
+        contacted: dict[str, int] = {}
+        converted: dict[str, int] = {}
+        for employee, n, conv in self._uow.execute(q_conv):
+            contacted[employee] = int(n)
+            converted[employee] = int(conv or 0)
+
+        q_booked = (
+            select(_AP.employee, func.count())
+            .where(
+                _AP.status == AppointmentStatus.CONFIRMED.value,
+                *self._employee_scope(viewer, _AP.employee),
+                *self._project_scope(viewer, self._json_text(_AP.data, "project_id")),
+                *self._window(_AP.start_key, window),
+            )
+            .group_by(_AP.employee)
+        )
+        booked = {employee: int(n) for employee, n in self._uow.execute(q_booked)}
+
+        rows = []
+        for employee in sorted(set(kinds) | set(booked)):
+            k = kinds.get(employee, Counter())
+            rows.append(
+                EmployeeRow(
+                    employee=employee,
+                    activities=sum(k.values()),
+                    contacts=k[ActivityKind.CONTACT.value],
+                    meetings=k[ActivityKind.MEETING.value],
+                    tasks=k[ActivityKind.TASK.value],
+                    completed=completed[employee],
+                    outcomes=outcomes.get(employee, {}),
+                    relations_contacted=contacted.get(employee, 0),
+                    appointments_booked=booked.get(employee, 0),
+                    converted=converted.get(employee, 0),
+                )
+            )
+        return rows
+
+    def acquisition(self, viewer: Viewer | None, group_by: str) -> list[AcquisitionRow]:
+        """Approached and won relations per group, in one aggregate query.
+
+        Raises:
+            InvalidInput: ``group_by`` is not one of ``ACQUISITION_GROUPS``.
+        """
+        field = check_group_by(group_by)
+        per_relation = (
+            select(
+                _P.relation_id.label("relation_id"),
+                func.max(case((_P.stage == RelationStage.CUSTOMER.value, 1), else_=0)).label("won"),
+            )
+            .where(_P.stage != RelationStage.SUSPECT.value, *self._prospects_visible(viewer))
+            .group_by(_P.relation_id)
+            .subquery("per_relation")
+        )
+        group = self._json_text(_R.data, field).label("grp")
+        q = (
+            select(group, func.count(), func.sum(per_relation.c.won))
+            .select_from(per_relation.outerjoin(s.relations, _R.id == per_relation.c.relation_id))
+            .group_by(group)
+        )
+        rows = [AcquisitionRow(g, int(n), int(w or 0)) for g, n, w in self._uow.execute(q)]
+        return sorted(rows, key=lambda r: (r.group is None, r.group or ""))
+
+    def prospects_of_relation(self, relation_id: str, viewer: Viewer | None) -> list[Prospect]:
+        """The visible prospects of one relation, by project id then id."""
+        q = (
+            select(_P.id)
+            .where(_P.relation_id == relation_id, *self._prospects_visible(viewer))
+            .order_by(_P.project_id, _P.id)
+        )
+        ids = [row[0] for row in self._uow.execute(q)]
+        return [self._uow.prospects.get(pid) for pid in ids]
+
+
+def _timestamptz() -> Any:
+    from sqlalchemy.dialects.postgresql import TIMESTAMP
+
+    return TIMESTAMP(timezone=True)

@@ -1,0 +1,420 @@
+"""The SQL schema of the store (SQLAlchemy Core tables) and its numbered migrations.
+
+Every column that a query filters or sorts on is an explicit column; the full
+record is kept as JSON text (``data``) written by the library's converter.
+Prospects are fully columnar, with their history in ``prospect_history``
+(one row per entry, append-only). Datetimes that are sorted or compared are
+stored as integer microseconds since the epoch (UTC, "``*_key``" columns;
+a missing value sorts first) next to the exact text with the zone.
+
+Upgrade path
+------------
+``schema_version`` holds one row per applied migration. :data:`MIGRATIONS` is
+the ordered list of numbered steps; :func:`upgrade_schema` applies those above
+the database's version, each in its own transaction, and
+:func:`create_schema` is the same on an empty database. A migration, once
+released, never changes: a later change to a table is a new migration (which
+alters the table, backfills, and updates the ``Table`` definitions here).
+
+1. the base tables and indexes;
+2. the keyword search of visit reports: an FTS5 table kept in sync by
+   triggers on SQLite, a ``tsvector`` GIN index on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    inspect,
+    select,
+)
+
+from crm_procedures.errors import CrmError
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "SchemaError",
+    "create_schema",
+    "metadata",
+    "reset_data",
+    "schema_version",
+    "upgrade_schema",
+]
+
+
+class SchemaError(CrmError):
+    """The database's schema does not match this version of the library.
+
+    Attributes:
+        found: the schema version in the database (0 when there is none).
+        expected: the version this library writes.
+    """
+
+    def __init__(self, found: int, expected: int, advice: str) -> None:
+        self.found = found
+        self.expected = expected
+        super().__init__(
+            f"the database has schema version {found}, this library uses {expected}; {advice}"
+        )
+
+
+# Text that sorts by code point everywhere (PostgreSQL's default collation may not).
+TEXT = Text().with_variant(Text(collation="C"), "postgresql")
+KEY = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+"""Every table of the store."""
+
+schema_version_table = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", TEXT, nullable=False),
+    Column("applied_at", TEXT, nullable=False),
+)
+
+relations = Table(
+    "relations",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("name", TEXT, nullable=False),
+    Column("name_folded", TEXT, nullable=False),
+    Column("account_manager", TEXT),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_relations_name", "name", "id"),
+    Index("ix_relations_account_manager", "account_manager", "name", "id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("relation_id", TEXT, nullable=False),
+    Column("last_name", TEXT, nullable=False),
+    Column("phone", TEXT),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_contacts_relation", "relation_id", "last_name", "id"),
+    Index("ix_contacts_phone", "phone"),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("relation_id", TEXT, nullable=False),
+    Column("name", TEXT, nullable=False),
+    Column("restricted", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_projects_relation", "relation_id", "name", "id"),
+    Index("ix_projects_name", "name", "id"),
+    Index("ix_projects_restricted", "restricted", "id"),
+)
+
+project_links = Table(
+    "project_links",
+    metadata,
+    Column("project_id", TEXT, ForeignKey("projects.id"), nullable=False),
+    Column("principal_kind", TEXT, nullable=False),  # "user" or "group"
+    Column("principal_id", TEXT, nullable=False),
+    PrimaryKeyConstraint("project_id", "principal_kind", "principal_id"),
+    Index("ix_project_links_principal", "principal_kind", "principal_id", "project_id"),
+)
+
+prospects = Table(
+    "prospects",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("project_id", TEXT, ForeignKey("projects.id"), nullable=False),
+    Column("relation_id", TEXT, nullable=False),
+    Column("contact_id", TEXT),
+    Column("status", TEXT, nullable=False),
+    Column("close_reason", TEXT),
+    Column("stage", TEXT, nullable=False),
+    Column("became_prospect_at", TEXT),
+    Column("became_prospect_by", TEXT),
+    Column("last_step", TEXT),
+    Column("next_action_key", KEY, nullable=False),
+    Column("next_action_at", TEXT),
+    Column("owner", TEXT),
+    Column("version", Integer, nullable=False),
+    Column("history_count", Integer, nullable=False),
+    Index("ix_prospects_worklist", "project_id", "status", "last_step", "next_action_key", "id"),
+    Index("ix_prospects_project", "project_id", "id"),
+    Index("ix_prospects_project_status", "project_id", "status", "id"),
+)
+
+prospect_history = Table(
+    "prospect_history",
+    metadata,
+    Column("prospect_id", TEXT, ForeignKey("prospects.id"), nullable=False),
+    Column("seq", Integer, nullable=False, autoincrement=False),
+    Column("kind", TEXT, nullable=False),
+    Column("at", TEXT, nullable=False),
+    Column("actor", TEXT, nullable=False),
+    Column("role", TEXT),
+    Column("step", TEXT),
+    Column("supersedes", Integer),
+    Column("detail", TEXT),
+    Column("note", TEXT, nullable=False),
+    PrimaryKeyConstraint("prospect_id", "seq"),
+    sqlite_with_rowid=False,
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("employee", TEXT, nullable=False),
+    Column("relation_id", TEXT),
+    Column("project_id", TEXT),
+    Column("start_key", KEY, nullable=False),
+    Column("created_key", KEY, nullable=False),
+    Column("completed", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_activities_employee", "employee", "start_key", "created_key", "id"),
+    Index("ix_activities_relation", "relation_id", "start_key", "created_key", "id"),
+    Index("ix_activities_project", "project_id", "start_key", "created_key", "id"),
+)
+Index(
+    "ix_activities_employee_open",
+    activities.c.employee,
+    activities.c.start_key,
+    activities.c.created_key,
+    activities.c.id,
+    sqlite_where=activities.c.completed == false(),
+    postgresql_where=activities.c.completed == false(),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("employee", TEXT, nullable=False),
+    Column("uid", TEXT, nullable=False),
+    Column("start_key", KEY, nullable=False),
+    Column("end_key", KEY, nullable=False),
+    Column("status", TEXT, nullable=False),
+    Column("recurring", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_appointments_agenda", "employee", "start_key", "id"),
+    Index("ix_appointments_uid", "uid", "id"),
+)
+
+visit_reports = Table(
+    "visit_reports",
+    metadata,
+    Column("rid", Integer, primary_key=True, autoincrement=True),
+    Column("id", TEXT, nullable=False),
+    Column("relation_id", TEXT, nullable=False),
+    Column("account_manager", TEXT, nullable=False),
+    Column("visit_type", TEXT),
+    Column("start_key", KEY, nullable=False),
+    Column("search_text", TEXT, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    UniqueConstraint("id", name="uq_visit_reports_id"),
+    Index("ix_visit_reports_manager", "account_manager", "start_key", "id"),
+    Index("ix_visit_reports_relation", "relation_id", "start_key", "id"),
+    Index("ix_visit_reports_start", "start_key", "id"),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("owner_kind", TEXT, nullable=False),
+    Column("owner_id", TEXT, nullable=False),
+    Column("added_key", KEY, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_documents_owner", "owner_kind", "owner_id", "added_key", "id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("key", TEXT, nullable=False),
+    Column("version", Integer, nullable=False, autoincrement=False),
+    Column("data", TEXT, nullable=False),
+    PrimaryKeyConstraint("key", "version"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("key", TEXT, nullable=False),
+    Column("channel", TEXT, nullable=False),
+    Column("payload", TEXT, nullable=False),
+    Column("created_key", KEY, nullable=False),
+    Column("created_at", TEXT),
+    Column("due_key", KEY, nullable=False),
+    Column("due_at", TEXT),
+    Column("status", TEXT, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", TEXT),
+    Column("delivered_at", TEXT),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("key", name="uq_outbox_key"),
+    Index("ix_outbox_due", "status", "due_key", "created_key", "id"),
+    Index("ix_outbox_created", "created_key", "id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("record_kind", TEXT, nullable=False),
+    Column("record_id", TEXT, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at", TEXT, nullable=False),
+    Column("actor", TEXT, nullable=False),
+    Column("action", TEXT, nullable=False),
+    Column("changes", TEXT, nullable=False),
+    Index("ix_audit_record", "record_kind", "record_id", "seq"),
+)
+
+_BASE_TABLES: Final = [t for t in metadata.sorted_tables if t.name != "schema_version"]
+
+# The FTS5 table indexes visit_reports.search_text (external content, so the text is
+# stored once); the triggers keep it in sync inside the writing transaction.
+_SQLITE_SEARCH = [
+    "CREATE VIRTUAL TABLE visit_reports_fts USING fts5("
+    "search_text, content='visit_reports', content_rowid='rid', "
+    "tokenize='unicode61 remove_diacritics 0', prefix='2 3')",
+    "CREATE TRIGGER visit_reports_fts_ai AFTER INSERT ON visit_reports BEGIN "
+    "INSERT INTO visit_reports_fts(rowid, search_text) VALUES (new.rid, new.search_text); END",
+    "CREATE TRIGGER visit_reports_fts_ad AFTER DELETE ON visit_reports BEGIN "
+    "INSERT INTO visit_reports_fts(visit_reports_fts, rowid, search_text) "
+    "VALUES ('delete', old.rid, old.search_text); END",
+    "CREATE TRIGGER visit_reports_fts_au AFTER UPDATE OF search_text ON visit_reports BEGIN "
+    "INSERT INTO visit_reports_fts(visit_reports_fts, rowid, search_text) "
+    "VALUES ('delete', old.rid, old.search_text); "
+    "INSERT INTO visit_reports_fts(rowid, search_text) VALUES (new.rid, new.search_text); END",
+    "INSERT INTO visit_reports_fts(visit_reports_fts) VALUES ('rebuild')",
+]
+
+_POSTGRES_SEARCH = [
+    "CREATE INDEX ix_visit_reports_search ON visit_reports "
+    "USING gin (to_tsvector('simple', search_text))",
+]
+
+
+def _migration_1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=_BASE_TABLES)
+
+
+def _migration_2(conn: Connection) -> None:
+    statements = _SQLITE_SEARCH if conn.dialect.name == "sqlite" else _POSTGRES_SEARCH
+    if conn.dialect.name not in ("sqlite", "postgresql"):
+        return  # other databases search with a LIKE over search_text
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
+    (1, "base tables and indexes", _migration_1),
+    (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
+]
+"""The numbered migrations, in order: ``(number, description, apply)``."""
+
+LATEST_VERSION: Final = MIGRATIONS[-1][0]
+"""The schema version this library reads and writes."""
+
+
+def schema_version(engine: Engine) -> int:
+    """The schema version of the database (0 for an empty one)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("schema_version"):
+            return 0
+        found = conn.execute(select(schema_version_table.c.version)).scalars().all()
+        conn.rollback()
+    return max(found, default=0)
+
+
+def upgrade_schema(engine: Engine) -> int:
+    """Apply every migration above the database's version; returns the new version.
+
+    Each migration runs in its own transaction together with its
+    ``schema_version`` row, so an interrupted upgrade resumes where it stopped.
+
+    Raises:
+        SchemaError: the database is newer than this library.
+    """
+    current = schema_version(engine)
+    if current > LATEST_VERSION:
+        raise SchemaError(current, LATEST_VERSION, "upgrade crm_procedures to open it")
+    if current == 0:
+        with engine.begin() as conn:
+            schema_version_table.create(conn, checkfirst=True)
+    for number, description, apply in MIGRATIONS:
+        if number <= current:
+            continue
+        with engine.begin() as conn:
+            apply(conn)
+            conn.execute(
+                schema_version_table.insert().values(
+                    version=number,
+                    description=description,
+                    applied_at=datetime.now(UTC).isoformat(),
+                )
+            )
+    return LATEST_VERSION
+
+
+def create_schema(engine: Engine) -> int:
+    """Create the schema in an empty database (or complete it); returns its version.
+
+    The same as :func:`upgrade_schema`: a new database runs every migration.
+    """
+    return upgrade_schema(engine)
+
+
+def reset_data(engine: Engine) -> None:
+    """Delete every row of every table except ``schema_version`` (for test suites)."""
+    with engine.begin() as conn:
+        for table in reversed(_BASE_TABLES):
+            conn.execute(table.delete())
+        if conn.dialect.name == "sqlite" and inspect(conn).has_table("visit_reports_fts"):
+            conn.exec_driver_sql(
+                "INSERT INTO visit_reports_fts(visit_reports_fts) VALUES ('rebuild')"
+            )

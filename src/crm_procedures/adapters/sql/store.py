@@ -1,0 +1,1561 @@
+"""The SQL store: SQLAlchemy Core over SQLite (embedded default) or PostgreSQL.
+
+Open one with :func:`open_store`::
+
+    store = open_store("sqlite:///crm.db")            # a file, WAL journal
+    store = open_store("sqlite://")                    # in memory
+    store = open_store("postgresql://user@host/crm")   # psycopg 3
+
+Transactions: one unit of work is one database transaction. On SQLite it
+starts with ``BEGIN IMMEDIATE`` (a deferred transaction that later upgrades
+to a write lock fails with SQLITE_BUSY under contention), waits up to the
+busy timeout for the lock, and a lock that cannot be had surfaces as
+:class:`~crm_procedures.errors.ConcurrencyConflict`, as do PostgreSQL
+serialization failures and deadlocks (SQLSTATE 40001, 40P01, 55P03).
+Optimistic concurrency: ``UPDATE ... WHERE id = ? AND version = ?`` and a
+row-count check.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, Final, Generic, TypeVar, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    Table,
+    and_,
+    column,
+    create_engine,
+    event,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+    union_all,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from crm_procedures.access.viewer import ActivityScope, Viewer
+from crm_procedures.adapters._common import (
+    check_limit,
+    check_prospect,
+    definition_text,
+    keyword_words,
+    search_text,
+    sort_key,
+    utc_us,
+    with_version,
+)
+from crm_procedures.adapters.sql import schema as s
+from crm_procedures.errors import ConcurrencyConflict, CrmError, InvalidInput, NotFound
+from crm_procedures.model._checks import require_aware
+from crm_procedures.model.activity import Activity
+from crm_procedures.model.appointment import Appointment, AppointmentStatus
+from crm_procedures.model.audit import Change
+from crm_procedures.model.contact import Contact
+from crm_procedures.model.document import Document
+from crm_procedures.model.outbox import OutboxMessage, OutboxStatus
+from crm_procedures.model.project import Project
+from crm_procedures.model.prospect import (
+    EntryKind,
+    HistoryEntry,
+    Prospect,
+    ProspectStatus,
+    RelationStage,
+)
+from crm_procedures.model.relation import Relation
+from crm_procedures.model.users import Group, User
+from crm_procedures.model.visit_report import VisitReport
+from crm_procedures.ports import (
+    ActivityRepository,
+    AppointmentRepository,
+    AuditLog,
+    ContactRepository,
+    DefinitionRepository,
+    DocumentRepository,
+    GroupRepository,
+    Outbox,
+    ProjectRepository,
+    ProspectRepository,
+    RelationRepository,
+    UnitOfWork,
+    UserRepository,
+    VisitReportRepository,
+)
+from crm_procedures.serialization import structure, unstructure
+
+__all__ = ["SqlStore", "SqlUnitOfWork", "open_store"]
+
+R = TypeVar("R")
+
+_CONFLICT_STATES: Final = frozenset({"40001", "40P01", "55P03"})
+_STATUS: Final = {s.value: s for s in ProspectStatus}
+_STAGE: Final = {s.value: s for s in RelationStage}
+_ENTRY: Final = {k.value: k for k in EntryKind}
+_DUMP_DT: Final = cast(Callable[[datetime], str], unstructure)
+
+
+def _dt_text(value: datetime | None) -> str | None:
+    return None if value is None else _DUMP_DT(value)
+
+
+def _dt(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    if "[" not in value:
+        return datetime.fromisoformat(value)
+    return structure(value, datetime)
+
+
+def _at(value: str) -> datetime:
+    if "[" not in value:
+        return datetime.fromisoformat(value)
+    return structure(value, datetime)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def open_store(
+    url: str,
+    create: bool = True,
+    *,
+    busy_timeout: float = 10.0,
+    sqlite_synchronous: str = "NORMAL",
+    **engine_options: Any,
+) -> SqlStore:
+    """Open (and by default create or upgrade) the SQL store at ``url``.
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///path.db``, ``sqlite://`` (memory),
+    ``postgresql://...`` (mapped to the psycopg 3 driver) or
+    ``postgresql+psycopg://...``. With ``create=False`` the schema must be at
+    the library's version already. ``busy_timeout`` is how long (seconds) a
+    SQLite writer waits for the lock before the unit of work fails with
+    ConcurrencyConflict. ``sqlite_synchronous`` is SQLite's ``synchronous``
+    pragma: ``NORMAL`` (the WAL default: a power cut may undo the last
+    commits, never corrupt) or ``FULL`` (every commit survives a power cut).
+
+    Raises:
+        SchemaError: ``create=False`` and the schema is missing or old, or the
+            database was written by a newer library.
+        InvalidInput: a URL of an unsupported database.
+    """
+    engine = make_engine(
+        url, busy_timeout=busy_timeout, sqlite_synchronous=sqlite_synchronous, **engine_options
+    )
+    try:
+        if create:
+            s.upgrade_schema(engine)
+        else:
+            found = s.schema_version(engine)
+            if found != s.LATEST_VERSION:
+                advice = (
+                    "upgrade crm_procedures to open it"
+                    if found > s.LATEST_VERSION
+                    else "run upgrade_schema(engine) or open it with create=True"
+                )
+                raise s.SchemaError(found, s.LATEST_VERSION, advice)
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlStore(engine)
+
+
+def make_engine(
+    url: str,
+    *,
+    busy_timeout: float = 10.0,
+    sqlite_synchronous: str = "NORMAL",
+    **engine_options: Any,
+) -> Engine:
+    """A SQLAlchemy engine set up as the store needs it (see :func:`open_store`)."""
+    if not isinstance(url, str):
+        raise InvalidInput("url", "must be a database URL text", url)
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise InvalidInput("sqlite_synchronous", "must be NORMAL or FULL", sqlite_synchronous)
+        memory = parsed.database in (None, "", ":memory:")
+        options: dict[str, Any] = {
+            "connect_args": {"check_same_thread": False, "timeout": busy_timeout},
+        }
+        if memory:
+            options["poolclass"] = StaticPool
+        options.update(engine_options)
+        engine = create_engine(parsed, **options)
+        _sqlite_events(engine, busy_timeout, sqlite_synchronous.upper(), memory)
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, **engine_options)
+    raise InvalidInput("url", f"{backend!r} is not supported (use sqlite or postgresql)", url)
+
+
+def _sqlite_events(engine: Engine, busy_timeout: float, synchronous: str, memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite: the "begin" event issues BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.info.get("crm_read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlStore:
+    """A :class:`~crm_procedures.ports.Store` in a SQL database (SQLite or PostgreSQL).
+
+    Create it with :func:`open_store`. Thread-safe: each unit of work uses its
+    own connection (an in-memory SQLite database has one connection, so its
+    units of work take turns). Capabilities: ``fulltext`` (keyword search of
+    visit reports through FTS5 or a ``tsvector`` index), ``durable``.
+    """
+
+    capabilities: frozenset[str] = frozenset({"fulltext", "durable"})
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect: str = engine.dialect.name
+        self._single = isinstance(engine.pool, StaticPool)
+        self._turn = threading.RLock()
+        self._placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._inserts: dict[str, str] = {}
+
+    def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        """A new unit of work (one transaction).
+
+        ``read_only=True`` starts a deferred transaction on SQLite, which never
+        waits for the write lock; writing in it may then fail with
+        ConcurrencyConflict.
+        """
+        return SqlUnitOfWork(self, read_only=read_only)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def insert_sql(self, table: Table) -> str:
+        """A DBAPI ``INSERT`` statement of every column of ``table``, in column order."""
+        sql = self._inserts.get(table.name)
+        if sql is None:
+            names = ", ".join(f'"{c.name}"' for c in table.columns)
+            marks = ", ".join([self._placeholder] * len(table.columns))
+            sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+            self._inserts[table.name] = sql
+        return sql
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, ordered by primary key: for comparisons in tests."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with self.unit_of_work(read_only=True) as uow:
+            conn = cast(SqlUnitOfWork, uow)._conn
+            for table in s.metadata.sorted_tables:
+                if table.name == "schema_version":
+                    continue
+                rows = conn.execute(select(table).order_by(*table.primary_key.columns))
+                out[table.name] = [tuple(r) for r in rows]
+        return out
+
+
+class SqlUnitOfWork:
+    """One database transaction over every repository.
+
+    Implements :class:`~crm_procedures.ports.UnitOfWork`.
+    """
+
+    def __init__(self, store: SqlStore, *, read_only: bool = False) -> None:
+        self._store = store
+        self._placeholder = store._placeholder
+        self.dialect = store.dialect
+        self._locked = False
+        if store._single:
+            store._turn.acquire()
+            self._locked = True
+        try:
+            self._conn: Connection = store.engine.connect()
+        except BaseException:
+            self._release()
+            raise
+        self._conn.info["crm_read_only"] = read_only
+        # prospect id -> (version, stored history length) as last read or written here
+        self._loaded: dict[str, tuple[int, int]] = {}
+        self._last: tuple[str, str, int | None] = ("transaction", "", None)
+        self._closed = False
+        self.relations: RelationRepository = _RelationRepo(self, "relation", Relation, s.relations)
+        self.contacts: ContactRepository = _ContactRepo(self, "contact", Contact, s.contacts)
+        self.projects: ProjectRepository = _ProjectRepo(self, "project", Project, s.projects)
+        self.prospects: ProspectRepository = _ProspectRepo(self)
+        self.activities: ActivityRepository = _ActivityRepo(
+            self, "activity", Activity, s.activities
+        )
+        self.appointments: AppointmentRepository = _AppointmentRepo(
+            self, "appointment", Appointment, s.appointments
+        )
+        self.visit_reports: VisitReportRepository = _VisitReportRepo(
+            self, "visit_report", VisitReport, s.visit_reports
+        )
+        self.documents: DocumentRepository = _DocumentRepo(self, "document", Document, s.documents)
+        self.users: UserRepository = _UserRepo(self, "user", User, s.users)
+        self.groups: GroupRepository = _GroupRepo(self, "group", Group, s.groups)
+        self.definitions: DefinitionRepository = _Definitions(self)
+        self.outbox: Outbox = _Outbox(self)
+        self.audit: AuditLog = _Audit(self)
+
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            self._store._turn.release()
+
+    # -- transaction control --
+
+    def commit(self) -> None:
+        """Commit the transaction. Raises ConcurrencyConflict (nothing committed)."""
+        try:
+            with self._errors():
+                self._conn.commit()
+        finally:
+            self._loaded.clear()
+
+    def rollback(self) -> None:
+        """Roll the transaction back."""
+        self._loaded.clear()
+        if self._conn.in_transaction():
+            self._conn.rollback()
+
+    def close(self) -> None:
+        """Roll back what is not committed and return the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.rollback()
+        finally:
+            self._conn.info.pop("crm_read_only", None)
+            self._conn.close()
+            self._release()
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- statement helpers --
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn lock, serialization and deadlock errors into ConcurrencyConflict."""
+        try:
+            yield
+        except DBAPIError as exc:
+            conflict = self._conflict(exc)
+            if conflict is not None:
+                raise conflict from exc
+            raise
+
+    def _conflict(self, exc: DBAPIError) -> ConcurrencyConflict | None:
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None)
+        kind, rid, expected = self._last
+        if state in _CONFLICT_STATES:
+            return ConcurrencyConflict(kind, rid, expected, None)
+        if isinstance(exc, OperationalError) and self.dialect == "sqlite":
+            message = str(orig).lower()
+            if "locked" in message or "busy" in message:
+                return ConcurrencyConflict(kind, rid, expected, None)
+        return None
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        """Execute a Core statement, mapping conflicts."""
+        with self._errors():
+            return self._conn.execute(statement, params)
+
+    def driver(self, sql: str, params: Any = ()) -> Any:
+        """Execute DBAPI SQL (``executemany`` for a list of tuples), mapping conflicts."""
+        with self._errors():
+            return self._conn.exec_driver_sql(sql, params)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint: a failed write is undone and the transaction stays usable."""
+        with self._errors():
+            nested = self._conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            if nested.is_active:
+                with self._errors():
+                    nested.rollback()
+            raise
+        with self._errors():
+            nested.commit()
+
+
+# -- visibility, in SQL --
+
+
+def _invisible_projects(viewer: Viewer | None) -> Select[Any] | None:
+    """The ids of restricted projects the viewer is not linked to (None: sees all)."""
+    if viewer is None or viewer.all_projects:
+        return None
+    links = s.project_links.c
+    linked = select(links.project_id).where(
+        or_(
+            and_(links.principal_kind == "user", links.principal_id == viewer.user_id),
+            and_(links.principal_kind == "group", links.principal_id.in_(sorted(viewer.groups))),
+        )
+    )
+    return select(s.projects.c.id).where(
+        s.projects.c.restricted == true(), s.projects.c.id.not_in(linked)
+    )
+
+
+def _project_visible(viewer: Viewer | None) -> list[ColumnElement[bool]]:
+    hidden = _invisible_projects(viewer)
+    return [] if hidden is None else [s.projects.c.id.not_in(hidden)]
+
+
+def _prospect_visible(viewer: Viewer | None) -> list[ColumnElement[bool]]:
+    if viewer is None:
+        return []
+    out: list[ColumnElement[bool]] = []
+    if not viewer.sees_preparing:
+        out.append(s.prospects.c.status != ProspectStatus.PREPARING.value)
+    hidden = _invisible_projects(viewer)
+    if hidden is not None:
+        out.append(s.prospects.c.project_id.not_in(hidden))
+    return out
+
+
+def _activity_visible(viewer: Viewer | None) -> list[ColumnElement[bool]]:
+    if viewer is None:
+        return []
+    c = s.activities.c
+    out: list[ColumnElement[bool]] = []
+    scope = viewer.activity_scope
+    if scope is ActivityScope.OWN:
+        out.append(c.employee == viewer.user_id)
+    elif scope is ActivityScope.GROUP:
+        out.append(c.employee.in_(sorted(viewer.group_members | {viewer.user_id})))
+    hidden = _invisible_projects(viewer)
+    if hidden is not None:
+        out.append(or_(c.project_id.is_(None), c.project_id.not_in(hidden)))
+    return out
+
+
+# -- repositories --
+
+
+class _Repo(Generic[R]):
+    """Kinds stored as explicit columns plus the record as JSON (``data``)."""
+
+    def __init__(self, uow: SqlUnitOfWork, kind: str, cls: type[R], table: Table) -> None:
+        self._uow = uow
+        self._kind = kind
+        self._cls = cls
+        self._table = table
+
+    # what a subclass says about its kind
+
+    def _columns(self, record: R) -> tuple[Any, ...]:
+        """The explicit column values between ``id`` and ``version``."""
+        return ()
+
+    def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
+        return []
+
+    def _after_write(self, records: Sequence[R], new: bool) -> None:
+        """Maintain side tables (project links)."""
+
+    # shared machinery
+
+    def _row(self, record: R) -> tuple[Any, ...]:
+        return (
+            record.id,  # type: ignore[attr-defined]
+            *self._columns(record),
+            record.version,  # type: ignore[attr-defined]
+            _json(unstructure(record)),
+        )
+
+    def _load(self, data: str) -> R:
+        return structure(json.loads(data), self._cls)
+
+    def _select_data(self) -> Select[Any]:
+        return select(self._table.c.data)
+
+    def _many(self, statement: Select[Any]) -> list[R]:
+        return [self._load(row[0]) for row in self._uow.execute(statement)]
+
+    def _check_type(self, record: R) -> None:
+        if not isinstance(record, self._cls):
+            raise InvalidInput(self._kind, f"must be a {self._cls.__name__}", type(record).__name__)
+
+    def get(self, record_id: str, viewer: Viewer | None = None) -> R:
+        """The record with that id. Raises NotFound (missing, or invisible to viewer)."""
+        t = self._table
+        statement = self._select_data().where(t.c.id == record_id)
+        if viewer is not None:
+            statement = statement.where(*self._visibility(viewer))
+        row = self._uow.execute(statement).first()
+        if row is None:
+            raise NotFound(self._kind, str(record_id))
+        return self._load(row[0])
+
+    def find(self, record_id: str) -> R | None:
+        """The record with that id, or ``None`` (no visibility check)."""
+        if not isinstance(cast(object, record_id), str):
+            return None
+        row = self._uow.execute(self._select_data().where(self._table.c.id == record_id)).first()
+        return None if row is None else self._load(row[0])
+
+    def _stored_version(self, record_id: str) -> int | None:
+        t = self._table
+        row = self._uow.execute(select(t.c.version).where(t.c.id == record_id)).first()
+        return None if row is None else int(row[0])
+
+    def _insert_failed(self, records: Sequence[R], exc: IntegrityError) -> CrmError:
+        ids = [r.id for r in records]  # type: ignore[attr-defined]
+        seen: set[str] = set()
+        for rid in ids:
+            if rid in seen:
+                return ConcurrencyConflict(self._kind, rid, 0, 1)
+            seen.add(rid)
+        t = self._table
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            row = self._uow.execute(
+                select(t.c.id, t.c.version).where(t.c.id.in_(chunk)).limit(1)
+            ).first()
+            if row is not None:
+                return ConcurrencyConflict(self._kind, row[0], 0, int(row[1]))
+        return InvalidInput(self._kind, f"breaks a database constraint: {exc.orig}")
+
+    def add(self, record: R) -> R:
+        """Insert a new record as version 1. Raises ConcurrencyConflict when the id exists."""
+        self._check_type(record)
+        stored = with_version(record, 1)
+        self._insert([stored])
+        return stored
+
+    def add_many(self, records: Sequence[R]) -> None:
+        """Insert many new records in one statement batch (all or none).
+
+        Raises ConcurrencyConflict when an id exists already (or repeats).
+        """
+        stored = []
+        for record in records:
+            self._check_type(record)
+            stored.append(with_version(record, 1))
+        if stored:
+            self._insert(stored)
+
+    def _insert(self, stored: Sequence[R]) -> None:
+        first = stored[0]
+        self._uow._last = (self._kind, first.id, 0)  # type: ignore[attr-defined]
+        rows = [self._row(r) for r in stored]
+        sql = self._uow._store.insert_sql(self._table)
+        try:
+            with self._uow.savepoint():
+                if len(rows) == 1:
+                    self._uow.driver(sql, rows[0])
+                else:
+                    self._uow.driver(sql, rows)
+                self._after_write(stored, True)
+        except IntegrityError as exc:
+            raise self._insert_failed(stored, exc) from None
+
+    def save(self, record: R) -> R:
+        """Store a changed record as version + 1.
+
+        Raises:
+            NotFound: no such record.
+            ConcurrencyConflict: someone else saved it since it was loaded.
+        """
+        self._check_type(record)
+        rid: str = record.id  # type: ignore[attr-defined]
+        version: int = record.version  # type: ignore[attr-defined]
+        self._uow._last = (self._kind, rid, version)
+        stored = with_version(record, version + 1)
+        row = self._row(stored)
+        t = self._table
+        names = [c.name for c in t.columns]
+        values = dict(zip(names, row))
+        with self._uow.savepoint():
+            result = self._uow.execute(
+                t.update().where(t.c.id == rid, t.c.version == version).values(values)
+            )
+            if result.rowcount != 1:
+                actual = self._stored_version(rid)
+                if actual is None:
+                    raise NotFound(self._kind, rid)
+                raise ConcurrencyConflict(self._kind, rid, version, actual)
+            self._after_write([stored], False)
+        return stored
+
+    def count(self, viewer: Viewer | None = None) -> int:
+        """How many records the viewer may see (all with ``None``)."""
+        statement = select(func.count()).select_from(self._table)
+        if viewer is not None:
+            statement = statement.where(*self._visibility(viewer))
+        return int(self._uow.execute(statement).scalar_one())
+
+
+def _paged(statement: Select[Any], limit: int | None, offset: int) -> Select[Any]:
+    check_limit(limit, offset)
+    if limit is not None:
+        statement = statement.limit(limit)
+    if offset:
+        statement = statement.offset(offset)
+    return statement
+
+
+class _RelationRepo(_Repo[Relation]):
+    def _columns(self, record: Relation) -> tuple[Any, ...]:
+        return (record.name, record.name.casefold(), record.account_manager)
+
+    def by_account_manager(self, user_id: str) -> list[Relation]:
+        """Relations of one account manager, by name."""
+        c = self._table.c
+        return self._many(
+            self._select_data().where(c.account_manager == user_id).order_by(c.name, c.id)
+        )
+
+    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), by name."""
+        if not isinstance(name_contains, str):
+            raise InvalidInput("name_contains", "must be text", name_contains)
+        c = self._table.c
+        needle = name_contains.casefold()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = (
+            self._select_data()
+            .where(c.name_folded.like(f"%{escaped}%", escape="\\"))
+            .order_by(c.name, c.id)
+        )
+        return self._many(_paged(statement, limit, 0))
+
+
+class _ContactRepo(_Repo[Contact]):
+    def _columns(self, record: Contact) -> tuple[Any, ...]:
+        return (record.relation_id, record.last_name, record.phone)
+
+    def of_relation(self, relation_id: str) -> list[Contact]:
+        """Contacts of one relation, by last name."""
+        c = self._table.c
+        return self._many(
+            self._select_data().where(c.relation_id == relation_id).order_by(c.last_name, c.id)
+        )
+
+    def by_phone(self, phone: str) -> list[Contact]:
+        """Contacts whose stored phone equals ``phone``, by id."""
+        c = self._table.c
+        return self._many(self._select_data().where(c.phone == phone).order_by(c.id))
+
+
+class _ProjectRepo(_Repo[Project]):
+    def _columns(self, record: Project) -> tuple[Any, ...]:
+        return (record.relation_id, record.name, record.restricted)
+
+    def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
+        return _project_visible(viewer)
+
+    def _after_write(self, records: Sequence[Project], new: bool) -> None:
+        links = s.project_links
+        if not new:
+            ids = [p.id for p in records]
+            self._uow.execute(links.delete().where(links.c.project_id.in_(ids)))
+        rows = [(p.id, "user", u) for p in records for u in sorted(p.linked_users)]
+        rows += [(p.id, "group", g) for p in records for g in sorted(p.linked_groups)]
+        if rows:
+            self._uow.driver(self._uow._store.insert_sql(links), rows)
+
+    def of_relation(self, relation_id: str, viewer: Viewer | None = None) -> list[Project]:
+        """Projects under one relation that the viewer may see, by name."""
+        c = self._table.c
+        statement = self._select_data().where(
+            c.relation_id == relation_id, *_project_visible(viewer)
+        )
+        return self._many(statement.order_by(c.name, c.id))
+
+    def visible(self, viewer: Viewer | None = None) -> list[Project]:
+        """Every project the viewer may see, by name."""
+        c = self._table.c
+        return self._many(
+            self._select_data().where(*_project_visible(viewer)).order_by(c.name, c.id)
+        )
+
+
+_P = s.prospects.c
+_PROSPECT_COLUMNS: Final = [c for c in s.prospects.columns if c.name != "next_action_key"]
+_H = s.prospect_history.c
+_HISTORY_COLUMNS: Final = [
+    _H.prospect_id,
+    _H.seq,
+    _H.kind,
+    _H.at,
+    _H.actor,
+    _H.role,
+    _H.step,
+    _H.supersedes,
+    _H.detail,
+    _H.note,
+]
+
+
+def _prospect_row(p: Prospect) -> tuple[Any, ...]:
+    try:
+        status = _STATUS[p.status]
+        stage = _STAGE[p.stage]
+    except KeyError as exc:
+        raise InvalidInput("status", f"{exc.args[0]!r} is not a prospect status or stage") from None
+    nxt = p.next_action_at
+    return (
+        p.id,
+        p.project_id,
+        p.relation_id,
+        p.contact_id,
+        status.value,
+        p.close_reason,
+        stage.value,
+        None if p.became_prospect_at is None else _DUMP_DT(p.became_prospect_at),
+        p.became_prospect_by,
+        p.last_step,
+        sort_key(nxt),
+        None if nxt is None else _DUMP_DT(nxt),
+        p.owner,
+        p.version,
+        len(p.history),
+    )
+
+
+def _history_rows(p: Prospect, start: int) -> list[tuple[Any, ...]]:
+    out = []
+    for e in p.history[start:]:
+        try:
+            kind = _ENTRY[e.kind].value
+        except KeyError:
+            raise InvalidInput("history.kind", f"{e.kind!r} is not an entry kind") from None
+        out.append(
+            (
+                p.id,
+                e.seq,
+                kind,
+                _DUMP_DT(e.at),
+                e.actor,
+                e.role,
+                e.step,
+                e.supersedes,
+                e.detail,
+                e.note,
+            )
+        )
+    return out
+
+
+class _ProspectRepo:
+    """Prospects: one row each plus ``prospect_history`` rows, no JSON."""
+
+    _kind = "prospect"
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    # reading
+
+    def _fetch(self, statement: Select[Any]) -> list[Prospect]:
+        rows = self._uow.execute(statement).all()
+        histories: dict[str, list[HistoryEntry]] = {}
+        wanted = [r[0] for r in rows if r[13]]
+        if wanted:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found = self._uow.execute(
+                    select(*_HISTORY_COLUMNS)
+                    .where(_H.prospect_id.in_(chunk))
+                    .order_by(_H.prospect_id, _H.seq)
+                )
+                for h in found:
+                    histories.setdefault(h[0], []).append(
+                        HistoryEntry(
+                            h[1],
+                            _ENTRY[h[2]],
+                            _at(h[3]),
+                            h[4],
+                            h[5],
+                            h[6],
+                            h[7],
+                            h[8],
+                            h[9],
+                        )
+                    )
+        out = []
+        loaded = self._uow._loaded
+        for r in rows:
+            out.append(
+                Prospect(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    _STATUS[r[4]],
+                    r[5],
+                    _STAGE[r[6]],
+                    _dt(r[7]),
+                    r[8],
+                    r[9],
+                    histories.get(r[0], []),
+                    _dt(r[10]),
+                    r[11],
+                    r[12],
+                )
+            )
+            loaded[r[0]] = (r[12], r[13])
+        return out
+
+    def _select(self) -> Select[Any]:
+        return select(*_PROSPECT_COLUMNS)
+
+    def get(self, record_id: str, viewer: Viewer | None = None) -> Prospect:
+        """The prospect with that id. Raises NotFound (missing, or invisible to viewer)."""
+        statement = self._select().where(_P.id == record_id, *_prospect_visible(viewer))
+        found = self._fetch(statement)
+        if not found:
+            raise NotFound(self._kind, str(record_id))
+        return found[0]
+
+    def find(self, record_id: str) -> Prospect | None:
+        """The prospect with that id, or ``None`` (no visibility check)."""
+        if not isinstance(cast(object, record_id), str):
+            return None
+        found = self._fetch(self._select().where(_P.id == record_id))
+        return found[0] if found else None
+
+    # writing
+
+    def _require_projects(self, project_ids: Iterable[str]) -> None:
+        wanted = sorted(set(project_ids))
+        pc = s.projects.c
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            have = set(self._uow.execute(select(pc.id).where(pc.id.in_(chunk))).scalars())
+            for pid in chunk:
+                if pid not in have:
+                    raise InvalidInput("project_id", "refers to no stored project", pid)
+
+    def add(self, record: Prospect) -> Prospect:
+        """Insert a new prospect as version 1 (``record.version`` is set too)."""
+        self.add_many([record])
+        record.version = 1
+        stored = record.copy()
+        return stored
+
+    def add_many(self, records: Sequence[Prospect]) -> None:
+        """Insert many new prospects (all or none); the bulk-import path.
+
+        Raises ConcurrencyConflict when an id exists already (or repeats),
+        InvalidInput for an invalid prospect or an unknown project.
+        """
+        for p in records:
+            check_prospect(p, 0)
+        if not records:
+            return
+        self._require_projects(p.project_id for p in records)
+        rows = []
+        history: list[tuple[Any, ...]] = []
+        for p in records:
+            row = _prospect_row(p)
+            rows.append((*row[:13], 1, row[14]))
+            if p.history:
+                history.extend(_history_rows(p, 0))
+        self._uow._last = (self._kind, records[0].id, 0)
+        store = self._uow._store
+        try:
+            with self._uow.savepoint():
+                if len(rows) == 1:
+                    self._uow.driver(store.insert_sql(s.prospects), rows[0])
+                else:
+                    self._uow.driver(store.insert_sql(s.prospects), rows)
+                if history:
+                    self._uow.driver(store.insert_sql(s.prospect_history), history)
+        except IntegrityError as exc:
+            raise self._insert_failed(records, exc) from None
+        for p in records:
+            self._uow._loaded[p.id] = (1, len(p.history))
+
+    def _insert_failed(self, records: Sequence[Prospect], exc: IntegrityError) -> CrmError:
+        seen: set[str] = set()
+        for p in records:
+            if p.id in seen:
+                return ConcurrencyConflict(self._kind, p.id, 0, 1)
+            seen.add(p.id)
+        ids = [p.id for p in records]
+        for start in range(0, len(ids), 500):
+            row = self._uow.execute(
+                select(_P.id, _P.version).where(_P.id.in_(ids[start : start + 500])).limit(1)
+            ).first()
+            if row is not None:
+                return ConcurrencyConflict(self._kind, row[0], 0, int(row[1]))
+        return InvalidInput("prospect", f"breaks a database constraint: {exc.orig}")
+
+    def save(self, record: Prospect) -> Prospect:
+        """Store a changed prospect as version + 1 (``record.version`` is set too).
+
+        Only history entries beyond the stored ones are written: history is
+        append-only.
+
+        Raises:
+            NotFound: no such prospect.
+            ConcurrencyConflict: someone else saved it since it was loaded.
+            InvalidInput: a shortened history, a naive datetime, an unknown project.
+        """
+        if not isinstance(record, Prospect):
+            raise InvalidInput("prospect", "must be a Prospect", type(record).__name__)
+        rid = record.id
+        version = record.version
+        self._uow._last = (self._kind, rid, version)
+        known = self._uow._loaded.get(rid)
+        if known is None or known[0] != version:
+            row = self._uow.execute(
+                select(_P.version, _P.history_count, _P.project_id).where(_P.id == rid)
+            ).first()
+            if row is None:
+                raise NotFound(self._kind, rid)
+            if row[0] != version:
+                raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
+            known = (int(row[0]), int(row[1]))
+        check_prospect(record, known[1])
+        values = _prospect_row(record)
+        names = [c.name for c in s.prospects.columns]
+        changes = dict(zip(names[1:], values[1:]))
+        changes["version"] = version + 1
+        table = s.prospects
+        with self._uow.savepoint():
+            try:
+                result = self._uow.execute(
+                    table.update().where(_P.id == rid, _P.version == version).values(changes)
+                )
+            except IntegrityError:
+                raise InvalidInput(
+                    "project_id", "refers to no stored project", record.project_id
+                ) from None
+            if result.rowcount != 1:
+                row = self._uow.execute(select(_P.version).where(_P.id == rid)).first()
+                if row is None:
+                    raise NotFound(self._kind, rid)
+                raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
+            new_entries = _history_rows(record, known[1])
+            if new_entries:
+                self._uow.driver(
+                    self._uow._store.insert_sql(s.prospect_history),
+                    new_entries if len(new_entries) > 1 else new_entries[0],
+                )
+        record.version = version + 1
+        self._uow._loaded[rid] = (version + 1, len(record.history))
+        return record.copy()
+
+    # queries
+
+    def count(self, viewer: Viewer | None = None) -> int:
+        """How many prospects the viewer may see."""
+        statement = select(func.count()).select_from(s.prospects).where(*_prospect_visible(viewer))
+        return int(self._uow.execute(statement).scalar_one())
+
+    def of_project(
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        status: ProspectStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Prospects of one project (optionally of one status), by id."""
+        statement = self._select().where(_P.project_id == project_id, *_prospect_visible(viewer))
+        if status is not None:
+            statement = statement.where(_P.status == ProspectStatus(status).value)
+        return self._fetch(_paged(statement.order_by(_P.id), limit, offset))
+
+    def count_by_status(self, project_id: str, viewer: Viewer | None = None) -> dict[str, int]:
+        """``{status: count}`` for one project, every status present (0 when none)."""
+        statement = (
+            select(_P.status, func.count())
+            .where(_P.project_id == project_id, *_prospect_visible(viewer))
+            .group_by(_P.status)
+        )
+        counts = {st.value: 0 for st in ProspectStatus}
+        for status, n in self._uow.execute(statement):
+            counts[status] = int(n)
+        return counts
+
+    def worklist(
+        self,
+        project_id: str,
+        last_steps: Collection[str | None],
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Running prospects whose last step is in ``last_steps``, by next action, id.
+
+        Each last step is one ordered range of the worklist index; the ranges
+        are merged by the database (a ``UNION ALL`` of per-step pages), so the
+        cost follows the page size, not the project size.
+        """
+        check_limit(limit, offset)
+        steps = list(dict.fromkeys(last_steps))
+        if not steps or limit == 0:
+            return []
+        where = [
+            _P.project_id == project_id,
+            _P.status == ProspectStatus.RUNNING.value,
+            *_prospect_visible(viewer),
+        ]
+        order = (_P.next_action_key, _P.id)
+        if len(steps) == 1:
+            step = steps[0]
+            cond = _P.last_step.is_(None) if step is None else _P.last_step == step
+            statement = self._select().where(*where, cond).order_by(*order)
+            return self._fetch(_paged(statement, limit, offset))
+        parts = []
+        for step in steps:
+            cond = _P.last_step.is_(None) if step is None else _P.last_step == step
+            part = (
+                select(*_PROSPECT_COLUMNS, _P.next_action_key)
+                .where(*where, cond)
+                .order_by(*order)
+                .limit(limit + offset)
+                .subquery()
+            )
+            parts.append(select(part))
+        merged = union_all(*parts).subquery()
+        columns = [merged.c[c.name] for c in _PROSPECT_COLUMNS]
+        statement = select(*columns).order_by(merged.c.next_action_key, merged.c.id)
+        return self._fetch(_paged(statement, limit, offset))
+
+
+class _ActivityRepo(_Repo[Activity]):
+    def _columns(self, record: Activity) -> tuple[Any, ...]:
+        return (
+            record.employee,
+            record.relation_id,
+            record.project_id,
+            sort_key(record.start),
+            sort_key(record.created_at),
+            record.completed_at is not None,
+        )
+
+    def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
+        return _activity_visible(viewer)
+
+    def _list(
+        self, where: list[ColumnElement[bool]], viewer: Viewer | None, limit: int, offset: int
+    ) -> list[Activity]:
+        c = self._table.c
+        statement = (
+            self._select_data()
+            .where(*where, *_activity_visible(viewer))
+            .order_by(c.start_key.desc(), c.created_key.desc(), c.id.desc())
+        )
+        return self._many(_paged(statement, limit, offset))
+
+    def for_employee(
+        self,
+        employee: str,
+        viewer: Viewer | None = None,
+        open_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Activity]:
+        """One employee's activities, newest first (start, then created; missing last)."""
+        c = self._table.c
+        where = [c.employee == employee]
+        if open_only:
+            # A literal (not a bound value), so the partial index of open activities applies.
+            where.append(c.completed == false())
+        return self._list(where, viewer, limit, offset)
+
+    def of_relation(
+        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Activity]:
+        """All activities of one relation, newest first."""
+        return self._list([self._table.c.relation_id == relation_id], viewer, limit, offset)
+
+    def of_project(
+        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Activity]:
+        """All activities of one project, newest first."""
+        return self._list([self._table.c.project_id == project_id], viewer, limit, offset)
+
+
+class _AppointmentRepo(_Repo[Appointment]):
+    def _columns(self, record: Appointment) -> tuple[Any, ...]:
+        return (
+            record.employee,
+            record.uid,
+            utc_us(record.start),
+            utc_us(record.end),
+            record.status.value,
+            record.rrule is not None,
+        )
+
+    def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
+        """Confirmed appointments of one employee overlapping [start, end), by start.
+
+        A recurring appointment is returned once when its first occurrence
+        starts before ``end``.
+        """
+        lo = utc_us(require_aware(start, "start"))
+        hi = utc_us(require_aware(end, "end"))
+        c = self._table.c
+        statement = (
+            self._select_data()
+            .where(
+                c.employee == employee,
+                c.start_key < hi,
+                c.status == AppointmentStatus.CONFIRMED.value,
+                or_(c.recurring == true(), c.end_key > lo),
+            )
+            .order_by(c.start_key, c.id)
+        )
+        return self._many(statement)
+
+    def by_uid(self, uid: str) -> Appointment | None:
+        """The appointment with this iCalendar UID (the lowest id if several), or None."""
+        c = self._table.c
+        found = self._many(self._select_data().where(c.uid == uid).order_by(c.id).limit(1))
+        return found[0] if found else None
+
+
+# The FTS5 table of migration 2, as far as queries need to name it.
+_FTS: Final = table("visit_reports_fts", column("rowid", Integer))
+
+
+class _VisitReportRepo(_Repo[VisitReport]):
+    def _row(self, record: VisitReport) -> tuple[Any, ...]:
+        # rid is left to the database (it numbers rows for the search index)
+        return (
+            record.id,
+            record.relation_id,
+            record.account_manager,
+            record.visit_type,
+            utc_us(record.start),
+            search_text(record),
+            record.version,
+            _json(unstructure(record)),
+        )
+
+    def _insert(self, stored: Sequence[VisitReport]) -> None:
+        self._uow._last = (self._kind, stored[0].id, 0)
+        store = self._uow._store
+        sql = store._inserts.get("visit_reports")
+        if sql is None:
+            names = [c.name for c in self._table.columns if c.name != "rid"]
+            marks = ", ".join([store._placeholder] * len(names))
+            sql = f"INSERT INTO visit_reports ({', '.join(names)}) VALUES ({marks})"
+            store._inserts["visit_reports"] = sql
+        rows = [self._row(r) for r in stored]
+        try:
+            with self._uow.savepoint():
+                self._uow.driver(sql, rows if len(rows) > 1 else rows[0])
+        except IntegrityError as exc:
+            raise self._insert_failed(stored, exc) from None
+
+    def save(self, record: VisitReport) -> VisitReport:
+        """Store a changed report as version + 1 (its search words follow)."""
+        self._check_type(record)
+        version = record.version
+        self._uow._last = (self._kind, record.id, version)
+        stored = with_version(record, version + 1)
+        row = self._row(stored)
+        t = self._table
+        names = [c.name for c in t.columns if c.name != "rid"]
+        values = dict(zip(names, row))
+        with self._uow.savepoint():
+            result = self._uow.execute(
+                t.update().where(t.c.id == record.id, t.c.version == version).values(values)
+            )
+            if result.rowcount != 1:
+                actual = self._stored_version(record.id)
+                if actual is None:
+                    raise NotFound(self._kind, record.id)
+                raise ConcurrencyConflict(self._kind, record.id, version, actual)
+        return stored
+
+    def search(
+        self,
+        *,
+        account_manager: str | None = None,
+        relation_id: str | None = None,
+        visit_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        keyword: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[VisitReport]:
+        """Reports matching every filter (``since <= start < until``), newest first.
+
+        ``keyword``: every word must begin a word of the keywords, subject or
+        text, ignoring case and accents (an FTS5 / tsvector index, not a scan).
+        """
+        c = self._table.c
+        where: list[ColumnElement[bool]] = []
+        if account_manager is not None:
+            where.append(c.account_manager == account_manager)
+        if relation_id is not None:
+            where.append(c.relation_id == relation_id)
+        if visit_type is not None:
+            where.append(c.visit_type == visit_type)
+        if since is not None:
+            where.append(c.start_key >= utc_us(require_aware(since, "since")))
+        if until is not None:
+            where.append(c.start_key < utc_us(require_aware(until, "until")))
+        query = keyword_words(keyword)
+        if query:
+            where.append(self._keyword(query))
+        statement = self._select_data().where(*where).order_by(c.start_key.desc(), c.id.desc())
+        return self._many(_paged(statement, limit, offset))
+
+    def _keyword(self, query: list[str]) -> ColumnElement[bool]:
+        c = self._table.c
+        if self._uow.dialect == "sqlite":
+            match = " ".join(f'"{w}"*' for w in query)
+            hits = select(_FTS.c.rowid).where(
+                literal_column("visit_reports_fts").op("MATCH")(match)
+            )
+            return c.rid.in_(hits)
+        if self._uow.dialect == "postgresql":
+            tsquery = " & ".join(f"{w}:*" for w in query)
+            # The literal 'simple' makes the expression match the index's.
+            vector = func.to_tsvector(literal_column("'simple'"), c.search_text)
+            return vector.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery))
+        return and_(*(c.search_text.like(f"%{w}%") for w in query))
+
+
+class _DocumentRepo(_Repo[Document]):
+    def _columns(self, record: Document) -> tuple[Any, ...]:
+        return (record.owner_kind, record.owner_id, sort_key(record.added_at))
+
+    def of_owner(self, owner_kind: str, owner_id: str) -> list[Document]:
+        """Documents attached to one record, oldest first."""
+        c = self._table.c
+        return self._many(
+            self._select_data()
+            .where(c.owner_kind == owner_kind, c.owner_id == owner_id)
+            .order_by(c.added_key, c.id)
+        )
+
+
+class _UserRepo(_Repo[User]):
+    def all(self) -> list[User]:
+        """Every user, by id."""
+        return self._many(self._select_data().order_by(self._table.c.id))
+
+
+class _GroupRepo(_Repo[Group]):
+    def all(self) -> list[Group]:
+        """Every group, by id."""
+        return self._many(self._select_data().order_by(self._table.c.id))
+
+
+class _Definitions:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def put(self, key: str, data: dict[str, Any]) -> int:
+        """Store a new version of ``key``; returns it (1, 2, ...).
+
+        Raises ConcurrencyConflict when another unit of work stored the same version.
+        """
+        payload = definition_text(key, data)
+        d = s.definitions.c
+        latest = self._uow.execute(select(func.max(d.version)).where(d.key == key)).scalar()
+        version = int(latest or 0) + 1
+        self._uow._last = ("definition", key, version - 1)
+        try:
+            with self._uow.savepoint():
+                self._uow.execute(
+                    s.definitions.insert().values(key=key, version=version, data=payload)
+                )
+        except IntegrityError:
+            raise ConcurrencyConflict("definition", key, version - 1, None) from None
+        return version
+
+    def get(self, key: str, version: int | None = None) -> dict[str, Any]:
+        """The data at ``version`` (latest when None). Raises NotFound."""
+        d = s.definitions.c
+        statement = select(d.data).where(d.key == key)
+        if version is None:
+            statement = statement.order_by(d.version.desc()).limit(1)
+        else:
+            statement = statement.where(d.version == version)
+        row = self._uow.execute(statement).first()
+        if row is None:
+            raise NotFound("definition", key if version is None else f"{key}@{version}")
+        data: dict[str, Any] = json.loads(row[0])
+        return data
+
+    def versions(self, key: str) -> list[int]:
+        """The stored versions of ``key``, ascending."""
+        d = s.definitions.c
+        return [
+            int(v)
+            for v in self._uow.execute(
+                select(d.version).where(d.key == key).order_by(d.version)
+            ).scalars()
+        ]
+
+
+_O = s.outbox.c
+_OUTBOX_COLUMNS: Final = [
+    _O.id,
+    _O.key,
+    _O.channel,
+    _O.payload,
+    _O.created_at,
+    _O.due_at,
+    _O.status,
+    _O.attempts,
+    _O.last_error,
+    _O.delivered_at,
+    _O.version,
+]
+
+
+def _message(row: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=row[0],
+        key=row[1],
+        channel=row[2],
+        payload=json.loads(row[3]),
+        created_at=_dt(row[4]),
+        due_at=_dt(row[5]),
+        status=OutboxStatus(row[6]),
+        attempts=row[7],
+        last_error=row[8],
+        delivered_at=_dt(row[9]),
+        version=row[10],
+    )
+
+
+class _Outbox:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, message: OutboxMessage) -> None:
+        """Record a message in this transaction; a recorded key is ignored.
+
+        Raises ConcurrencyConflict when the id is taken by another key,
+        InvalidInput for a payload that is not JSON data.
+        """
+        if not isinstance(message, OutboxMessage):
+            raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
+        try:
+            payload = json.dumps(dict(message.payload), separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("payload", f"must be plain JSON data: {exc}") from None
+        if self._uow.execute(select(_O.id).where(_O.key == message.key)).first() is not None:
+            return
+        row = (
+            message.id,
+            message.key,
+            message.channel,
+            payload,
+            sort_key(message.created_at),
+            _dt_text(message.created_at),
+            sort_key(message.due_at),
+            _dt_text(message.due_at),
+            message.status.value,
+            message.attempts,
+            message.last_error,
+            _dt_text(message.delivered_at),
+            1,
+        )
+        self._uow._last = ("outbox_message", message.id, 0)
+        try:
+            with self._uow.savepoint():
+                self._uow.driver(self._uow._store.insert_sql(s.outbox), row)
+        except IntegrityError:
+            if self._uow.execute(select(_O.id).where(_O.key == message.key)).first():
+                return  # recorded by a concurrent transaction: the same message
+            raise ConcurrencyConflict("outbox_message", message.id, 0, None) from None
+
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        channels: Collection[str] | None = None,
+    ) -> list[OutboxMessage]:
+        """Pending messages due at ``now``, leased for ``lease_seconds`` (attempts + 1).
+
+        On PostgreSQL rows locked by another claimer are skipped (``FOR UPDATE
+        SKIP LOCKED``); on SQLite the write lock serialises claimers.
+        """
+        check_limit(limit, 0)
+        at = utc_us(require_aware(now, "now"))
+        statement = (
+            select(*_OUTBOX_COLUMNS)
+            .where(_O.status == OutboxStatus.PENDING.value, _O.due_key <= at)
+            .order_by(_O.due_key, _O.created_key, _O.id)
+            .limit(limit)
+        )
+        if channels is not None:
+            statement = statement.where(_O.channel.in_(sorted(channels)))
+        if self._uow.dialect == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        found = [_message(r) for r in self._uow.execute(statement)]
+        if not found:
+            return []
+        until = now + timedelta(seconds=lease_seconds)
+        until_key, until_text = utc_us(until), _dt_text(until)
+        claimed = []
+        for m in found:
+            self._uow._last = ("outbox_message", m.id, m.version)
+            result = self._uow.execute(
+                s.outbox.update()
+                .where(_O.id == m.id, _O.version == m.version)
+                .values(
+                    due_key=until_key,
+                    due_at=until_text,
+                    attempts=_O.attempts + 1,
+                    version=_O.version + 1,
+                )
+            )
+            if result.rowcount == 1:
+                claimed.append(
+                    OutboxMessage(
+                        id=m.id,
+                        key=m.key,
+                        channel=m.channel,
+                        payload=m.payload,
+                        created_at=m.created_at,
+                        due_at=until,
+                        status=m.status,
+                        attempts=m.attempts + 1,
+                        last_error=m.last_error,
+                        delivered_at=m.delivered_at,
+                        version=m.version + 1,
+                    )
+                )
+        return claimed
+
+    def _change(self, message_id: str, values: dict[str, Any]) -> None:
+        self._uow._last = ("outbox_message", message_id, None)
+        result = self._uow.execute(
+            s.outbox.update()
+            .where(_O.id == message_id, _O.status != OutboxStatus.DELIVERED.value)
+            .values(version=_O.version + 1, **values)
+        )
+        if result.rowcount == 0:
+            self.get(message_id)  # raises NotFound; otherwise it was delivered already
+
+    def mark_delivered(self, message_id: str, at: datetime) -> None:
+        """Mark a message delivered (idempotent). Raises NotFound."""
+        require_aware(at, "at")
+        self._change(
+            message_id, {"status": OutboxStatus.DELIVERED.value, "delivered_at": _dt_text(at)}
+        )
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: pending again at ``retry_at``, or failed for good."""
+        if retry_at is None:
+            self._change(
+                message_id, {"status": OutboxStatus.FAILED.value, "last_error": str(error)}
+            )
+            return
+        require_aware(retry_at, "retry_at")
+        self._change(
+            message_id,
+            {
+                "status": OutboxStatus.PENDING.value,
+                "last_error": str(error),
+                "due_key": utc_us(retry_at),
+                "due_at": _dt_text(retry_at),
+            },
+        )
+
+    def get(self, message_id: str) -> OutboxMessage:
+        """One message. Raises NotFound."""
+        row = self._uow.execute(select(*_OUTBOX_COLUMNS).where(_O.id == message_id)).first()
+        if row is None:
+            raise NotFound("outbox_message", str(message_id))
+        return _message(row)
+
+    def list(self, status: str | None = None, limit: int = 1000) -> list[OutboxMessage]:
+        """Messages (optionally of one status), by creation then id."""
+        statement = select(*_OUTBOX_COLUMNS).order_by(_O.created_key, _O.id)
+        if status is not None:
+            statement = statement.where(_O.status == OutboxStatus(status).value)
+        return [_message(r) for r in self._uow.execute(_paged(statement, limit, 0))]
+
+
+class _Audit:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def record(self, change: Change) -> None:
+        """Append one change in this transaction."""
+        if not isinstance(change, Change):
+            raise InvalidInput("change", "must be a Change", type(change).__name__)
+        self._uow.execute(
+            s.audit.insert().values(
+                record_kind=change.record_kind,
+                record_id=change.record_id,
+                version=change.version,
+                at=_DUMP_DT(change.at),
+                actor=change.actor,
+                action=change.action,
+                changes=_json({k: list(v) for k, v in change.changes.items()}),
+            )
+        )
+
+    def of_record(self, record_kind: str, record_id: str) -> list[Change]:
+        """Every change of one record, oldest first."""
+        a = s.audit.c
+        rows = self._uow.execute(
+            select(a.record_kind, a.record_id, a.version, a.at, a.actor, a.action, a.changes)
+            .where(a.record_kind == record_kind, a.record_id == record_id)
+            .order_by(a.seq)
+        )
+        return [
+            Change(
+                record_kind=r[0],
+                record_id=r[1],
+                version=r[2],
+                at=_at(r[3]),
+                actor=r[4],
+                action=r[5],
+                changes={k: (v[0], v[1]) for k, v in json.loads(r[6]).items()},
+            )
+            for r in rows
+        ]

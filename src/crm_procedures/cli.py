@@ -1,0 +1,292 @@
+"""The ``crm-procedures`` command (also ``python -m crm_procedures``).
+
+Commands: ``demo``, ``validate``, ``render``, ``import``, ``worklist``,
+``dispatch``, ``report``, ``schema create|upgrade``. Every command has
+``--help``. Errors print one clear line on standard error and exit non-zero
+(2 for bad input or a refused action, 1 for findings or failures); ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from crm_procedures.errors import CrmError, DefinitionError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+DEFAULT_DB = "sqlite:///crm.db"
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from crm_procedures.procedures.definitions import load_definitions
+    from crm_procedures.procedures.validation import validate
+
+    try:
+        defs = load_definitions(args.file, validate=False)
+    except DefinitionError as exc:
+        findings = list(exc.findings)
+    else:
+        findings = list(validate(defs))
+    errors = [f for f in findings if f.severity == "error"]
+    if args.format == "json":
+        _out(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        for f in findings:
+            _out(str(f))
+        warnings = len(findings) - len(errors)
+        verdict = "invalid" if errors else "valid"
+        _out(f"{args.file}: {verdict} ({len(errors)} errors, {warnings} warnings)")
+    return EXIT_FINDINGS if errors else EXIT_OK
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from crm_procedures.procedures import render
+    from crm_procedures.procedures.definitions import load_definitions
+
+    defs = load_definitions(args.file)
+    proc = defs.procedure(args.procedure)
+    fn: Callable[..., str] = {
+        "mermaid": render.mermaid,
+        "dot": render.dot,
+        "table": render.matrix_table,
+    }[args.format]
+    _out(fn(proc, role=args.role))
+    return EXIT_OK
+
+
+def _open_app(args: argparse.Namespace) -> Any:
+    from crm_procedures.adapters.sql import open_store
+    from crm_procedures.procedures.definitions import load_definitions
+    from crm_procedures.services.app import CrmApp, SystemClock
+
+    defs = load_definitions(args.definitions) if getattr(args, "definitions", None) else None
+    return CrmApp(store=open_store(args.db), clock=SystemClock(), definitions=defs)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from crm_procedures.services.imports import import_suspects
+
+    app = _open_app(args)
+    try:
+        report = import_suspects(
+            app.ctx,
+            args.actor,
+            args.project,
+            Path(args.csv),
+            all_or_nothing=args.all_or_nothing,
+            delimiter=args.delimiter,
+            encoding=args.encoding,
+        )
+    finally:
+        app.close()
+    _out(report.summary())
+    return EXIT_OK if not report.rejected or not args.strict else EXIT_FINDINGS
+
+
+def _cmd_worklist(args: argparse.Namespace) -> int:
+    from crm_procedures.services.campaigns import worklist
+
+    app = _open_app(args)
+    try:
+        rows = worklist(app.ctx, args.actor, args.project, args.role, limit=args.limit)
+        for p in rows:
+            due = p.next_action_at.isoformat() if p.next_action_at else "-"
+            _out(f"{p.id}  relation={p.relation_id}  last={p.last_step or 'START'}  due={due}")
+        _out(f"{len(rows)} prospect(s) for role {args.role!r}")
+    finally:
+        app.close()
+    return EXIT_OK
+
+
+def _cmd_dispatch(args: argparse.Namespace) -> int:
+    import time
+
+    from crm_procedures.services.outbox import dispatch_once
+
+    app = _open_app(args)
+    mailer: Any
+    if args.smtp:
+        from crm_procedures.adapters.smtp import SmtpMailer
+
+        host, _, port = args.smtp.partition(":")
+        mailer = SmtpMailer(host, int(port or 25))
+    else:
+        from crm_procedures.adapters.files import FolderMailer
+
+        mailer = FolderMailer(Path(args.out))
+    try:
+        while True:
+            report = dispatch_once(app.store, app.clock, mailer=mailer)
+            _out(str(report))
+            if not args.loop:
+                break
+            time.sleep(args.interval)
+    finally:
+        app.close()
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from crm_procedures.services import reports
+
+    app = _open_app(args)
+    try:
+        if args.kind == "funnel":
+            if not args.project:
+                raise CrmError("report funnel needs --project")
+            data: Any = reports.funnel(app.ctx, args.actor, args.project)
+        else:
+            data = reports.employee_activity(app.ctx, args.actor)
+        _out(reports.to_csv(data) if args.csv else reports.render_table(data))
+    finally:
+        app.close()
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from crm_procedures.adapters.sql import schema
+    from crm_procedures.adapters.sql.store import make_engine
+
+    engine = make_engine(args.db)
+    try:
+        if args.action == "create":
+            version = schema.create_schema(engine)
+        else:
+            version = schema.upgrade_schema(engine)
+        _out(f"{args.db}: schema at version {version}")
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from crm_procedures.demo import run_demo
+
+    return run_demo(
+        Path(args.out),
+        fresh=not args.resume,
+        smtp=args.smtp,
+        suspects=args.suspects,
+        seed=args.seed,
+        quiet=args.quiet,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    from crm_procedures._version import __version__
+
+    p = argparse.ArgumentParser(
+        prog="crm-procedures",
+        description="Run, validate and picture sales and relationship procedures.",
+    )
+    p.add_argument("--version", action="version", version=f"crm_procedures {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def store_opts(sp: argparse.ArgumentParser, definitions: bool = True) -> None:
+        sp.add_argument("--db", default=DEFAULT_DB, help=f"store URL (default {DEFAULT_DB})")
+        sp.add_argument("--as", dest="actor", default="system", help="acting user id")
+        if definitions:
+            sp.add_argument("--definitions", help="definitions file (TOML or JSON)")
+
+    s = sub.add_parser("demo", help="run a whole campaign on an embedded SQLite file")
+    s.add_argument("--out", default="crm-demo", help="output folder (default ./crm-demo)")
+    s.add_argument("--resume", action="store_true", help="continue in an existing folder")
+    s.add_argument("--smtp", metavar="HOST:PORT", help="also deliver through this SMTP server")
+    s.add_argument("--suspects", type=int, default=200, help="suspects to import")
+    s.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
+    s.add_argument("--quiet", action="store_true", help="print only the summary")
+    s.set_defaults(func=_cmd_demo)
+
+    s = sub.add_parser("validate", help="check a definitions file; exit 1 on errors")
+    s.add_argument("file", help="TOML or JSON definitions")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("render", help="picture a procedure: Mermaid, Graphviz or a matrix table")
+    s.add_argument("file", help="TOML or JSON definitions")
+    s.add_argument("--procedure", required=True, help="procedure key")
+    s.add_argument("--format", choices=["mermaid", "dot", "table"], default="mermaid")
+    s.add_argument("--role", help="only this role")
+    s.set_defaults(func=_cmd_render)
+
+    s = sub.add_parser("import", help="import suspects from a CSV file into a project")
+    store_opts(s)
+    s.add_argument("project", help="project id")
+    s.add_argument("csv", help="CSV file (UTF-8 or cp1252; ',' or ';')")
+    s.add_argument("--all-or-nothing", action="store_true", help="store nothing if a row is bad")
+    s.add_argument("--delimiter", help="field delimiter (sniffed when omitted)")
+    s.add_argument("--encoding", help="file encoding (detected when omitted)")
+    s.add_argument("--strict", action="store_true", help="exit 1 when rows were rejected")
+    s.set_defaults(func=_cmd_import)
+
+    s = sub.add_parser("worklist", help="the prospects a role may act on now")
+    store_opts(s)
+    s.add_argument("project", help="project id")
+    s.add_argument("role", help="role key, e.g. marketeer")
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(func=_cmd_worklist)
+
+    s = sub.add_parser("dispatch", help="deliver the outbox (once, or as a loop)")
+    store_opts(s, definitions=False)
+    s.add_argument("--smtp", metavar="HOST:PORT", help="deliver through this SMTP server")
+    s.add_argument("--out", default="outbox", help="folder for .eml files when no --smtp")
+    s.add_argument("--loop", action="store_true", help="keep dispatching")
+    s.add_argument("--interval", type=float, default=5.0, help="seconds between loop rounds")
+    s.set_defaults(func=_cmd_dispatch)
+
+    s = sub.add_parser("report", help="funnel or per-employee report")
+    store_opts(s, definitions=False)
+    s.add_argument("kind", choices=["funnel", "employees"])
+    s.add_argument("--project", help="project id (funnel)")
+    s.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("schema", help="create or upgrade the schema of an SQL store")
+    s.add_argument("action", choices=["create", "upgrade"])
+    s.add_argument("--db", default=DEFAULT_DB, help=f"store URL (default {DEFAULT_DB})")
+    s.set_defaults(func=_cmd_schema)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (CrmError, OSError, ImportError) as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"crm-procedures {args.command}: error: {_one_line(exc)}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = text.splitlines()
+    if len(lines) > 1:
+        return f"{lines[0]} " + " ".join(s.strip() for s in lines[1:4])
+    return text
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,299 @@
+"""The exception hierarchy of crm_procedures.
+
+Every error the library raises on purpose derives from :class:`CrmError`.
+Each class carries the structured facts behind its message as attributes
+(which field, which step, which role), so host applications can react to the
+facts instead of parsing text. Where a builtin exception fits, the class also
+derives from it (``InvalidInput`` is a ``ValueError``, ``NotFound`` a
+``LookupError``, ``AccessDenied`` a ``PermissionError``), so code that already
+catches builtins keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = [
+    "AccessDenied",
+    "ActivityFrozen",
+    "ConcurrencyConflict",
+    "CrmError",
+    "DefinitionError",
+    "DeliveryError",
+    "Finding",
+    "InvalidInput",
+    "NotFound",
+    "ProspectClosed",
+    "ProspectNotReleased",
+    "RuleViolation",
+    "TemplateError",
+    "TransitionNotAllowed",
+]
+
+
+class CrmError(Exception):
+    """Base class of every error raised by crm_procedures on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(CrmError, ValueError):
+    """A value given to the library is not acceptable.
+
+    Attributes:
+        field: the dotted path of the offending field (``contacts[2].email``),
+            or ``None`` when the problem is not tied to one field.
+        value: the rejected value (may be ``None``).
+        reason: what is wrong, in words.
+    """
+
+    def __init__(self, field: str | None, reason: str, value: Any = None) -> None:
+        self.field = field
+        self.reason = reason
+        self.value = value
+        where = f"{field}: " if field else ""
+        super().__init__(f"{where}{reason}")
+
+    def at(self, prefix: str) -> InvalidInput:
+        """Return a copy whose field path is prefixed with ``prefix``."""
+        field = prefix if not self.field else _join_path(prefix, self.field)
+        return InvalidInput(field, self.reason, self.value)
+
+
+def _join_path(prefix: str, field: str) -> str:
+    if field.startswith("["):
+        return f"{prefix}{field}"
+    return f"{prefix}.{field}"
+
+
+class Finding:
+    """One problem found in a definition (see :func:`crm_procedures.validate`).
+
+    Attributes:
+        code: a stable identifier such as ``"unreachable-step"``.
+        severity: ``"error"`` or ``"warning"``.
+        message: what is wrong and how to fix it.
+        location: where: file, table and key, joined with ``/`` or ``.``.
+    """
+
+    __slots__ = ("code", "location", "message", "severity")
+
+    def __init__(self, code: str, message: str, location: str = "", severity: str = "error"):
+        self.code = code
+        self.severity = severity
+        self.message = message
+        self.location = location
+
+    def __repr__(self) -> str:
+        return (
+            f"Finding(code={self.code!r}, severity={self.severity!r}, "
+            f"message={self.message!r}, location={self.location!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Finding):
+            return NotImplemented
+        return (self.code, self.severity, self.message, self.location) == (
+            other.code,
+            other.severity,
+            other.message,
+            other.location,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.severity, self.message, self.location))
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}{self.severity} [{self.code}] {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        """The finding as plain data (for JSON output)."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "location": self.location,
+        }
+
+
+class DefinitionError(CrmError, ValueError):
+    """A definition (procedure, matrix, template, rule set) cannot be used.
+
+    Attributes:
+        findings: every problem found, not just the first.
+    """
+
+    def __init__(self, findings: Iterable[Finding], source: str | None = None) -> None:
+        self.findings: tuple[Finding, ...] = tuple(findings)
+        self.source = source
+        head = f"{source}: " if source else ""
+        n = len(self.findings)
+        lines = "\n".join(f"  - {f}" for f in self.findings)
+        super().__init__(f"{head}{n} problem{'s' if n != 1 else ''} in the definitions:\n{lines}")
+
+
+class TransitionNotAllowed(CrmError):
+    """The acting role may not perform this step after the prospect's last step.
+
+    Attributes:
+        step: the step that was asked for.
+        role: the acting role.
+        last_step: the prospect's last completed step (``None`` = nothing done yet).
+        allowed: the steps this role may perform now.
+    """
+
+    def __init__(self, step: str, role: str, last_step: str | None, allowed: Iterable[str]) -> None:
+        self.step = step
+        self.role = role
+        self.last_step = last_step
+        self.allowed = tuple(sorted(allowed))
+        after = f"after {last_step!r}" if last_step else "on a prospect with nothing done yet"
+        may = ", ".join(repr(a) for a in self.allowed) or "nothing"
+        super().__init__(f"role {role!r} may not perform {step!r} {after}; it may perform: {may}")
+
+
+class ProspectClosed(CrmError):
+    """The prospect is closed; reopen it before performing steps.
+
+    Attributes:
+        prospect_id: the closed prospect.
+        reason: the close reason recorded.
+    """
+
+    def __init__(self, prospect_id: str, reason: str | None) -> None:
+        self.prospect_id = prospect_id
+        self.reason = reason
+        why = f" (reason: {reason})" if reason else ""
+        super().__init__(
+            f"prospect {prospect_id} is closed{why}; reopen it before performing steps"
+        )
+
+
+class ProspectNotReleased(CrmError):
+    """The prospect is still being prepared; release it (status running) first."""
+
+    def __init__(self, prospect_id: str) -> None:
+        self.prospect_id = prospect_id
+        super().__init__(
+            f"prospect {prospect_id} is in preparation; release it (set status running) "
+            "before performing steps"
+        )
+
+
+class ActivityFrozen(CrmError):
+    """A completed activity cannot change.
+
+    Attributes:
+        activity_id: the frozen activity.
+        field: the field a change was attempted on (if known).
+    """
+
+    def __init__(self, activity_id: str, field: str | None = None) -> None:
+        self.activity_id = activity_id
+        self.field = field
+        what = f" field {field!r}" if field else ""
+        super().__init__(
+            f"activity {activity_id} is completed and frozen; its{what or ' fields'} cannot change"
+        )
+
+
+class RuleViolation(CrmError, ValueError):
+    """A record breaks one or more blocking mandatory-data rules.
+
+    Attributes:
+        violations: every violation found (objects with ``rule``, ``record``,
+            ``field`` and ``message``).
+    """
+
+    def __init__(self, violations: Sequence[Any]) -> None:
+        self.violations = tuple(violations)
+        lines = "\n".join(f"  - {getattr(v, 'message', v)}" for v in self.violations)
+        n = len(self.violations)
+        super().__init__(f"{n} mandatory-data rule{'s' if n != 1 else ''} broken:\n{lines}")
+
+
+class ConcurrencyConflict(CrmError):
+    """Somebody else saved the aggregate since it was loaded.
+
+    Attributes:
+        kind: the aggregate kind (``"prospect"``, ``"activity"``, ...).
+        aggregate_id: which one.
+        expected: the version the caller loaded.
+        actual: the version in the store (``None`` when unknown).
+    """
+
+    def __init__(
+        self, kind: str, aggregate_id: str, expected: int | None, actual: int | None
+    ) -> None:
+        self.kind = kind
+        self.aggregate_id = aggregate_id
+        self.expected = expected
+        self.actual = actual
+        now = f"version {actual}" if actual is not None else "a newer version"
+        super().__init__(
+            f"{kind} {aggregate_id} was changed by someone else (you loaded version "
+            f"{expected}, the store has {now}); load it again and retry"
+        )
+
+
+class NotFound(CrmError, LookupError):
+    """No record with that id exists, or the viewer may not see it.
+
+    Attributes:
+        kind: the record kind.
+        record_id: the id asked for.
+    """
+
+    def __init__(self, kind: str, record_id: str) -> None:
+        self.kind = kind
+        self.record_id = record_id
+        super().__init__(f"no {kind} with id {record_id!r}")
+
+
+class AccessDenied(CrmError, PermissionError):
+    """The acting user lacks the permission this action needs.
+
+    Attributes:
+        user_id: who tried.
+        permission: the permission that was missing.
+    """
+
+    def __init__(self, user_id: str, permission: str, what: str = "") -> None:
+        self.user_id = user_id
+        self.permission = permission
+        on = f" on {what}" if what else ""
+        super().__init__(f"user {user_id} lacks permission {permission!r}{on}")
+
+
+class TemplateError(CrmError, ValueError):
+    """An e-mail template is malformed or names a field that does not exist.
+
+    Attributes:
+        template: the template key.
+        placeholder: the offending placeholder, if one.
+    """
+
+    def __init__(self, template: str, reason: str, placeholder: str | None = None) -> None:
+        self.template = template
+        self.placeholder = placeholder
+        self.reason = reason
+        super().__init__(f"template {template!r}: {reason}")
+
+
+class DeliveryError(CrmError):
+    """A mailer or calendar could not deliver a message.
+
+    Attributes:
+        permanent: ``True`` when retrying cannot help (e.g. SMTP 5xx).
+    """
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        self.permanent = permanent
+        super().__init__(message)

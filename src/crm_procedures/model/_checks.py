@@ -1,0 +1,148 @@
+"""Validators shared by the model classes (attrs validators at the boundary)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from crm_procedures.errors import InvalidInput
+
+# Deliberately simple: one @, no spaces or control characters, a dot in the domain.
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f<>,;\"]+@[^@\s\x00-\x1f\x7f<>,;\"]+\.[^@\s\x00-\x1f\x7f<>,;\".]+$"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
+
+MAX_TEXT = 100_000
+MAX_LINE = 1_000
+
+
+def _name(attribute: Any) -> str:
+    return str(getattr(attribute, "name", attribute))
+
+
+def non_empty(_inst: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: a one-line text that is not blank."""
+    if not isinstance(value, str):
+        raise InvalidInput(_name(attribute), "must be text", value)
+    if not value.strip():
+        raise InvalidInput(_name(attribute), "must not be empty", value)
+    one_line(_inst, attribute, value)
+
+
+def one_line(_inst: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: text without line breaks or control characters."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidInput(_name(attribute), "must be text", value)
+    if len(value) > MAX_LINE:
+        raise InvalidInput(_name(attribute), f"is longer than {MAX_LINE} characters", value[:40])
+    if _LINE_BREAK.search(value) or _CONTROL.search(value):
+        raise InvalidInput(_name(attribute), "must be one line without control characters", value)
+
+
+def text(_inst: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: free text (line breaks allowed, other control characters not)."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidInput(_name(attribute), "must be text", value)
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(_name(attribute), f"is longer than {MAX_TEXT} characters", value[:40])
+    if _CONTROL.search(value):
+        raise InvalidInput(_name(attribute), "must not contain control characters", value)
+
+
+def email(_inst: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: an optional e-mail address."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not _EMAIL.match(value) or len(value) > 254:
+        raise InvalidInput(_name(attribute), f"{value!r} is not an e-mail address", value)
+
+
+def is_email(value: str) -> bool:
+    """True when ``value`` looks like an e-mail address."""
+    return bool(_EMAIL.match(value)) and len(value) <= 254
+
+
+def aware(_inst: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: an optional timezone-aware datetime."""
+    if value is None:
+        return
+    require_aware(value, _name(attribute))
+
+
+def require_aware(value: Any, field: str) -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime, else raise InvalidInput."""
+    if not isinstance(value, datetime):
+        raise InvalidInput(field, "must be a datetime", value)
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise InvalidInput(
+            field, "must be timezone-aware (naive datetimes are never guessed)", value
+        )
+    return value
+
+
+def a_date(_inst: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: an optional calendar date (not a datetime)."""
+    if value is None:
+        return
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInput(_name(attribute), "must be a date", value)
+
+
+def non_negative_int(_inst: Any, attribute: Any, value: Any) -> None:
+    """attrs validator: an int >= 0 (bool refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(_name(attribute), "must be a whole number >= 0", value)
+
+
+def decimal_amount(field: str, value: Any) -> Decimal:
+    """Check a money amount: a finite Decimal (or int); floats are refused."""
+    if isinstance(value, (bool, float)):
+        raise InvalidInput(field, "must be a Decimal, not a float (floats lose cents)", value)
+    if isinstance(value, int):
+        value = Decimal(value)
+    if not isinstance(value, Decimal):
+        raise InvalidInput(field, "must be a Decimal", value)
+    if not value.is_finite():
+        raise InvalidInput(field, "must be a finite amount", value)
+    return value
+
+
+def order(start_field: str, end_field: str, start: Any, end: Any) -> None:
+    """Raise InvalidInput when ``end`` lies before ``start`` (both optional)."""
+    if start is not None and end is not None and end < start:
+        raise InvalidInput(end_field, f"must not lie before {start_field}", end)
+
+
+def tuple_of_str(value: Any) -> tuple[str, ...]:
+    """attrs converter: any iterable of strings to a tuple (a lone str is one item)."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def frozenset_of(value: Any) -> frozenset[Any]:
+    """attrs converter: any iterable to a frozenset (a lone str is one item)."""
+    if isinstance(value, str):
+        return frozenset((value,))
+    return frozenset(value)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def to_enum(cls: type[E], field: str, value: Any) -> E:
+    """A value (or member) of enum ``cls``; anything else raises InvalidInput naming ``field``."""
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise InvalidInput(field, f"{value!r} is not one of {allowed}", value) from None

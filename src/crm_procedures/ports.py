@@ -1,0 +1,500 @@
+"""The ports: what crm_procedures needs from the world, as ``typing.Protocol``s.
+
+Host applications implement these (or use the shipped adapters in
+:mod:`crm_procedures.adapters`). Every adapter must pass the contract suites in
+:mod:`crm_procedures.testing.contracts`.
+
+The store
+---------
+A :class:`Store` opens units of work (:meth:`Store.unit_of_work`). Everything
+read and written inside one ``with store.unit_of_work() as uow:`` block is one
+transaction: leaving the block without :meth:`UnitOfWork.commit` (or with an
+exception) rolls everything back, including outbox messages.
+
+Versions: a record fresh from its constructor has ``version == 0``.
+``add()`` stores it as version 1 and returns the stored copy. ``save()``
+accepts a copy whose version equals the stored one, stores it as version + 1
+and returns the stored copy; a stale copy raises
+:class:`~crm_procedures.errors.ConcurrencyConflict` (for ``Prospect``, the one
+mutable aggregate, ``save`` also sets ``version`` on the object passed in).
+Nothing is ever deleted through the store.
+
+Reads that list records take a :class:`~crm_procedures.access.Viewer` and
+return only what that viewer may see, filtering inside the query. ``get`` with
+a viewer raises :class:`~crm_procedures.errors.NotFound` both for a missing and
+for an invisible record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from crm_procedures.access.viewer import Viewer
+from crm_procedures.model.activity import Activity
+from crm_procedures.model.appointment import Appointment
+from crm_procedures.model.audit import Change
+from crm_procedures.model.contact import Contact
+from crm_procedures.model.document import Document
+from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.model.project import Project
+from crm_procedures.model.prospect import Prospect, ProspectStatus
+from crm_procedures.model.relation import Relation
+from crm_procedures.model.reports import AcquisitionRow, EmployeeRow, Funnel
+from crm_procedures.model.users import Group, User
+from crm_procedures.model.visit_report import VisitReport
+
+__all__ = [
+    "ActivityRepository",
+    "AppointmentRepository",
+    "AuditLog",
+    "BlobStore",
+    "Calendar",
+    "CallFeed",
+    "CallRecord",
+    "Clock",
+    "ContactRepository",
+    "DefinitionRepository",
+    "DocumentRepository",
+    "GroupRepository",
+    "Mailer",
+    "Outbox",
+    "Page",
+    "ProjectRepository",
+    "ProspectRepository",
+    "RelationRepository",
+    "ReportQueries",
+    "Repository",
+    "Store",
+    "UnitOfWork",
+    "UserRepository",
+    "VisitReportRepository",
+]
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    """Where the time comes from. ``now()`` returns a timezone-aware datetime."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class Page(Protocol):
+    """Paging of list queries: at most ``limit`` records after skipping ``offset``."""
+
+    limit: int
+    offset: int
+
+
+class Repository(Protocol[T]):
+    """The operations every record kind has."""
+
+    def get(self, record_id: str, viewer: Viewer | None = None) -> T:
+        """The record with that id. Raises NotFound (missing, or not visible to viewer)."""
+        ...
+
+    def find(self, record_id: str) -> T | None:
+        """The record with that id, or ``None`` (no visibility check)."""
+        ...
+
+    def add(self, record: T) -> T:
+        """Insert a new record (version 0); returns it stored as version 1.
+
+        Raises ConcurrencyConflict when the id exists already.
+        """
+        ...
+
+    def add_many(self, records: Sequence[T]) -> None:
+        """Insert many new records at once (bulk import); each is stored as version 1."""
+        ...
+
+    def save(self, record: T) -> T:
+        """Update a record; returns it stored as version + 1. Raises ConcurrencyConflict."""
+        ...
+
+    def count(self, viewer: Viewer | None = None) -> int:
+        """How many records the viewer may see (all with ``None``)."""
+        ...
+
+
+class RelationRepository(Repository[Relation], Protocol):
+    """Relations (companies and persons)."""
+
+    def by_account_manager(self, user_id: str) -> list[Relation]:
+        """Relations whose account manager is ``user_id``, ordered by name."""
+        ...
+
+    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), ordered by name."""
+        ...
+
+
+class ContactRepository(Repository[Contact], Protocol):
+    """Contacts at relations."""
+
+    def of_relation(self, relation_id: str) -> list[Contact]:
+        """The contacts of one relation, ordered by last name."""
+        ...
+
+    def by_phone(self, phone: str) -> list[Contact]:
+        """Contacts whose stored (normalised) phone equals ``phone``."""
+        ...
+
+
+class ProjectRepository(Repository[Project], Protocol):
+    """Projects (and campaigns)."""
+
+    def of_relation(self, relation_id: str, viewer: Viewer | None = None) -> list[Project]:
+        """Projects under one relation that the viewer may see, ordered by name."""
+        ...
+
+    def visible(self, viewer: Viewer | None = None) -> list[Project]:
+        """Every project the viewer may see, ordered by name."""
+        ...
+
+
+class ProspectRepository(Repository[Prospect], Protocol):
+    """Prospects: relations inside projects, with their procedure history."""
+
+    def of_project(
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        status: ProspectStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Prospects of one project, optionally of one status, ordered by id."""
+        ...
+
+    def count_by_status(self, project_id: str, viewer: Viewer | None = None) -> dict[str, int]:
+        """``{status: count}`` for one project."""
+        ...
+
+    def worklist(
+        self,
+        project_id: str,
+        last_steps: Collection[str | None],
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Running prospects of a project whose last step is in ``last_steps``.
+
+        ``None`` in ``last_steps`` stands for "nothing done yet" (START). The
+        domain computes ``last_steps`` from the matrix: the steps after which the
+        role may do something. Ordered by ``next_action_at`` (missing first),
+        then id.
+        """
+        ...
+
+
+class ActivityRepository(Repository[Activity], Protocol):
+    """Activities (contacts, meetings, tasks)."""
+
+    def for_employee(
+        self,
+        employee: str,
+        viewer: Viewer | None = None,
+        open_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Activity]:
+        """ "My activities" (P3): one employee's, newest first (by start, then created)."""
+        ...
+
+    def of_relation(
+        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Activity]:
+        """All activities of one relation (P3), newest first."""
+        ...
+
+    def of_project(
+        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Activity]:
+        """All activities of one project, newest first."""
+        ...
+
+
+class AppointmentRepository(Repository[Appointment], Protocol):
+    """Appointments in agendas."""
+
+    def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
+        """Confirmed appointments of one employee overlapping [start, end), by start.
+
+        Recurring appointments are returned once (the master); expanding
+        occurrences is the agenda service's job.
+        """
+        ...
+
+    def by_uid(self, uid: str) -> Appointment | None:
+        """The appointment with this iCalendar UID, or ``None``."""
+        ...
+
+
+class VisitReportRepository(Repository[VisitReport], Protocol):
+    """Visit reports, queryable on their own (V2, V3)."""
+
+    def search(
+        self,
+        *,
+        account_manager: str | None = None,
+        relation_id: str | None = None,
+        visit_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        keyword: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[VisitReport]:
+        """Reports matching every given filter, newest first.
+
+        ``keyword`` matches keywords, subject and text, case- and
+        accent-insensitively.
+        """
+        ...
+
+
+class DocumentRepository(Repository[Document], Protocol):
+    """Document metadata."""
+
+    def of_owner(self, owner_kind: str, owner_id: str) -> list[Document]:
+        """Documents attached to one record, oldest first."""
+        ...
+
+
+class UserRepository(Repository[User], Protocol):
+    """Users."""
+
+    def all(self) -> list[User]:
+        """Every user, by id."""
+        ...
+
+
+class GroupRepository(Repository[Group], Protocol):
+    """User groups."""
+
+    def all(self) -> list[Group]:
+        """Every group, by id."""
+        ...
+
+
+class DefinitionRepository(Protocol):
+    """Stored definitions (procedures, dictionaries, rules) as plain data, versioned."""
+
+    def put(self, key: str, data: dict[str, Any]) -> int:
+        """Store a new version of the definition ``key``; returns its version (1, 2, ...)."""
+        ...
+
+    def get(self, key: str, version: int | None = None) -> dict[str, Any]:
+        """The definition's data at ``version`` (latest when ``None``). Raises NotFound."""
+        ...
+
+    def versions(self, key: str) -> list[int]:
+        """The stored versions of ``key``, ascending."""
+        ...
+
+
+class Outbox(Protocol):
+    """Messages recorded with state changes, delivered after commit (X4)."""
+
+    def add(self, message: OutboxMessage) -> None:
+        """Record a message in this unit of work. A duplicate ``key`` is ignored."""
+        ...
+
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        channels: Collection[str] | None = None,
+    ) -> list[OutboxMessage]:
+        """Pending messages due at ``now``, leased to the caller for ``lease_seconds``.
+
+        A leased message is not returned to another claimer until the lease
+        expires (``due_at`` moves to ``now + lease``); its ``attempts`` rises by one.
+        The claim holds once the unit of work commits. ``channels`` limits the
+        claim to messages of those channels (all when ``None``). Ordered by
+        ``due_at`` (missing first), then creation, then id.
+        """
+        ...
+
+    def mark_delivered(self, message_id: str, at: datetime) -> None:
+        """Mark a message delivered (idempotent)."""
+        ...
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: retry at ``retry_at``, or permanently failed when None."""
+        ...
+
+    def get(self, message_id: str) -> OutboxMessage:
+        """One message. Raises NotFound."""
+        ...
+
+    def list(self, status: str | None = None, limit: int = 1000) -> list[OutboxMessage]:
+        """Messages, optionally of one status, by creation."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The append-only change history of records."""
+
+    def record(self, change: Change) -> None:
+        """Append one change."""
+        ...
+
+    def of_record(self, record_kind: str, record_id: str) -> list[Change]:
+        """Every change of one record, oldest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository. Use as a context manager."""
+
+    relations: RelationRepository
+    contacts: ContactRepository
+    projects: ProjectRepository
+    prospects: ProspectRepository
+    activities: ActivityRepository
+    appointments: AppointmentRepository
+    visit_reports: VisitReportRepository
+    documents: DocumentRepository
+    users: UserRepository
+    groups: GroupRepository
+    definitions: DefinitionRepository
+    outbox: Outbox
+    audit: AuditLog
+
+    def commit(self) -> None:
+        """Make every change of this unit of work durable and visible."""
+        ...
+
+    def rollback(self) -> None:
+        """Undo every change of this unit of work."""
+        ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A place where records live; opens units of work."""
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """A new unit of work (one transaction)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+class Mailer(Protocol):
+    """Sends e-mail messages.
+
+    ``send`` receives a complete ``email.message.EmailMessage`` whose
+    ``Message-ID`` header was derived from the outbox key. An adapter that can
+    see earlier deliveries (a folder, the memory mailer) must not deliver the
+    same Message-ID twice. Raises DeliveryError (``permanent=True`` when a retry
+    cannot help).
+    """
+
+    def send(self, message: Any) -> None:
+        """Deliver one message."""
+        ...
+
+
+class Calendar(Protocol):
+    """Publishes appointments to an attendee's calendar.
+
+    ``publish`` creates or updates (same UID, higher SEQUENCE); ``cancel``
+    removes. Implementations use ``(appointment.uid, appointment.sequence)`` as
+    the idempotency key: publishing the same pair twice has no further effect.
+    """
+
+    def publish(self, appointment: Appointment) -> None:
+        """Create or update the appointment in the calendar."""
+        ...
+
+    def cancel(self, appointment: Appointment) -> None:
+        """Cancel the appointment in the calendar."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Content of documents, addressed by SHA-256."""
+
+    def put(self, content: bytes) -> str:
+        """Store content; returns its SHA-256 hex digest. Raises InvalidInput over the limit."""
+        ...
+
+    def get(self, digest: str) -> bytes:
+        """The content with that digest. Raises NotFound."""
+        ...
+
+    def exists(self, digest: str) -> bool:
+        """True when content with that digest is stored."""
+        ...
+
+
+class CallRecord(Protocol):
+    """One call reported by a telephony system."""
+
+    call_id: str
+    phone: str
+    direction: str
+    start: datetime
+    duration_seconds: float
+    user_id: str | None
+
+
+class CallFeed(Protocol):
+    """A telephony feed: yields call records not yet seen."""
+
+    def calls(self, since: datetime | None = None) -> Iterator[CallRecord]:
+        """Calls since ``since`` (all when ``None``), oldest first."""
+        ...
+
+
+class ReportQueries(Protocol):
+    """The aggregate queries behind the reports (P1), computed inside the store.
+
+    A unit of work may expose one as its ``reports`` attribute; the shipped
+    stores have one each (SQL ``GROUP BY`` queries, and the same counts in
+    memory). Every query applies the viewer's visibility like the lists do.
+    ``since`` (inclusive) and ``until`` (exclusive) are timezone-aware.
+    """
+
+    def funnel(
+        self,
+        project_id: str,
+        viewer: Viewer | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Funnel:
+        """The funnel of one project (see :class:`~crm_procedures.model.reports.Funnel`)."""
+        ...
+
+    def employee_activity(
+        self,
+        viewer: Viewer | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[EmployeeRow]:
+        """One row per employee with visible activities or appointments, by employee id."""
+        ...
+
+    def acquisition(self, viewer: Viewer | None, group_by: str) -> list[AcquisitionRow]:
+        """Approached and won relations per value of ``group_by``, by group (``None`` last)."""
+        ...
+
+    def prospects_of_relation(self, relation_id: str, viewer: Viewer | None) -> list[Prospect]:
+        """The visible prospects of one relation (every project), by project id then id."""
+        ...

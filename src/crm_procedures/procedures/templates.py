@@ -1,0 +1,296 @@
+"""E-mail templates (W4): data with whitelisted placeholders, never code.
+
+A template is text with placeholders written ``{{contact.first_name}}``
+(spaces inside the braces are allowed: ``{{ contact.first_name }}``). Only the
+names in :data:`TEMPLATE_FIELDS` exist; there is no attribute walking, no
+expression and no filter, so ``{{contact.__class__}}`` is simply an unknown
+field. ``{{`` always opens a placeholder and ``}}`` always closes one; single
+braces are ordinary text (CSS in HTML bodies keeps working).
+
+Rendering fills the values in as given for the plain-text body and the
+subject, HTML-escapes them for the HTML body, and refuses a subject that would
+contain a line break (a header injection).
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+
+import attrs
+
+from crm_procedures.errors import Finding, TemplateError
+from crm_procedures.model.appointment import Appointment
+from crm_procedures.model.contact import Contact, Gender
+from crm_procedures.model.project import Project
+from crm_procedures.model.relation import Relation
+
+__all__ = [
+    "TEMPLATE_FIELDS",
+    "EmailTemplate",
+    "RenderedEmail",
+    "check_template",
+    "placeholders",
+    "render",
+    "template_values",
+]
+
+TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "contact.first_name": "the contact's first name",
+        "contact.last_name": "the contact's last name (without prefix)",
+        "contact.full_name": "first name (or initials), prefix and last name",
+        "contact.initials": "the contact's initials",
+        "contact.name_prefix": "the name prefix, such as 'van der'",
+        "contact.salutation": "a salutation in the template's language ('Dear Ms Jansen')",
+        "contact.email": "the contact's e-mail address",
+        "relation.name": "the relation's (company's) name",
+        "relation.city": "the city of the relation's first address",
+        "project.name": "the project's name",
+        "project.description": "the project's description",
+        "sender.name": "the sender's display name",
+        "sender.email": "the sender's e-mail address",
+        "appointment.start": "start, 'YYYY-MM-DD HH:MM Zone', in the appointment's own zone",
+        "appointment.end": "end, 'YYYY-MM-DD HH:MM Zone', in the appointment's own zone",
+        "appointment.date": "the start date, 'YYYY-MM-DD'",
+        "appointment.time": "the start time, 'HH:MM'",
+        "appointment.location": "where the appointment takes place",
+        "appointment.title": "the appointment's title",
+    }
+)
+"""Every placeholder a template may use, with what it holds."""
+
+_TOKEN = re.compile(r"\{\{|\}\}")
+_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
+
+
+@attrs.frozen(slots=True)
+class EmailTemplate:
+    """An e-mail template (W4).
+
+    ``text`` is the plain-text body; ``html`` an optional HTML alternative;
+    ``language`` (``en``, ``nl``, ``pl``) decides the salutation wording.
+    """
+
+    key: str
+    subject: str
+    text: str
+    html: str | None = None
+    language: str = "en"
+
+
+@attrs.frozen(slots=True)
+class RenderedEmail:
+    """A template with its values filled in, ready for the mailer."""
+
+    subject: str
+    text: str
+    html: str | None = None
+
+
+def _parse(source: str, key: str) -> list[tuple[bool, str]]:
+    """Split ``source`` into (is_placeholder, text) parts. Raises TemplateError."""
+    parts: list[tuple[bool, str]] = []
+    pos = 0
+    opened = -1
+    for m in _TOKEN.finditer(source):
+        if m.group() == "{{":
+            if opened >= 0:
+                raise TemplateError(
+                    key, f"'{{{{' at offset {m.start()} opens a placeholder inside another one"
+                )
+            parts.append((False, source[pos : m.start()]))
+            opened = m.end()
+        else:
+            if opened < 0:
+                raise TemplateError(key, f"'}}}}' at offset {m.start()} closes nothing")
+            inner = source[opened : m.start()]
+            name = _NAME.fullmatch(inner)
+            if name is None:
+                raise TemplateError(
+                    key,
+                    f"{{{{{inner}}}}} is not a placeholder; write a field name such as "
+                    "{{contact.first_name}}",
+                    inner,
+                )
+            parts.append((True, name.group(1)))
+            opened = -1
+            pos = m.end()
+    if opened >= 0:
+        raise TemplateError(key, f"'{{{{' at offset {opened - 2} is never closed with '}}}}'")
+    parts.append((False, source[pos:]))
+    return parts
+
+
+def placeholders(source: str, key: str = "") -> list[str]:
+    """The placeholder names used in ``source``, in order of first use.
+
+    Raises:
+        TemplateError: the braces are malformed (an unclosed ``{{``, a stray
+            ``}}``, or something between them that is not a field name).
+    """
+    seen: dict[str, None] = {}
+    for is_name, text in _parse(source, key):
+        if is_name:
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+def check_template(template: EmailTemplate) -> list[Finding]:
+    """Every problem of ``template`` as findings (empty when it is fine).
+
+    Codes: ``template-syntax`` (malformed braces), ``template-unknown-field``
+    (a placeholder outside :data:`TEMPLATE_FIELDS`), ``template-subject-line-break``
+    (a CR or LF in the subject), ``template-empty-subject``.
+    """
+    findings: list[Finding] = []
+    base = f"templates.{template.key}"
+    if not template.subject.strip():
+        findings.append(
+            Finding("template-empty-subject", "the subject is empty", f"{base}.subject")
+        )
+    if _LINE_BREAK.search(template.subject):
+        findings.append(
+            Finding(
+                "template-subject-line-break",
+                "the subject contains a line break; a subject is one line",
+                f"{base}.subject",
+            )
+        )
+    parts = (("subject", template.subject), ("text", template.text), ("html", template.html))
+    for part, source in parts:
+        if source is None:
+            continue
+        try:
+            names = placeholders(source, template.key)
+        except TemplateError as exc:
+            findings.append(Finding("template-syntax", exc.reason, f"{base}.{part}"))
+            continue
+        for name in names:
+            if name not in TEMPLATE_FIELDS:
+                findings.append(
+                    Finding(
+                        "template-unknown-field",
+                        f"{{{{{name}}}}} is not a template field; known fields: "
+                        + ", ".join(TEMPLATE_FIELDS),
+                        f"{base}.{part}",
+                    )
+                )
+    return findings
+
+
+def _fill(source: str, key: str, values: Mapping[str, str], escape: bool) -> str:
+    out: list[str] = []
+    for is_name, text in _parse(source, key):
+        if not is_name:
+            out.append(text)
+            continue
+        if text not in TEMPLATE_FIELDS:
+            raise TemplateError(key, f"{{{{{text}}}}} is not a template field", text)
+        value = values.get(text, "")
+        if not isinstance(value, str):
+            raise TemplateError(key, f"the value for {{{{{text}}}}} is not text", text)
+        out.append(_html.escape(value, quote=True) if escape else value)
+    return "".join(out)
+
+
+def render(template: EmailTemplate, values: Mapping[str, str]) -> RenderedEmail:
+    """Fill ``values`` (field name -> text) into ``template``.
+
+    A field missing from ``values`` renders as empty text. Values go into the
+    subject and text body as given and HTML-escaped into the HTML body.
+
+    Raises:
+        TemplateError: malformed braces, a placeholder that is not in
+            :data:`TEMPLATE_FIELDS`, a value that is not text, or a subject that
+            would contain a line break (CR or LF) once filled in.
+    """
+    subject = _fill(template.subject, template.key, values, escape=False)
+    if _LINE_BREAK.search(subject):
+        raise TemplateError(
+            template.key, "the rendered subject contains a line break; header values are one line"
+        )
+    text = _fill(template.text, template.key, values, escape=False)
+    body_html = (
+        None if template.html is None else _fill(template.html, template.key, values, escape=True)
+    )
+    return RenderedEmail(subject, text, body_html)
+
+
+_SALUTATIONS: Mapping[str, Mapping[Gender | None, str]] = {
+    "en": {Gender.FEMALE: "Dear Ms {name}", Gender.MALE: "Dear Mr {name}", None: "Dear {full}"},
+    "nl": {
+        Gender.FEMALE: "Geachte mevrouw {name}",
+        Gender.MALE: "Geachte heer {name}",
+        None: "Geachte {full}",
+    },
+    "pl": {Gender.FEMALE: "Szanowna Pani", Gender.MALE: "Szanowny Panie", None: "Szanowni Państwo"},
+}
+
+
+def _salutation(contact: Contact, language: str) -> str:
+    forms = _SALUTATIONS.get(language, _SALUTATIONS["en"])
+    form = forms.get(contact.gender, forms[None])
+    prefix = contact.name_prefix
+    if prefix and language == "nl":
+        # Dutch capitalises the prefix when no first name or initials precede it.
+        prefix = prefix[:1].upper() + prefix[1:]
+    name = " ".join(p for p in (prefix, contact.last_name) if p)
+    return form.format(name=name, full=contact.full_name)
+
+
+def _when(value: datetime) -> str:
+    zone = getattr(value.tzinfo, "key", None) or value.tzname() or ""
+    return f"{value:%Y-%m-%d %H:%M} {zone}".strip()
+
+
+def template_values(
+    contact: Contact,
+    relation: Relation,
+    project: Project,
+    sender_name: str,
+    sender_email: str,
+    appointment: Appointment | None = None,
+    language: str = "en",
+) -> dict[str, str]:
+    """The values of every field in :data:`TEMPLATE_FIELDS` for one e-mail.
+
+    Appointment fields are empty without an appointment; its times are shown
+    in the appointment's own time zone (the zone it was made in), not the
+    server's. ``language`` picks the salutation wording (en, nl, pl; others
+    fall back to English).
+    """
+    city = relation.addresses[0].city if relation.addresses else ""
+    values = {
+        "contact.first_name": contact.first_name,
+        "contact.last_name": contact.last_name,
+        "contact.full_name": contact.full_name,
+        "contact.initials": contact.initials,
+        "contact.name_prefix": contact.name_prefix,
+        "contact.salutation": _salutation(contact, language),
+        "contact.email": contact.email or "",
+        "relation.name": relation.name,
+        "relation.city": city,
+        "project.name": project.name,
+        "project.description": project.description,
+        "sender.name": sender_name,
+        "sender.email": sender_email,
+        "appointment.start": "",
+        "appointment.end": "",
+        "appointment.date": "",
+        "appointment.time": "",
+        "appointment.location": "",
+        "appointment.title": "",
+    }
+    if appointment is not None:
+        values["appointment.start"] = _when(appointment.start)
+        values["appointment.end"] = _when(appointment.end)
+        values["appointment.date"] = f"{appointment.start:%Y-%m-%d}"
+        values["appointment.time"] = f"{appointment.start:%H:%M}"
+        values["appointment.location"] = appointment.location
+        values["appointment.title"] = appointment.title
+    return values

@@ -1,0 +1,1 @@
+"""Use cases: one function or method per user action, inside a unit of work."""

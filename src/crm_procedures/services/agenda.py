@@ -1,0 +1,637 @@
+"""The agenda: booking, rescheduling and cancelling appointments (W10, P5).
+
+Every change is one unit of work: the appointment is stored and the
+invitation e-mail (an iCalendar ``REQUEST`` or ``CANCEL`` for the attendees)
+is recorded in the outbox in the same transaction, so an invitation is never
+sent for an appointment that was not stored, nor lost for one that was (X4).
+
+* :func:`book_appointment` creates an appointment with a new UID and
+  SEQUENCE 0. Appointments of the same employee that overlap are reported;
+  they are refused with :class:`AppointmentConflict` unless the caller passes
+  ``allow_conflicts=True`` (double booking is the caller's decision).
+* :func:`reschedule` keeps the UID and raises the SEQUENCE, so calendar
+  clients update the entry they have instead of adding a second one.
+* :func:`cancel` marks the appointment cancelled, raises the SEQUENCE and
+  sends ``METHOD:CANCEL`` with the same UID.
+* :func:`agenda` lists an employee's occurrences in a window, recurring
+  appointments expanded (``dateutil.rrule``, in the appointment's own time
+  zone, so a weekly 10:00 stays at 10:00 across daylight-saving changes;
+  ``exdates`` taken out).
+
+Who may do what: an employee reads and changes their own agenda. Another
+user reads it when their activity scope covers the employee (``group`` scope
+and a shared group, or ``activity.read_all``) and changes it when they also
+hold ``activity.write``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import attrs
+from dateutil.rrule import rrule as _RRule
+from dateutil.rrule import rrulestr
+
+from crm_procedures.access.viewer import ActivityScope, Viewer
+from crm_procedures.errors import AccessDenied, CrmError, InvalidInput, NotFound
+from crm_procedures.ids import AppointmentId, ContactId, ProjectId, ProspectId, RelationId, UserId
+from crm_procedures.model._checks import is_email, require_aware
+from crm_procedures.model.appointment import Appointment, AppointmentStatus, Attendee
+from crm_procedures.model.audit import Change, diff
+from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.ports import UnitOfWork
+from crm_procedures.services.context import Context, resolve_viewer
+
+__all__ = [
+    "AppointmentConflict",
+    "BookingResult",
+    "Occurrence",
+    "agenda",
+    "book_appointment",
+    "book_appointment_in",
+    "cancel",
+    "conflicts",
+    "occurrences",
+    "reschedule",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CONFLICT_HORIZON = timedelta(days=366)
+"""How far ahead the occurrences of a new recurring appointment are checked for conflicts."""
+_MAX_OCCURRENCES = 5_000
+"""The most occurrences one appointment contributes to one agenda query."""
+_ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+
+
+@attrs.frozen
+class Occurrence:
+    """One occurrence of an appointment in an agenda.
+
+    For a one-off appointment ``start``/``end`` are its own; for a recurring
+    one they are this occurrence's, in the appointment's time zone.
+    """
+
+    appointment: Appointment
+    start: datetime
+    end: datetime
+
+    @property
+    def recurring(self) -> bool:
+        """True when the appointment repeats."""
+        return self.appointment.rrule is not None
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        """True when this occurrence shares time with [start, end)."""
+        return self.start < end and start < self.end
+
+
+@attrs.frozen
+class BookingResult:
+    """What booking or rescheduling did.
+
+    ``conflicts`` are the other occurrences of the employee that overlap
+    (empty when none; only non-empty when ``allow_conflicts=True``).
+    ``invitation`` is the outbox message recorded for the attendees, or
+    ``None`` when nobody had to be invited.
+    """
+
+    appointment: Appointment
+    conflicts: tuple[Occurrence, ...] = ()
+    invitation: OutboxMessage | None = None
+
+
+class AppointmentConflict(CrmError):
+    """The appointment overlaps others of the same employee.
+
+    Pass ``allow_conflicts=True`` to book anyway.
+
+    Attributes:
+        employee: whose agenda.
+        conflicts: the overlapping occurrences.
+    """
+
+    def __init__(self, employee: str, conflicts: Sequence[Occurrence]) -> None:
+        self.employee = employee
+        self.conflicts = tuple(conflicts)
+        shown = "; ".join(
+            f"{o.appointment.title!r} {o.start.isoformat()}..{o.end.isoformat()}"
+            for o in self.conflicts[:3]
+        )
+        more = f" and {len(self.conflicts) - 3} more" if len(self.conflicts) > 3 else ""
+        super().__init__(
+            f"employee {employee} already has an appointment then ({shown}{more}); "
+            "choose another time or pass allow_conflicts=True to book anyway"
+        )
+
+
+def _check_rrule(rrule: str | None, start: datetime) -> str | None:
+    if rrule is None:
+        return None
+    from crm_procedures.adapters.ical import check_rrule
+
+    value = check_rrule(rrule)
+    freq = dict(p.split("=", 1) for p in value.split(";"))["FREQ"]
+    if freq not in _ALLOWED_FREQ:
+        raise InvalidInput(
+            "rrule", f"appointments repeat daily, weekly, monthly or yearly, not {freq}", rrule
+        )
+    try:
+        _rule(value, start)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("rrule", f"is not a valid recurrence rule: {exc}", rrule) from exc
+    return value
+
+
+def _rule(value: str, start: datetime) -> _RRule:
+    rule = rrulestr(value, dtstart=start)
+    if not isinstance(rule, _RRule):  # pragma: no cover - rrulestr gives an rruleset only for sets
+        raise InvalidInput("rrule", "must be a single rule", value)
+    return rule
+
+
+def occurrences(appointment: Appointment, start: datetime, end: datetime) -> list[Occurrence]:
+    """The occurrences of ``appointment`` that overlap [start, end), by start.
+
+    A cancelled appointment has none. Recurring appointments are expanded in
+    their own time zone (wall time kept across DST changes); occurrences
+    whose start equals one of ``exdates`` are left out. At most 5,000
+    occurrences are returned per appointment.
+
+    Raises:
+        InvalidInput: a naive ``start``/``end``, or a malformed ``rrule``.
+    """
+    require_aware(start, "start")
+    require_aware(end, "end")
+    if appointment.cancelled or end <= start:
+        return []
+    if not appointment.rrule:
+        if appointment.start < end and start < appointment.end:
+            return [Occurrence(appointment, appointment.start, appointment.end)]
+        return []
+    value = _check_rrule(appointment.rrule, appointment.start)
+    assert value is not None
+    duration = appointment.end - appointment.start
+    excluded = {ex.astimezone(UTC) for ex in appointment.exdates}
+    out: list[Occurrence] = []
+    rule = _rule(value, appointment.start)
+    for occ_start in rule.xafter(start - duration, inc=False):
+        if occ_start >= end:
+            break
+        if occ_start.astimezone(UTC) in excluded:
+            continue
+        occ_end = occ_start + duration
+        if occ_end > start:
+            out.append(Occurrence(appointment, occ_start, occ_end))
+            if len(out) >= _MAX_OCCURRENCES:
+                break
+    return out
+
+
+def _viewer(uow: UnitOfWork, actor: str | Viewer) -> Viewer:
+    if isinstance(actor, Viewer):
+        return actor
+    return resolve_viewer(uow, actor)
+
+
+def _may_read(viewer: Viewer, employee: str) -> bool:
+    if viewer.user_id == employee:
+        return True
+    scope = viewer.activity_scope
+    if scope is ActivityScope.ALL:
+        return True
+    return scope is ActivityScope.GROUP and employee in viewer.group_members
+
+
+def _require_manage(viewer: Viewer, employee: str) -> None:
+    if viewer.user_id == employee:
+        return
+    if not (_may_read(viewer, employee) and viewer.has("activity.write")):
+        raise AccessDenied(viewer.user_id, "activity.write", f"the agenda of {employee}")
+
+
+def _candidates(uow: UnitOfWork, employee: str, end: datetime) -> list[Appointment]:
+    # A recurring appointment that started long ago still has occurrences in
+    # the window, so the query reaches back to the epoch; the store returns
+    # masters only, and this side expands them.
+    return uow.appointments.agenda(employee, _EPOCH, end)
+
+
+def _occurrences_in(
+    appointments: Iterable[Appointment], start: datetime, end: datetime
+) -> list[Occurrence]:
+    out: list[Occurrence] = []
+    for a in appointments:
+        out.extend(occurrences(a, start, end))
+    out.sort(key=lambda o: (o.start, o.end, o.appointment.id))
+    return out
+
+
+def _find_conflicts(uow: UnitOfWork, appointment: Appointment) -> list[Occurrence]:
+    if appointment.rrule:
+        window_end = appointment.start + _CONFLICT_HORIZON
+        mine = occurrences(appointment, appointment.start, window_end)
+    else:
+        window_end = appointment.end
+        mine = [Occurrence(appointment, appointment.start, appointment.end)]
+    if not mine:
+        return []
+    window_start = mine[0].start
+    window_end = max(o.end for o in mine)
+    others = [
+        a
+        for a in _candidates(uow, appointment.employee, window_end)
+        if a.id != appointment.id and a.uid != appointment.uid and not a.cancelled
+    ]
+    theirs = _occurrences_in(others, window_start, window_end)
+    found: list[Occurrence] = []
+    seen: set[tuple[str, datetime]] = set()
+    # Both lists are sorted by start: a sweep keeps this linear in practice.
+    j = 0
+    for occ in mine:
+        while j < len(theirs) and theirs[j].end <= occ.start:
+            j += 1
+        k = j
+        while k < len(theirs) and theirs[k].start < occ.end:
+            other = theirs[k]
+            if other.overlaps(occ.start, occ.end):
+                tag = (other.appointment.id, other.start)
+                if tag not in seen:
+                    seen.add(tag)
+                    found.append(other)
+            k += 1
+    found.sort(key=lambda o: (o.start, o.appointment.id))
+    return found
+
+
+def _attendees(values: Iterable[Attendee | str | tuple[str, str]]) -> list[Attendee]:
+    out: list[Attendee] = []
+    for i, value in enumerate(values):
+        try:
+            if isinstance(value, Attendee):
+                out.append(value)
+            elif isinstance(value, str):
+                out.append(Attendee(value))
+            elif isinstance(value, tuple) and len(value) == 2:
+                out.append(Attendee(value[1], value[0]))
+            else:
+                raise InvalidInput(None, "must be an Attendee, an address or (name, address)")
+        except InvalidInput as exc:
+            raise exc.at(f"attendees[{i}]") from None
+    return out
+
+
+def _dedupe(attendees: Iterable[Attendee]) -> tuple[Attendee, ...]:
+    seen: set[str] = set()
+    out = []
+    for a in attendees:
+        if a.email.lower() not in seen:
+            seen.add(a.email.lower())
+            out.append(a)
+    return tuple(out)
+
+
+def _invitation(
+    ctx: Context, uow: UnitOfWork, appointment: Appointment, method: str, now: datetime
+) -> OutboxMessage | None:
+    if not appointment.attendees:
+        return None
+    from crm_procedures.adapters.ical import invitation_email, invitation_key
+    from crm_procedures.services.messages import outbox_message_for_email
+
+    organizer = appointment.organizer_email
+    reply_to = organizer if organizer and organizer != ctx.sender_email else None
+    key = invitation_key(appointment) + ("" if method == "REQUEST" else f":{method.lower()}")
+    msg = invitation_email(
+        appointment,
+        sender=(ctx.sender_name, ctx.sender_email),
+        method=method,
+        date=now,
+        key=key,
+    )
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
+    message = outbox_message_for_email(msg, key, now, ctx.new_id)
+    uow.outbox.add(message)
+    return message
+
+
+def _audit(
+    uow: UnitOfWork,
+    actor: str,
+    old: Appointment | None,
+    new: Appointment,
+    now: datetime,
+    action: str,
+) -> None:
+    uow.audit.record(
+        Change(
+            record_kind="appointment",
+            record_id=new.id,
+            version=new.version,
+            at=now,
+            actor=actor,
+            action=action,
+            changes=diff(old, new),
+        )
+    )
+
+
+def _uid(ctx: Context, appointment_id: str) -> str:
+    domain = ctx.sender_email.rsplit("@", 1)[-1] if is_email(ctx.sender_email) else "localhost"
+    return f"{appointment_id}@{domain}"
+
+
+def book_appointment(
+    ctx: Context,
+    actor: str,
+    *,
+    employee: str,
+    start: datetime,
+    end: datetime,
+    title: str,
+    relation_id: str | None = None,
+    contact_id: str | None = None,
+    project_id: str | None = None,
+    prospect_id: str | None = None,
+    location: str = "",
+    description: str = "",
+    attendees: Iterable[Attendee | str | tuple[str, str]] = (),
+    rrule: str | None = None,
+    exdates: Iterable[datetime] = (),
+    allow_conflicts: bool = False,
+    invite_contact: bool = True,
+) -> BookingResult:
+    """Book an appointment in ``employee``'s agenda and invite the attendees (W10, P5).
+
+    ``attendees`` are :class:`~crm_procedures.model.appointment.Attendee`\\ s,
+    addresses or ``(name, address)`` pairs; with ``invite_contact`` the
+    contact (``contact_id``) is invited too when they have an e-mail
+    address. The organizer is the employee (their e-mail address, else the
+    installation's sender). ``rrule`` is an RFC 5545 rule (``FREQ=WEEKLY;
+    COUNT=6``; daily at most often, UNTIL in UTC). The invitation e-mail is
+    recorded in the outbox in the same unit of work.
+
+    Raises:
+        InvalidInput: naive or reversed times, an empty title, a malformed
+            rule or attendee address.
+        NotFound: unknown employee or contact.
+        AccessDenied: the actor may not change the employee's agenda.
+        AppointmentConflict: it overlaps the employee's other appointments
+            and ``allow_conflicts`` is false.
+    """
+    with ctx.store.unit_of_work() as uow:
+        result = book_appointment_in(
+            uow,
+            ctx,
+            actor,
+            employee=employee,
+            start=start,
+            end=end,
+            title=title,
+            relation_id=relation_id,
+            contact_id=contact_id,
+            project_id=project_id,
+            prospect_id=prospect_id,
+            location=location,
+            description=description,
+            attendees=attendees,
+            rrule=rrule,
+            exdates=exdates,
+            allow_conflicts=allow_conflicts,
+            invite_contact=invite_contact,
+        )
+        uow.commit()
+    return result
+
+
+def book_appointment_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    actor: str | Viewer,
+    *,
+    employee: str,
+    start: datetime,
+    end: datetime,
+    title: str,
+    relation_id: str | None = None,
+    contact_id: str | None = None,
+    project_id: str | None = None,
+    prospect_id: str | None = None,
+    location: str = "",
+    description: str = "",
+    attendees: Iterable[Attendee | str | tuple[str, str]] = (),
+    rrule: str | None = None,
+    exdates: Iterable[datetime] = (),
+    allow_conflicts: bool = False,
+    invite_contact: bool = True,
+) -> BookingResult:
+    """:func:`book_appointment` inside a unit of work the caller opened and commits.
+
+    For services that book as part of a larger change (a "make appointment"
+    procedure step): the appointment, its audit entry and its invitation
+    become durable together with the caller's own changes. Raises what
+    :func:`book_appointment` raises.
+    """
+    now = ctx.now()
+    require_aware(start, "start")
+    require_aware(end, "end")
+    checked_rule = _check_rrule(rrule, start)
+    people = _attendees(attendees)
+    viewer = _viewer(uow, actor)
+    user = uow.users.find(employee)
+    if user is None:
+        raise NotFound("user", employee)
+    _require_manage(viewer, employee)
+    if contact_id is not None:
+        contact = uow.contacts.find(contact_id)
+        if contact is None:
+            raise NotFound("contact", contact_id)
+        if relation_id is None:
+            relation_id = contact.relation_id
+        if invite_contact and contact.email:
+            people.insert(0, Attendee(contact.email, contact.full_name))
+    appointment_id = AppointmentId(ctx.new_id())
+    appointment = Appointment(
+        id=appointment_id,
+        employee=UserId(employee),
+        start=start,
+        end=end,
+        title=title,
+        uid=_uid(ctx, appointment_id),
+        relation_id=RelationId(relation_id) if relation_id else None,
+        contact_id=ContactId(contact_id) if contact_id else None,
+        project_id=ProjectId(project_id) if project_id else None,
+        prospect_id=ProspectId(prospect_id) if prospect_id else None,
+        location=location,
+        description=description,
+        attendees=_dedupe(people),
+        organizer_email=user.email or ctx.sender_email,
+        rrule=checked_rule,
+        exdates=tuple(exdates),
+    )
+    found = _find_conflicts(uow, appointment)
+    if found and not allow_conflicts:
+        raise AppointmentConflict(employee, found)
+    stored = uow.appointments.add(appointment)
+    _audit(uow, viewer.user_id, None, stored, now, "create")
+    invitation = _invitation(ctx, uow, stored, "REQUEST", now)
+    return BookingResult(stored, tuple(found), invitation)
+
+
+def reschedule(
+    ctx: Context,
+    actor: str,
+    appointment_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    title: str | None = None,
+    location: str | None = None,
+    description: str | None = None,
+    attendees: Iterable[Attendee | str | tuple[str, str]] | None = None,
+    allow_conflicts: bool = False,
+) -> BookingResult:
+    """Move an appointment (and optionally change its details); attendees get an update.
+
+    The UID stays, the SEQUENCE rises by one, and an updated ``REQUEST`` is
+    recorded in the outbox. For a recurring appointment the whole series
+    moves; its ``exdates`` move by the same amount.
+
+    Raises:
+        NotFound: no such appointment.
+        InvalidInput: the appointment is cancelled, or naive/reversed times.
+        AccessDenied: the actor may not change the employee's agenda.
+        AppointmentConflict: as for :func:`book_appointment`.
+    """
+    now = ctx.now()
+    require_aware(start, "start")
+    require_aware(end, "end")
+    people = _attendees(attendees) if attendees is not None else None
+    with ctx.store.unit_of_work() as uow:
+        viewer = _viewer(uow, actor)
+        old = uow.appointments.find(appointment_id)
+        if old is None:
+            raise NotFound("appointment", appointment_id)
+        _require_manage(viewer, old.employee)
+        if old.cancelled:
+            raise InvalidInput(
+                "appointment", f"appointment {appointment_id} is cancelled; book a new one", None
+            )
+        shift = start - old.start
+        new = attrs.evolve(
+            old,
+            start=start,
+            end=end,
+            sequence=old.sequence + 1,
+            exdates=tuple(ex + shift for ex in old.exdates),
+            title=old.title if title is None else title,
+            location=old.location if location is None else location,
+            description=old.description if description is None else description,
+            attendees=old.attendees if people is None else _dedupe(people),
+        )
+        if new.rrule:
+            _check_rrule(new.rrule, new.start)
+        found = _find_conflicts(uow, new)
+        if found and not allow_conflicts:
+            raise AppointmentConflict(old.employee, found)
+        stored = uow.appointments.save(new)
+        _audit(uow, viewer.user_id, old, stored, now, "reschedule")
+        invitation = _invitation(ctx, uow, stored, "REQUEST", now)
+        if people is not None:
+            removed = {a.email.lower() for a in old.attendees} - {
+                a.email.lower() for a in stored.attendees
+            }
+            if removed:
+                dropped = attrs.evolve(
+                    stored,
+                    attendees=tuple(a for a in old.attendees if a.email.lower() in removed),
+                    status=AppointmentStatus.CANCELLED,
+                )
+                _invitation(ctx, uow, dropped, "CANCEL", now)
+        uow.commit()
+    return BookingResult(stored, tuple(found), invitation)
+
+
+def cancel(ctx: Context, actor: str, appointment_id: str) -> Appointment:
+    """Cancel an appointment; attendees get ``METHOD:CANCEL`` with the same UID.
+
+    The SEQUENCE rises by one. Cancelling a cancelled appointment changes
+    nothing and sends nothing.
+
+    Raises:
+        NotFound: no such appointment.
+        AccessDenied: the actor may not change the employee's agenda.
+    """
+    now = ctx.now()
+    with ctx.store.unit_of_work() as uow:
+        viewer = _viewer(uow, actor)
+        old = uow.appointments.find(appointment_id)
+        if old is None:
+            raise NotFound("appointment", appointment_id)
+        _require_manage(viewer, old.employee)
+        if old.cancelled:
+            return old
+        new = attrs.evolve(old, status=AppointmentStatus.CANCELLED, sequence=old.sequence + 1)
+        stored = uow.appointments.save(new)
+        _audit(uow, viewer.user_id, old, stored, now, "cancel")
+        _invitation(ctx, uow, stored, "CANCEL", now)
+        uow.commit()
+    return stored
+
+
+def agenda(
+    ctx: Context, viewer_or_actor: str | Viewer, employee: str, start: datetime, end: datetime
+) -> list[Occurrence]:
+    """``employee``'s occurrences overlapping [start, end), recurring ones expanded, by start.
+
+    Cancelled appointments are left out.
+
+    Raises:
+        InvalidInput: naive times, or ``end`` before ``start``.
+        AccessDenied: the viewer may not see this employee's agenda.
+    """
+    require_aware(start, "start")
+    require_aware(end, "end")
+    if end < start:
+        raise InvalidInput("end", "must not lie before start", end)
+    with ctx.store.unit_of_work() as uow:
+        viewer = _viewer(uow, viewer_or_actor)
+        if not _may_read(viewer, employee):
+            raise AccessDenied(viewer.user_id, "activity.read_group", f"the agenda of {employee}")
+        masters = _candidates(uow, employee, end)
+    return _occurrences_in(masters, start, end)
+
+
+def conflicts(
+    ctx: Context,
+    employee: str,
+    start: datetime,
+    end: datetime,
+    *,
+    rrule: str | None = None,
+    exclude: str | None = None,
+) -> list[Occurrence]:
+    """The employee's occurrences that a new appointment [start, end) would overlap.
+
+    With ``rrule`` every occurrence of the proposed series in its first year
+    is checked. ``exclude`` names an appointment id to leave out (the one
+    being moved). Reads without access checks: it is a planning aid for
+    services and user interfaces that have checked access already.
+
+    Raises:
+        InvalidInput: naive or reversed times, a malformed rule.
+    """
+    require_aware(start, "start")
+    require_aware(end, "end")
+    probe = Appointment(
+        id=AppointmentId(exclude or "__probe__"),
+        employee=UserId(employee),
+        start=start,
+        end=end,
+        title="probe",
+        uid="__probe__",
+        rrule=_check_rrule(rrule, start),
+    )
+    with ctx.store.unit_of_work() as uow:
+        return _find_conflicts(uow, probe)

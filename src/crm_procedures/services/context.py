@@ -1,0 +1,76 @@
+"""What every service needs: the store, the clock, id generation and settings.
+
+Services are plain functions (or thin classes) that take a :class:`Context`
+and the acting user, open one unit of work, call the domain, record outbox
+messages and audit entries, and commit. They hold no business rule
+themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from crm_procedures.access.viewer import Viewer, viewer_for
+from crm_procedures.errors import AccessDenied, InvalidInput
+from crm_procedures.ids import UserId, new_id
+from crm_procedures.model._checks import require_aware
+from crm_procedures.ports import BlobStore, Clock, Store, UnitOfWork
+
+if TYPE_CHECKING:
+    from crm_procedures.procedures.definitions import Definitions
+
+__all__ = ["SYSTEM_USER", "Context", "resolve_viewer"]
+
+SYSTEM_USER = UserId("system")
+"""The actor for batch jobs; resolves to :meth:`Viewer.system`."""
+
+
+@attrs.define
+class Context:
+    """The ports and settings a service call works with.
+
+    Attributes:
+        store: where records live.
+        clock: where the time comes from (timezone-aware).
+        new_id: generates ids for new records.
+        blobs: document content store (optional).
+        language: default language for labels and messages (en, nl, pl).
+        sender_email: the From address of outgoing e-mail.
+        sender_name: the display name of that address.
+        definitions: the installation's procedures, templates and dictionaries.
+    """
+
+    store: Store
+    clock: Clock
+    new_id: Callable[[], str] = new_id
+    blobs: BlobStore | None = None
+    language: str = "en"
+    sender_email: str = "crm@example.com"
+    sender_name: str = "CRM"
+    definitions: Definitions | None = None
+
+    def now(self) -> datetime:
+        """The clock's time, checked to be timezone-aware."""
+        return require_aware(self.clock.now(), "clock.now()")
+
+
+def resolve_viewer(uow: UnitOfWork, user_id: str) -> Viewer:
+    """The :class:`Viewer` for ``user_id``, resolved from the stored user and groups.
+
+    Raises:
+        AccessDenied: the user does not exist or is deactivated.
+    """
+    if user_id == SYSTEM_USER:
+        return Viewer.system()
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidInput("actor", "must be a user id", user_id)
+    user = uow.users.find(user_id)
+    if user is None or not user.active:
+        raise AccessDenied(user_id, "login", "this installation (unknown or inactive user)")
+    groups = [g for g in uow.groups.all() if g.id in user.groups]
+    others = uow.users.all() if groups else []
+    return viewer_for(user, groups, others)

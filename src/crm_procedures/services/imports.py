@@ -1,0 +1,730 @@
+"""Import of suspects into a project (W1), and CSV export safe for spreadsheets.
+
+:func:`import_suspects` reads rows from a CSV file or text, or from dicts, maps
+their columns (common English, Dutch and Polish headers are recognised),
+normalises them by the installation's conventions (A1), validates them
+(optionally against mandatory-data rules, A2), detects duplicates within the
+file and against stored relations, and stores one
+:class:`~crm_procedures.model.relation.Relation`, its
+:class:`~crm_procedures.model.contact.Contact` (when the row names a person)
+and a :class:`~crm_procedures.model.prospect.Prospect` (status preparing, stage
+suspect) per good row, in one unit of work.
+
+Two modes:
+
+* row by row (default): good rows are stored, bad rows are reported with their
+  line number and reason in the :class:`ImportReport`;
+* ``all_or_nothing=True``: when any row is bad, nothing is stored and the
+  report (``committed`` false) lists every bad row.
+
+In both modes, a failure while storing (a store error, a crash) rolls the
+whole import back: the store is left as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from crm_procedures.access.permissions import may_import_suspects
+from crm_procedures.errors import AccessDenied, InvalidInput
+from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
+from crm_procedures.model.audit import Change
+from crm_procedures.model.contact import Contact, Gender
+from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
+from crm_procedures.model.relation import Address, Relation, RelationKind
+from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch
+from crm_procedures.policies.normalise import (
+    DEFAULT_CONVENTIONS,
+    NameConventions,
+    comparison_key,
+    normalise_email,
+    normalise_gender,
+    normalise_initials,
+    normalise_phone,
+    normalise_postcode,
+    normalise_relation_name,
+    split_dutch_name,
+)
+from crm_procedures.policies.rules import RuleSet, check
+from crm_procedures.ports import UnitOfWork
+from crm_procedures.services.context import Context, resolve_viewer
+
+__all__ = [
+    "DEFAULT_HEADERS",
+    "DuplicateRow",
+    "ImportReport",
+    "RejectedRow",
+    "export_csv",
+    "import_suspects",
+    "neutralise_cell",
+    "read_csv_rows",
+]
+
+FIELDS: tuple[str, ...] = (
+    "name",
+    "industry_code",
+    "kinds",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "email",
+    "phone",
+    "website",
+    "region",
+    "notes",
+    "contact",
+    "first_name",
+    "initials",
+    "prefix",
+    "last_name",
+    "gender",
+    "contact_email",
+    "contact_phone",
+    "function",
+)
+"""The target fields a column can be mapped to."""
+
+DEFAULT_HEADERS: Mapping[str, tuple[str, ...]] = {
+    "name": (
+        "name",
+        "company",
+        "company name",
+        "relation",
+        "organisation",
+        "organization",
+        "naam",
+        "bedrijf",
+        "bedrijfsnaam",
+        "relatie",
+        "relatienaam",
+        "organisatie",
+        "firma",
+        "nazwa",
+        "nazwa firmy",
+        "kontrahent",
+    ),
+    "industry_code": (
+        "industry code",
+        "industry",
+        "sbi",
+        "sic",
+        "branchecode",
+        "branche",
+        "pkd",
+        "kod pkd",
+        "branża",
+    ),
+    "kinds": ("kind", "kinds", "relation kind", "soort", "soort relatie", "rodzaj"),
+    "street": ("street", "address", "straat", "adres", "ulica"),
+    "postcode": ("postcode", "zip", "zip code", "postal code", "kod pocztowy", "kod"),
+    "city": ("city", "town", "plaats", "woonplaats", "stad", "miasto", "miejscowość"),
+    "country": ("country", "land", "kraj"),
+    "email": ("email", "e-mail", "mail", "e-mailadres", "emailadres", "adres e-mail"),
+    "phone": ("phone", "telephone", "tel", "telefoon", "telefoonnummer", "telefon"),
+    "website": ("website", "web", "www", "url", "strona", "strona www"),
+    "region": ("region", "regio", "rayon", "województwo", "region sprzedaży"),
+    "notes": ("notes", "note", "remarks", "opmerkingen", "aantekeningen", "uwagi", "notatki"),
+    "contact": ("contact", "contact person", "contact name", "contactpersoon", "osoba kontaktowa"),
+    "first_name": ("first name", "firstname", "given name", "voornaam", "imię", "imie"),
+    "initials": ("initials", "voorletters", "inicjały"),
+    "prefix": ("prefix", "name prefix", "tussenvoegsel", "tussenvoegsels"),
+    "last_name": ("last name", "lastname", "surname", "achternaam", "nazwisko"),
+    "gender": ("gender", "sex", "salutation", "geslacht", "aanhef", "płeć", "plec"),
+    "contact_email": ("contact email", "contact e-mail", "e-mail contactpersoon", "email osoby"),
+    "contact_phone": ("contact phone", "mobile", "mobiel", "mobiele telefoon", "komórka"),
+    "function": ("function", "job title", "title", "functie", "stanowisko"),
+}
+"""Recognised column headers per target field (compared case- and space-insensitively)."""
+
+_KINDS: Mapping[str, RelationKind] = {
+    **{k.value: k for k in RelationKind},
+    "klant": RelationKind.CUSTOMER,
+    "klient": RelationKind.CUSTOMER,
+    "leverancier": RelationKind.SUPPLIER,
+    "dostawca": RelationKind.SUPPLIER,
+    "partner": RelationKind.PARTNER,
+    "concurrent": RelationKind.COMPETITOR,
+    "konkurent": RelationKind.COMPETITOR,
+    "opdrachtgever": RelationKind.CLIENT,
+    "zleceniodawca": RelationKind.CLIENT,
+    "overig": RelationKind.OTHER,
+    "inny": RelationKind.OTHER,
+}
+
+_COUNTRIES: Mapping[str, str] = {
+    "nederland": "NL",
+    "netherlands": "NL",
+    "the netherlands": "NL",
+    "holland": "NL",
+    "holandia": "NL",
+    "polska": "PL",
+    "poland": "PL",
+    "polen": "PL",
+    "belgië": "BE",
+    "belgie": "BE",
+    "belgium": "BE",
+    "belgia": "BE",
+    "duitsland": "DE",
+    "germany": "DE",
+    "deutschland": "DE",
+    "niemcy": "DE",
+}
+
+
+@attrs.frozen
+class RejectedRow:
+    """A row that was not imported: its line number (1 = the header) and why."""
+
+    line: int
+    reason: str
+
+
+@attrs.frozen
+class DuplicateRow:
+    """A row that duplicates an earlier row of the file or a stored relation.
+
+    Attributes:
+        line: the row's line number.
+        matched: the earlier row's line number, or the stored relation's id.
+        score: 1.0 for an exact duplicate, below that the name similarity.
+        reason: what matched ("name and postcode", "e-mail", "phone", "similar name").
+        skipped: True when the row was not imported because of it.
+    """
+
+    line: int
+    matched: int | str
+    score: float
+    reason: str
+    skipped: bool
+
+
+@attrs.frozen
+class ImportReport:
+    """What an import did: the data-quality report (W1, A1, A2).
+
+    Attributes:
+        rows: data rows read.
+        imported: rows stored (a relation, its contact and a suspect each).
+        rejected: bad rows, with line number and reason, in file order.
+        duplicates: duplicate rows (skipped exact ones and imported likely ones).
+        warnings: non-blocking rule violations per line.
+        committed: False when nothing was stored (all-or-nothing with bad rows).
+        relation_ids: the stored relations, in file order.
+    """
+
+    rows: int
+    imported: int
+    rejected: tuple[RejectedRow, ...]
+    duplicates: tuple[DuplicateRow, ...]
+    warnings: tuple[tuple[int, str], ...]
+    committed: bool
+    relation_ids: tuple[str, ...] = attrs.field(repr=False)
+
+    def summary(self) -> str:
+        """The report as text for people, one problem per line."""
+        head = (
+            f"{self.rows} rows read, {self.imported} imported, {len(self.rejected)} rejected, "
+            f"{len(self.duplicates)} duplicates"
+            + ("" if self.committed else " (nothing stored: all-or-nothing import with bad rows)")
+        )
+        lines = [head]
+        lines += [f"  line {r.line}: rejected: {r.reason}" for r in self.rejected]
+        for d in self.duplicates:
+            what = f"line {d.matched}" if isinstance(d.matched, int) else f"relation {d.matched}"
+            action = "skipped" if d.skipped else "imported, please review"
+            lines.append(
+                f"  line {d.line}: duplicate of {what} ({d.reason}, score {d.score:.2f}); {action}"
+            )
+        lines += [f"  line {line}: warning: {message}" for line, message in self.warnings]
+        return "\n".join(lines)
+
+
+def _header_key(header: str) -> str:
+    return " ".join(header.replace("_", " ").strip().lower().split())
+
+
+def _resolve_mapping(headers: Sequence[str], mapping: Mapping[str, str] | None) -> dict[str, str]:
+    """Target field -> source column."""
+    by_key = {_header_key(h): h for h in headers}
+    out: dict[str, str] = {}
+    if mapping:
+        for target, column in mapping.items():
+            if target not in FIELDS:
+                raise InvalidInput(
+                    f"mapping.{target}", "is not a target field; fields: " + ", ".join(FIELDS)
+                )
+            if column not in headers and _header_key(column) not in by_key:
+                raise InvalidInput(
+                    f"mapping.{target}", f"column {column!r} is not in the file", column
+                )
+            out[target] = column if column in headers else by_key[_header_key(column)]
+    taken = set(out.values())
+    for target, aliases in DEFAULT_HEADERS.items():
+        if target in out:
+            continue
+        for alias in aliases:
+            found = by_key.get(alias)
+            if found is not None and found not in taken:
+                out[target] = found
+                taken.add(found)
+                break
+    if "name" not in out:
+        raise InvalidInput(
+            "mapping",
+            "no column holds the relation name; name it e.g. 'name', 'bedrijfsnaam' or "
+            "'nazwa', or pass mapping={'name': '<column>'}",
+            list(headers),
+        )
+    return out
+
+
+def _decode(data: bytes, encoding: str | None) -> str:
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InvalidInput("encoding", f"cannot decode the file as {encoding}: {exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            "encoding", "the file is neither UTF-8 nor cp1252; pass encoding='...'"
+        ) from exc
+
+
+def _sniff_delimiter(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (";", ",", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def read_csv_rows(
+    source: str | bytes | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and ``(line number, cells)`` of each data row of a CSV source.
+
+    ``source`` is a path (:class:`pathlib.Path` or another path-like), the
+    file's bytes, or its text. Bytes are decoded as UTF-8 (with or without a
+    byte-order mark), falling back to cp1252, unless ``encoding`` is given. The
+    delimiter (``,``, ``;`` or tab) is taken from the header line unless given.
+    Line numbers count physical lines from 1 (the header), so a row with a
+    quoted line break in it moves the numbers of the rows after it.
+
+    Raises:
+        InvalidInput: the file cannot be read or decoded, is empty, or a plain
+            string that looks like a file name was given.
+    """
+    if isinstance(source, os.PathLike):
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            raise InvalidInput("source", f"cannot read {os.fspath(source)!r}: {exc}") from None
+        text = _decode(raw, encoding)
+    elif isinstance(source, bytes):
+        text = _decode(source, encoding)
+    elif isinstance(source, str):
+        if "\n" not in source and source.strip().lower().endswith((".csv", ".txt")):
+            raise InvalidInput(
+                "source", "looks like a file name; pass pathlib.Path(...) to read a file", source
+            )
+        text = source[1:] if source.startswith("\ufeff") else source
+    else:
+        raise InvalidInput("source", "must be a path, bytes or CSV text", type(source).__name__)
+    if not text.strip():
+        raise InvalidInput("source", "is empty: a header row is needed")
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter or _sniff_delimiter(text)
+    )
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise InvalidInput("source", f"line 1: {exc}") from None
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        previous = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InvalidInput("source", f"line {reader.line_num}: {exc}") from None
+            start, previous = previous + 1, reader.line_num
+            if any(c.strip() for c in cells):
+                yield start, cells
+
+    return [h.strip() for h in header], rows()
+
+
+@attrs.frozen
+class _Settings:
+    project_id: ProjectId
+    country: str
+    conventions: NameConventions
+    rules: RuleSet | None
+    source: str
+
+
+@attrs.frozen
+class _Row:
+    line: int
+    relation: Relation
+    contact: Contact | None
+    name_key: str
+    postcode: str
+    keys: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def _cell(row: Mapping[str, str], target: str, mapping: Mapping[str, str]) -> str:
+    column = mapping.get(target)
+    if column is None:
+        return ""
+    value = row.get(column)
+    return "" if value is None else str(value).strip()
+
+
+def _kinds(value: str) -> frozenset[RelationKind]:
+    if not value:
+        return frozenset({RelationKind.SUSPECT})
+    out = set()
+    for part in value.replace(";", ",").replace("/", ",").split(","):
+        key = part.strip().lower()
+        if not key:
+            continue
+        kind = _KINDS.get(key)
+        if kind is None:
+            raise InvalidInput("kinds", f"unknown relation kind {part.strip()!r}", value)
+        out.add(kind)
+    return frozenset(out)
+
+
+def _country(value: str, default: str) -> str:
+    if not value:
+        return default
+    key = value.strip().lower()
+    if key in _COUNTRIES:
+        return _COUNTRIES[key]
+    if len(key) == 2 and key.isalpha():
+        return key.upper()
+    raise InvalidInput("country", "give an ISO country code such as NL or PL", value)
+
+
+def _build(
+    line: int, row: Mapping[str, str], mapping: Mapping[str, str], s: _Settings, ids: Any
+) -> _Row:
+    """One row to records; raises InvalidInput naming the field at fault."""
+
+    def get(target: str) -> str:
+        return _cell(row, target, mapping)
+
+    raw_name = get("name")
+    if not raw_name:
+        raise InvalidInput("name", "is missing")
+    name = normalise_relation_name(raw_name, s.conventions)
+    country = _country(get("country"), s.country)
+    postcode = normalise_postcode(get("postcode"), country)
+    email = normalise_email(get("email"))
+    phone = normalise_phone(get("phone"), country)
+    street, city = get("street"), get("city")
+    addresses = (Address(street, postcode, city, country),) if street or postcode or city else ()
+    relation = Relation(
+        RelationId(ids()),
+        name,
+        industry_code=get("industry_code") or None,
+        kinds=_kinds(get("kinds")),
+        addresses=addresses,
+        email=email or None,
+        phone=phone or None,
+        website=get("website") or None,
+        region=get("region") or None,
+        source=s.source,
+        notes=get("notes"),
+    )
+    contact = None
+    keys = [email, phone]
+    full, last = get("contact"), get("last_name")
+    if full or last:
+        if last:
+            parts = split_dutch_name(last, s.conventions)
+            prefix = get("prefix").lower() or parts.prefix
+            last_name = parts.last_name
+            first = get("first_name")
+            initials = get("initials")
+        else:
+            parts = split_dutch_name(full, s.conventions)
+            prefix, last_name = parts.prefix, parts.last_name
+            first = get("first_name") or parts.first_name
+            initials = get("initials") or parts.initials
+        first = " ".join(w[:1].upper() + w[1:] for w in first.split())
+        if not initials and first:
+            initials = ".".join(w[0] for w in first.split())
+        contact_email = normalise_email(get("contact_email"))
+        contact_phone = normalise_phone(get("contact_phone"), country)
+        gender_text = get("gender")
+        contact = Contact(
+            ContactId(ids()),
+            relation.id,
+            last_name,
+            initials=normalise_initials(initials),
+            first_name=first,
+            name_prefix=prefix,
+            gender=normalise_gender(gender_text) if gender_text else Gender.UNKNOWN,
+            email=contact_email or None,
+            phone=contact_phone or None,
+            function=get("function"),
+        )
+        keys += [contact_email, contact_phone]
+    warnings: tuple[str, ...] = ()
+    if s.rules is not None:
+        found = check([relation] if contact is None else [relation, contact], s.rules)
+        blocking = [v.message for v in found if v.blocking]
+        if blocking:
+            raise InvalidInput(None, "; ".join(blocking))
+        warnings = tuple(v.message for v in found)
+    return _Row(
+        line,
+        relation,
+        contact,
+        comparison_key(name, s.conventions),
+        postcode,
+        tuple(k for k in keys if k),
+        warnings,
+    )
+
+
+def _existing_relations(uow: UnitOfWork) -> list[Relation]:
+    # The repository port has no "all"; an empty search matches every relation.
+    every = getattr(uow.relations, "all", None)
+    if callable(every):
+        return list(every())
+    total = uow.relations.count()
+    return uow.relations.search("", limit=max(total, 1)) if total else []
+
+
+def _rows_of(
+    source: Any, delimiter: str | None, encoding: str | None
+) -> tuple[list[str], Iterator[tuple[int, Mapping[str, str]]]]:
+    if isinstance(source, (str, bytes, os.PathLike)):
+        header, cells = read_csv_rows(source, delimiter=delimiter, encoding=encoding)
+        width = len(header)
+
+        def as_dicts() -> Iterator[tuple[int, Mapping[str, str]]]:
+            for line, row in cells:
+                if len(row) > width and any(c.strip() for c in row[width:]):
+                    yield line, {"\x00error": f"has {len(row)} cells, the header has {width}"}
+                    continue
+                yield line, dict(zip(header, row, strict=False))
+
+        return header, as_dicts()
+    if not isinstance(source, Iterable):
+        raise InvalidInput("source", "must be a path, bytes, CSV text or an iterable of dicts")
+    items = list(source)
+    headers: dict[str, None] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InvalidInput(f"source[{i}]", "must be a dict of column -> value", item)
+        headers.update(dict.fromkeys(str(k) for k in item))
+    return list(headers), ((i + 1, item) for i, item in enumerate(items))
+
+
+def import_suspects(
+    ctx: Context,
+    actor: str,
+    project_id: str,
+    source: str | bytes | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    *,
+    mapping: Mapping[str, str] | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    country: str = "NL",
+    conventions: NameConventions = DEFAULT_CONVENTIONS,
+    rules: RuleSet | None = None,
+    all_or_nothing: bool = False,
+    skip_duplicates: bool = True,
+    duplicate_threshold: float = 0.9,
+    check_store: bool = True,
+    source_label: str = "import",
+    batch_size: int = 20_000,
+) -> ImportReport:
+    """Import suspects into a project (W1) and report on the data's quality.
+
+    ``source``: a :class:`pathlib.Path`, the file's bytes, CSV text, or an
+    iterable of dicts (then "line" means the 1-based position in it).
+    ``mapping`` maps target fields (:data:`FIELDS`) to source columns; unmapped
+    fields are found by :data:`DEFAULT_HEADERS`. Names, postcodes, phones and
+    e-mail addresses are normalised (``country`` is the default for rows
+    without a country column); with ``rules``, blocking violations reject the
+    row and others become warnings. Exact duplicates (same normalised name and
+    postcode, same e-mail or phone; within the file, or of a stored relation
+    when ``check_store``) are skipped when ``skip_duplicates``; likely
+    duplicates (name similarity >= ``duplicate_threshold`` in the same
+    postcode) are imported and reported for review. Each stored row becomes a
+    relation (kinds from the file, else "suspect"), its contact, and a
+    prospect in status preparing, stage suspect.
+
+    Raises:
+        AccessDenied: the actor lacks ``prospect.write`` or cannot see the project.
+        NotFound: no such project (or not visible to the actor).
+        InvalidInput: the source cannot be read or has no name column, or a
+            mapping names an unknown field or column. Bad rows never raise:
+            they are reported.
+    """
+    header, rows = _rows_of(source, delimiter, encoding)
+    column_of = _resolve_mapping(header, mapping)
+    index = DuplicateIndex(duplicate_threshold)
+    ids = ctx.new_id
+    settings = _Settings(ProjectId(project_id), country.upper(), conventions, rules, source_label)
+    with ctx.store.unit_of_work() as uow:
+        viewer = resolve_viewer(uow, actor)
+        project = uow.projects.get(project_id, viewer)
+        if not may_import_suspects(viewer, project):
+            raise AccessDenied(viewer.user_id, "prospect.write", f"project {project_id}")
+        if check_store:
+            for rel in _existing_relations(uow):
+                keys = [k for k in (rel.email, rel.phone) if k]
+                index.add(rel.id, comparison_key(rel.name, conventions), rel.postcode, keys)
+        good: list[_Row] = []
+        rejected: list[RejectedRow] = []
+        duplicates: list[DuplicateRow] = []
+        warnings: list[tuple[int, str]] = []
+        count = 0
+        for line, row in rows:
+            count += 1
+            error = row.get("\x00error")
+            if error is not None:
+                rejected.append(RejectedRow(line, error))
+                continue
+            try:
+                built = _build(line, row, column_of, settings, ids)
+            except InvalidInput as exc:
+                rejected.append(RejectedRow(line, str(exc)))
+                continue
+            found: DuplicateMatch | None = index.match(built.name_key, built.postcode, built.keys)
+            if found is not None:
+                skip = skip_duplicates and found.exact
+                duplicates.append(DuplicateRow(line, found.ref, found.score, found.reason, skip))
+                if skip:
+                    continue
+            index.add(line, built.name_key, built.postcode, built.keys)
+            warnings.extend((line, w) for w in built.warnings)
+            good.append(built)
+        if all_or_nothing and rejected:
+            return ImportReport(
+                count, 0, tuple(rejected), tuple(duplicates), tuple(warnings), False, ()
+            )
+        for start in range(0, len(good), batch_size):
+            chunk = good[start : start + batch_size]
+            uow.relations.add_many([r.relation for r in chunk])
+            contacts = [r.contact for r in chunk if r.contact is not None]
+            if contacts:
+                uow.contacts.add_many(contacts)
+            uow.prospects.add_many(
+                [
+                    Prospect(
+                        ProspectId(ids()),
+                        settings.project_id,
+                        r.relation.id,
+                        r.contact.id if r.contact is not None else None,
+                        ProspectStatus.PREPARING,
+                        stage=RelationStage.SUSPECT,
+                    )
+                    for r in chunk
+                ]
+            )
+        if good:
+            uow.audit.record(
+                Change(
+                    "project",
+                    project_id,
+                    project.version,
+                    ctx.now(),
+                    viewer.user_id,
+                    "import",
+                    {"suspects": ("", str(len(good)))},
+                )
+            )
+        uow.commit()
+    return ImportReport(
+        count,
+        len(good),
+        tuple(rejected),
+        tuple(duplicates),
+        tuple(warnings),
+        True,
+        tuple(r.relation.id for r in good),
+    )
+
+
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> str:
+    """A cell value safe from spreadsheet formula injection.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    gets a leading single quote, so a spreadsheet shows it instead of running
+    it. Numbers are written as they are; ``None`` becomes "".
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (bool, int, float, Decimal)):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_DANGEROUS) else text
+
+
+def export_csv(
+    rows: Iterable[Sequence[object] | Mapping[str, object]],
+    header: Sequence[str] | None = None,
+    *,
+    delimiter: str = ",",
+) -> str:
+    """CSV text of ``rows`` with every cell neutralised (:func:`neutralise_cell`).
+
+    Rows are sequences, or mappings (then ``header`` picks and orders the keys;
+    without it, the first row's keys are used).
+
+    Raises:
+        InvalidInput: mixed rows, or a mapping row without the header's keys.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    items = list(rows)
+    keys = list(header) if header is not None else None
+    if items and isinstance(items[0], Mapping) and keys is None:
+        keys = [str(k) for k in items[0]]
+    if keys is not None:
+        writer.writerow([neutralise_cell(k) for k in keys])
+    for i, row in enumerate(items):
+        if isinstance(row, Mapping):
+            if keys is None:
+                raise InvalidInput(f"rows[{i}]", "mapping rows need a header")
+            missing = [k for k in keys if k not in row]
+            if missing:
+                raise InvalidInput(f"rows[{i}]", f"lacks the columns {missing}", dict(row))
+            writer.writerow([neutralise_cell(row[k]) for k in keys])
+        elif isinstance(row, (str, bytes)):
+            raise InvalidInput(f"rows[{i}]", "must be a sequence of cells, not text", row)
+        else:
+            writer.writerow([neutralise_cell(v) for v in row])
+    return out.getvalue()

@@ -1,0 +1,268 @@
+"""Booking, rescheduling, cancelling and listing appointments (W10, P5)."""
+
+from __future__ import annotations
+
+import email
+from datetime import datetime, timedelta
+from email import policy
+from typing import Any
+
+import pytest
+
+from crm_procedures.errors import AccessDenied, InvalidInput, NotFound
+from crm_procedures.model.appointment import Attendee
+from crm_procedures.services.agenda import (
+    AppointmentConflict,
+    agenda,
+    book_appointment,
+    cancel,
+    conflicts,
+    occurrences,
+    reschedule,
+)
+from crm_procedures.services.context import Context
+
+from .conftest import AMS, WAW
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 3, zone: Any = AMS) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=zone)
+
+
+def outbox(ctx: Context) -> list[Any]:
+    with ctx.store.unit_of_work() as uow:
+        return list(uow.outbox.list())
+
+
+def calendar_of(message: Any) -> bytes:
+    parsed = email.message_from_string(message.payload["message"], policy=policy.default)
+    part = next(p for p in parsed.walk() if p.get_content_type() == "text/calendar")
+    data: bytes = part.get_payload(decode=True)
+    return data
+
+
+def book(ctx: Context, **fields: Any) -> Any:
+    values: dict[str, Any] = {
+        "employee": "anna",
+        "start": at(10, 10),
+        "end": at(10, 11),
+        "title": "Demo at Acme",
+        "contact_id": "c-jan",
+    }
+    values.update(fields)
+    return book_appointment(ctx, "anna", **values)
+
+
+def test_booking_stores_the_appointment_and_its_invitation_together(ctx: Context) -> None:
+    result = book(ctx, location="Acme HQ")
+    appt = result.appointment
+    assert appt.sequence == 0
+    assert appt.uid.endswith("@crm.example.com")
+    assert appt.relation_id == "r-acme"
+    assert appt.organizer_email == "anna@crm.example.com"
+    assert [a.email for a in appt.attendees] == ["jan@acme.example.nl"]
+    (message,) = outbox(ctx)
+    assert message.key == f"invite:{appt.uid}:0"
+    assert message.channel == "mail"
+    ics = calendar_of(message)
+    assert f"UID:{appt.uid}\r\n".encode() in ics
+    assert b'ATTENDEE;CN="Jan de Vries"' in ics
+    parsed = email.message_from_string(message.payload["message"], policy=policy.default)
+    assert parsed["Reply-To"] == "anna@crm.example.com"
+    with ctx.store.unit_of_work() as uow:
+        assert uow.appointments.get(appt.id) == appt
+        assert [c.action for c in uow.audit.of_record("appointment", appt.id)] == ["create"]
+
+
+def test_overlapping_booking_is_refused_unless_allowed(ctx: Context) -> None:
+    first = book(ctx).appointment
+    with pytest.raises(AppointmentConflict) as info:
+        book(ctx, start=at(10, 10, 30), end=at(10, 11, 30), title="Second")
+    assert [o.appointment.id for o in info.value.conflicts] == [first.id]
+    assert len(outbox(ctx)) == 1  # nothing recorded for the refused booking
+    allowed = book(
+        ctx, start=at(10, 10, 30), end=at(10, 11, 30), title="Second", allow_conflicts=True
+    )
+    assert [o.appointment.id for o in allowed.conflicts] == [first.id]
+    assert len(outbox(ctx)) == 2
+
+
+def test_back_to_back_and_other_employees_do_not_conflict(ctx: Context) -> None:
+    book(ctx)
+    assert book(ctx, start=at(10, 11), end=at(10, 12)).conflicts == ()
+    other = book_appointment(
+        ctx, "piotr", employee="piotr", start=at(10, 10), end=at(10, 11), title="Piotr's own"
+    )
+    assert other.conflicts == ()
+    assert other.invitation is None  # nobody to invite
+
+
+def test_weekly_series_conflicts_with_a_later_one_off(ctx: Context) -> None:
+    book(ctx, rrule="FREQ=WEEKLY;COUNT=10", title="Weekly check-in")
+    found = conflicts(ctx, "anna", at(24, 10, 30), at(24, 10, 45))
+    assert [(o.start, o.appointment.title) for o in found] == [(at(24, 10), "Weekly check-in")]
+    assert conflicts(ctx, "anna", at(25, 10, 30), at(25, 10, 45)) == []
+
+
+def test_reschedule_keeps_uid_raises_sequence_and_sends_an_update(ctx: Context) -> None:
+    appt = book(ctx).appointment
+    moved = reschedule(ctx, "anna", appt.id, at(12, 14), at(12, 15), location="Online").appointment
+    assert moved.uid == appt.uid
+    assert moved.sequence == 1
+    assert moved.location == "Online"
+    first, update = outbox(ctx)
+    assert update.key == f"invite:{appt.uid}:1"
+    ics = calendar_of(update)
+    assert b"SEQUENCE:1\r\n" in ics
+    assert b"METHOD:REQUEST\r\n" in ics
+    assert b"DTSTART;TZID=Europe/Amsterdam:20260312T140000\r\n" in ics
+    assert first.payload["message"] != update.payload["message"]
+
+
+def test_removed_attendee_gets_a_cancellation(ctx: Context) -> None:
+    appt = book(ctx, attendees=["piet@acme.example.nl"]).appointment
+    reschedule(ctx, "anna", appt.id, appt.start, appt.end, attendees=["piet@acme.example.nl"])
+    cancel_msg = outbox(ctx)[-1]
+    parsed = email.message_from_string(cancel_msg.payload["message"], policy=policy.default)
+    assert parsed["To"] == "Jan de Vries <jan@acme.example.nl>"
+    assert b"METHOD:CANCEL\r\n" in calendar_of(cancel_msg)
+
+
+def test_reschedule_into_a_conflict_is_refused(ctx: Context) -> None:
+    book(ctx)
+    second = book(ctx, start=at(10, 14), end=at(10, 15)).appointment
+    with pytest.raises(AppointmentConflict):
+        reschedule(ctx, "anna", second.id, at(10, 10, 30), at(10, 11, 30))
+    # Moving within its own slot is not a conflict with itself.
+    assert reschedule(ctx, "anna", second.id, at(10, 14, 30), at(10, 15, 30)).conflicts == ()
+
+
+def test_cancel_sends_method_cancel_with_the_same_uid_once(ctx: Context) -> None:
+    appt = book(ctx).appointment
+    cancelled = cancel(ctx, "anna", appt.id)
+    assert cancelled.cancelled
+    assert cancelled.sequence == 1
+    again = cancel(ctx, "anna", appt.id)
+    assert again.sequence == 1
+    messages = outbox(ctx)
+    assert len(messages) == 2
+    ics = calendar_of(messages[-1])
+    assert b"METHOD:CANCEL\r\n" in ics
+    assert b"STATUS:CANCELLED\r\n" in ics
+    assert f"UID:{appt.uid}\r\n".encode() in ics
+    assert agenda(ctx, "anna", "anna", at(10, 0), at(11, 0)) == []
+    with pytest.raises(InvalidInput):
+        reschedule(ctx, "anna", appt.id, at(12, 10), at(12, 11))
+
+
+def test_agenda_expands_a_series_with_an_exception_across_dst(ctx: Context) -> None:
+    # Mondays 16, 23, 30 March and 6 April; DST starts on Sunday 29 March.
+    book(
+        ctx,
+        start=at(16, 9),
+        end=at(16, 10),
+        title="Weekly",
+        rrule="FREQ=WEEKLY;COUNT=4",
+        exdates=[at(23, 9)],
+    )
+    book(ctx, start=at(30, 12), end=at(30, 13), title="Lunch")
+    items = agenda(ctx, "anna", "anna", at(1, 0), at(30, 0, month=4))
+    assert [(o.start, o.appointment.title) for o in items] == [
+        (at(16, 9), "Weekly"),
+        (at(30, 9), "Weekly"),
+        (at(30, 12), "Lunch"),
+        (at(6, 9, month=4), "Weekly"),
+    ]
+    assert all(o.start.hour == 9 for o in items if o.appointment.title == "Weekly")
+    assert items[0].start.utcoffset() == timedelta(hours=1)
+    assert items[1].start.utcoffset() == timedelta(hours=2)
+
+
+def test_series_in_warsaw_keeps_wall_time_after_fall_back() -> None:
+    from crm_procedures.ids import AppointmentId, UserId
+    from crm_procedures.model.appointment import Appointment
+
+    series = Appointment(
+        id=AppointmentId("w"),
+        employee=UserId("piotr"),
+        start=datetime(2026, 10, 21, 8, 30, tzinfo=WAW),
+        end=datetime(2026, 10, 21, 9, tzinfo=WAW),
+        title="Standup",
+        uid="w@x.example",
+        rrule="FREQ=DAILY;UNTIL=20261030T000000Z",
+    )
+    found = occurrences(
+        series, datetime(2026, 10, 24, tzinfo=WAW), datetime(2026, 10, 27, tzinfo=WAW)
+    )
+    assert [(o.start.day, o.start.hour, o.start.minute) for o in found] == [
+        (24, 8, 30),
+        (25, 8, 30),
+        (26, 8, 30),
+    ]
+    assert [o.start.utcoffset() for o in found] == [timedelta(hours=h) for h in (2, 1, 1)]
+
+
+def test_agenda_includes_a_series_that_started_before_the_window(ctx: Context) -> None:
+    book(ctx, start=at(2, 9), end=at(2, 10), title="Weekly", rrule="FREQ=WEEKLY")
+    items = agenda(ctx, "anna", "anna", at(1, 0, month=6), at(8, 0, month=6))
+    assert [(o.start.month, o.start.day, o.start.hour) for o in items] == [(6, 1, 9)]
+
+
+def test_agenda_of_someone_else_needs_the_right_scope(ctx: Context) -> None:
+    book_appointment(ctx, "olga", employee="olga", start=at(10, 10), end=at(10, 11), title="Olga's")
+    assert len(agenda(ctx, "bram", "olga", at(10, 0), at(11, 0))) == 1  # same group
+    with pytest.raises(AccessDenied):
+        agenda(ctx, "anna", "olga", at(10, 0), at(11, 0))
+    with pytest.raises(AccessDenied):
+        book_appointment(ctx, "anna", employee="olga", start=at(11, 10), end=at(11, 11), title="x")
+    booked = book_appointment(
+        ctx, "bram", employee="olga", start=at(11, 10), end=at(11, 11), title="By Bram"
+    )
+    assert booked.appointment.employee == "olga"
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"start": datetime(2026, 3, 10, 10)}, InvalidInput),
+        ({"end": at(10, 9)}, InvalidInput),
+        ({"title": "Demo\r\nBcc: x@y.example"}, InvalidInput),
+        ({"location": "Room\nATTENDEE:mailto:evil@x.example"}, InvalidInput),
+        ({"rrule": "FREQ=MINUTELY"}, InvalidInput),
+        ({"rrule": "FREQ=WEEKLY\nATTENDEE:mailto:evil@x.example"}, InvalidInput),
+        ({"attendees": ["not an address"]}, InvalidInput),
+        ({"attendees": [("Evil\r\nBcc: x@y.example", "e@x.example")]}, InvalidInput),
+        ({"employee": "nobody"}, NotFound),
+        ({"contact_id": "c-missing"}, NotFound),
+    ],
+)
+def test_bad_bookings_are_refused_and_store_nothing(
+    ctx: Context, fields: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        book(ctx, **fields)
+    assert outbox(ctx) == []
+    with ctx.store.unit_of_work() as uow:
+        assert uow.appointments.count() == 0
+
+
+def test_description_with_property_injection_is_escaped_on_the_wire(ctx: Context) -> None:
+    result = book(ctx, description="Agenda:\nATTENDEE:mailto:evil@x.example\r\nEND:VEVENT")
+    ics = calendar_of(result.invitation)
+    assert b"\r\nATTENDEE:mailto:evil" not in ics
+    assert b"\r\nEND:VEVENT\r\nEND:VEVENT" not in ics
+    assert ics.count(b"\r\nATTENDEE") == 1
+
+
+def test_attendees_are_deduplicated_and_contact_can_be_left_out(ctx: Context) -> None:
+    result = book(
+        ctx,
+        attendees=[Attendee("JAN@acme.example.nl", "Jan"), ("Piet", "piet@acme.example.nl")],
+    )
+    assert [a.email for a in result.appointment.attendees] == [
+        "jan@acme.example.nl",
+        "piet@acme.example.nl",
+    ]
+    quiet = book(ctx, start=at(11, 10), end=at(11, 11), invite_contact=False)
+    assert quiet.appointment.attendees == ()
+    assert quiet.invitation is None
