@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, best_of  # noqa: E402
+from _common import Figure, best_of
 
-from crm_procedures.adapters.ical import invitation_email, invitation_ics  # noqa: E402
-from crm_procedures.ids import AppointmentId, UserId  # noqa: E402
-from crm_procedures.model.appointment import Appointment, Attendee  # noqa: E402
+from crm_procedures.adapters.ical import invitation_email, invitation_ics
+from crm_procedures.ids import AppointmentId, UserId
+from crm_procedures.model.appointment import Appointment, Attendee
 
 ZONES = (ZoneInfo("Europe/Amsterdam"), ZoneInfo("Europe/Warsaw"))
 STAMP = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

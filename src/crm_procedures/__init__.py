@@ -7,7 +7,10 @@ what every activity, visit and follow-up was.
 The public API is what ``__all__`` lists; everything else may change.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from crm_procedures._version import __version__
+from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.errors import (
     AccessDenied,
     ActivityFrozen,
@@ -54,8 +57,41 @@ from crm_procedures.model import (
     User,
     VisitReport,
 )
+from crm_procedures.procedures import (
+    START,
+    BookAppointment,
+    CustomEffect,
+    Definitions,
+    Effect,
+    EmailTemplate,
+    Procedure,
+    Role,
+    SendEmail,
+    Step,
+    StepKindSpec,
+    dump_definitions,
+    load_definitions,
+    standard_definitions,
+    validate,
+)
+from crm_procedures.services.app import CrmApp, SystemClock
+
+if TYPE_CHECKING:
+    from crm_procedures.adapters.sql.store import open_store
+
+
+def __getattr__(name: str) -> Any:
+    # ``open_store`` needs the ``sql`` extra (SQLAlchemy); import it on first use
+    # so that ``import crm_procedures`` works, and stays fast, without it.
+    if name == "open_store":
+        from crm_procedures.adapters.sql.store import open_store
+
+        return open_store
+    raise AttributeError(f"module 'crm_procedures' has no attribute {name!r}")
+
 
 __all__ = [
+    "START",
     "AccessDenied",
     "Activity",
     "ActivityFrozen",
@@ -64,25 +100,33 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "Attendee",
+    "BookAppointment",
     "Change",
     "Choice",
     "ConcurrencyConflict",
     "Contact",
+    "CrmApp",
     "CrmError",
+    "CustomEffect",
     "DefinitionError",
+    "Definitions",
     "DeliveryError",
     "Dictionary",
     "Document",
+    "Effect",
+    "EmailTemplate",
     "EntryKind",
     "Finding",
     "Gender",
     "Group",
     "HistoryEntry",
     "InvalidInput",
+    "MemoryStore",
     "Money",
     "NotFound",
     "OutboxMessage",
     "OutboxStatus",
+    "Procedure",
     "Project",
     "Prospect",
     "ProspectClosed",
@@ -92,11 +136,21 @@ __all__ = [
     "RelationKind",
     "RelationStage",
     "RelationType",
+    "Role",
     "RuleViolation",
+    "SendEmail",
+    "Step",
+    "StepKindSpec",
+    "SystemClock",
     "TemplateError",
     "Timer",
     "TransitionNotAllowed",
     "User",
     "VisitReport",
     "__version__",
+    "dump_definitions",
+    "load_definitions",
+    "open_store",
+    "standard_definitions",
+    "validate",
 ]

@@ -37,7 +37,8 @@ def outbox(ctx: Context) -> list[Any]:
 def calendar_of(message: Any) -> bytes:
     parsed = email.message_from_string(message.payload["message"], policy=policy.default)
     part = next(p for p in parsed.walk() if p.get_content_type() == "text/calendar")
-    data: bytes = part.get_payload(decode=True)
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
     return data
 
 

@@ -26,7 +26,7 @@ def store_factories() -> list[tuple[str, Callable[[], Store]]]:
     else:
         found.append(("memory", MemoryStore))
     try:
-        from crm_procedures.adapters.sql import open_store  # type: ignore[attr-defined]
+        from crm_procedures.adapters.sql import open_store
     except ImportError:
         pass
     else:

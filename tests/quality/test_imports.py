@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,11 +250,11 @@ class FailingStore:
                 def fail(records: Any) -> None:
                     raise OSError("disk full")
 
-                uow.prospects.add_many = fail
+                setattr(uow.prospects, "add_many", fail)  # noqa: B010 - replaces a bound method
                 return uow
 
-            def __exit__(self, *exc: Any) -> Iterator[None]:
-                return self.cm.__exit__(*exc)  # type: ignore[no-any-return]
+            def __exit__(self, *exc: Any) -> bool | None:
+                return self.cm.__exit__(*exc)
 
         return _Ctx()
 
@@ -266,7 +265,7 @@ class FailingStore:
 @pytest.mark.parametrize("all_or_nothing", [True, False])
 def test_a_failure_midway_leaves_the_store_unchanged(ctx: Context, all_or_nothing: bool) -> None:
     before = stored(ctx.store)
-    failing = Context(FailingStore(ctx.store), ctx.clock, new_id=ctx.new_id)  # type: ignore[arg-type]
+    failing = Context(FailingStore(ctx.store), ctx.clock, new_id=ctx.new_id)
     text, bad, _ = generated_csv(500, seed=3, bad_share=0.0)
     assert not bad
     with pytest.raises(OSError, match="disk full"):

@@ -118,7 +118,10 @@ def test_planned_call_and_task_need_no_note() -> None:
 
 
 def test_enforce_raises_every_blocking_violation_at_once() -> None:
-    records = [complete_relation(industry_code=None), complete_contact(initials="", first_name="")]
+    records: list[Relation | Contact | Activity] = [
+        complete_relation(industry_code=None),
+        complete_contact(initials="", first_name=""),
+    ]
     with pytest.raises(RuleViolation) as err:
         enforce(records, DEFAULT_RULES)
     assert sorted(v.rule for v in err.value.violations) == [
@@ -238,7 +241,7 @@ def test_duplicate_rule_codes_are_refused() -> None:
 
 
 def test_changed_rules_report_lists_what_a_new_version_breaks() -> None:
-    stored = [
+    stored: list[Relation | Contact | Activity] = [
         complete_relation(website=None),
         complete_relation("r2", website="https://example.nl"),
         complete_contact(first_name=""),

@@ -16,7 +16,7 @@ line = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Z
 name = line.filter(lambda s: bool(s.strip()))
 free_text = st.text(
     alphabet=st.characters(
-        blacklist_categories=("Cs",),
+        blacklist_categories=("Cs",),  # type: ignore[arg-type]
         blacklist_characters="\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f",
     ),
     max_size=60,

@@ -57,7 +57,7 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
             "value",
         ),
         (lambda: Project(id="p", relation_id="r", name="P", custom_text=["a"] * 5), "custom_text"),
-        (lambda: Money(1.5, "EUR"), "amount"),  # type: ignore[arg-type]
+        (lambda: Money(1.5, "EUR"), "amount"),
         (lambda: Money(Decimal("1.5"), "EURO"), "currency"),
         (lambda: Money(Decimal("NaN"), "EUR"), "amount"),
         (

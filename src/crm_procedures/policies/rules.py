@@ -270,6 +270,10 @@ class Violation:
         return (self.rule, self.record_kind.value, self.record_id, self.field)
 
 
+def _count_map(counts: Mapping[str, int]) -> dict[str, int]:
+    return dict(counts)
+
+
 @attrs.frozen
 class RuleContext:
     """Facts about stored data that the records alone do not carry.
@@ -279,7 +283,7 @@ class RuleContext:
     other relation the contacts among the checked records are counted.
     """
 
-    contacts_per_relation: Mapping[str, int] = attrs.field(factory=dict, converter=dict)
+    contacts_per_relation: Mapping[str, int] = attrs.field(factory=dict, converter=_count_map)
 
 
 def _missing(value: Any) -> bool:

@@ -25,7 +25,7 @@ from crm_procedures.ports import BlobStore, Calendar, Clock, Mailer, Store
 from crm_procedures.services.context import Context
 
 if TYPE_CHECKING:
-    from crm_procedures.procedures.definitions import Definitions
+    from crm_procedures.procedures.procedure import Definitions
 
 __all__ = ["CrmApp", "SystemClock"]
 

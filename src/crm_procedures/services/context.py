@@ -21,7 +21,7 @@ from crm_procedures.model._checks import require_aware
 from crm_procedures.ports import BlobStore, Clock, Store, UnitOfWork
 
 if TYPE_CHECKING:
-    from crm_procedures.procedures.definitions import Definitions
+    from crm_procedures.procedures.procedure import Definitions
 
 __all__ = ["SYSTEM_USER", "Context", "resolve_viewer"]
 

@@ -155,7 +155,8 @@ def test_refusal_names_role_last_step_and_the_allowed_steps(standard: Procedure)
 
 def test_first_step_makes_the_suspect_a_prospect(standard: Procedure) -> None:
     p = make_prospect()
-    assert p.stage is RelationStage.SUSPECT
+    before = p.stage
+    assert before is RelationStage.SUSPECT
     perform(standard, p, "call", "marketeer", MARKETEER, AT)
     assert p.stage is RelationStage.PROSPECT
     assert (p.became_prospect_at, p.became_prospect_by) == (AT, MARKETEER)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from crm_procedures.model.dictionaries import Choice, Dictionary
-from crm_procedures.procedures.procedure import ANY_STEP, START, Definitions, Procedure
+from crm_procedures.procedures.procedure import ANY_STEP, START, Definitions, Procedure, StepRef
 from crm_procedures.procedures.step import Role, Step, StepKindSpec
 from crm_procedures.procedures.templates import EmailTemplate
 from crm_procedures.procedures.validation import errors, validate
@@ -225,7 +225,8 @@ def test_validation_of_a_large_procedure_finds_nothing_wrong_quickly_enough() ->
     # Ten thousand steps in a chain, every role may also repeat: linear work, no findings.
     n = 10_000
     keys = [f"s{i}" for i in range(n)]
-    rows = {START: {keys[0]}, **{keys[i]: {keys[i + 1], keys[i]} for i in range(n - 1)}}
+    rows: dict[StepRef, set[str]] = {START: {keys[0]}}
+    rows.update({keys[i]: {keys[i + 1], keys[i]} for i in range(n - 1)})
     defs = Definitions(
         roles=[Role(f"r{j}") for j in range(3)],
         steps=[Step(k, k, final=(k == keys[-1])) for k in keys],
