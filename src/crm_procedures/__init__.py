@@ -84,9 +84,9 @@ def __getattr__(name: str) -> Any:
     # ``open_store`` needs the ``sql`` extra (SQLAlchemy); import it on first use
     # so that ``import crm_procedures`` works, and stays fast, without it.
     if name == "open_store":
-        from crm_procedures.adapters.sql.store import open_store
+        from crm_procedures.adapters import sql
 
-        return open_store
+        return sql.open_store
     raise AttributeError(f"module 'crm_procedures' has no attribute {name!r}")
 
 

@@ -45,5 +45,14 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{home}")
+    try:
+        module = importlib.import_module(f"{__name__}.{home}")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in ("sqlalchemy", "psycopg"):
+            raise
+        raise ModuleNotFoundError(
+            f"{name} needs the SQL extra, which is not installed ({exc.name} is missing); "
+            "install it with: pip install 'crm_procedures[sql]'",
+            name=exc.name,
+        ) from exc
     return getattr(module, name)
