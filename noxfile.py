@@ -97,14 +97,14 @@ def _check_junit(session: nox.Session, junit: Path) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Everything CI checks: lint, types, import contracts, tests, examples, docs, bench smoke."""
+    """Everything CI checks: lint, types, import contracts, tests (examples and the bounded
+    reliability suite included), docs, bench smoke."""
     _install_project(session, "sql,charts")
     session.install(*TEST_DEPS, *LINT_DEPS, *TYPE_DEPS, *CONTRACT_DEPS, *DOCS_DEPS, *BENCH_DEPS)
     _lint(session)
     _types(session)
     _contracts(session)
-    _pytest(session, *session.posargs)
-    _examples(session)
+    _pytest(session, *session.posargs)  # includes tests/test_examples.py: every example runs
     _docs(session)
     session.run("python", "benchmarks/run.py", "--quick")
 

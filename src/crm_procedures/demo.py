@@ -36,7 +36,7 @@ from crm_procedures.errors import (
     InvalidInput,
     TransitionNotAllowed,
 )
-from crm_procedures.model.prospect import Prospect, ProspectStatus
+from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
 from crm_procedures.model.relation import Relation, RelationKind
 from crm_procedures.model.users import Group, User
 
@@ -441,6 +441,10 @@ def _simulate(
                     note="Client called to prepare the visit",
                 )
                 stats["client_call"] += 1
+                if p.stage is not RelationStage.CUSTOMER and rng.random() < 0.3:
+                    # The visit went well: the project leader records a new customer.
+                    campaigns.mark_won(ctx, "pia", p.id, note="Signed after the visit")
+                    stats["won"] += 1
             except CrmError:
                 stats["refused"] += 1
         clock.set(today.replace(hour=9, minute=0) + timedelta(days=1))
@@ -643,10 +647,10 @@ def _report(app: Any, ctx: Any, out: Path, project_id: str, stats: Counter[str])
     )
     (out / "report.txt").write_text(text + "\n", encoding="utf-8")
     try:
-        from crm_procedures.services import charts  # type: ignore[attr-defined]
+        from crm_procedures.services import charts
 
-        charts.funnel_chart(funnel, out / "funnel.png")
+        charts.funnel_chart(funnel, out / "funnel.png", title="Funnel of the campaign")
         charts.employee_chart(employees, out / "employees.png")
-    except ImportError:
-        pass
+    except ModuleNotFoundError:
+        pass  # the charts extra is not installed: the text report is the whole report
     return text

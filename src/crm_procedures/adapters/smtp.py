@@ -45,11 +45,13 @@ class SmtpMailer:
     """A Mailer that sends through an SMTP server.
 
     Args:
-        host, port: the server (587 with ``starttls=True`` or 465 with
+        host: the server's name or address.
+        port: the server's port (587 with ``starttls=True`` or 465 with
             ``ssl=True`` for most providers; 25 for a local relay).
         starttls: upgrade the connection with STARTTLS before logging in.
         ssl: connect with implicit TLS (SMTPS).
-        username, password: log in when given (after STARTTLS).
+        username: log in with this user name when given (after STARTTLS).
+        password: the password for ``username``.
         timeout: seconds for connecting and for each server reply.
         local_hostname: the name sent with EHLO (defaults to the host's FQDN).
         ssl_context: the TLS settings (defaults to verifying certificates).
