@@ -1,8 +1,9 @@
 """The ports: what crm_procedures needs from the world, as ``typing.Protocol``s.
 
 Host applications implement these (or use the shipped adapters in
-:mod:`crm_procedures.adapters`). Every adapter must pass the contract suites in
-:mod:`crm_procedures.testing.contracts`.
+:mod:`crm_procedures.adapters`). Every shipped adapter passes the contract suites
+in the repository's ``tests/contract/``; run them against your own adapter (see
+the how-to "Plug in your own store").
 
 The store
 ---------

@@ -7,9 +7,8 @@ duplicate when a name in the same postcode (or, without a postcode, with the
 same first word) is similar enough; the score is the similarity of the two
 names, from 0 to 1.
 
-Similarity uses ``rapidfuzz`` when it is installed and :mod:`difflib`
-otherwise; both measure the share of matching characters, so scores agree to
-within a few hundredths. Only names within a block are compared, and at most
+Similarity is :mod:`difflib`'s ratio (the share of matching characters), so
+scores are the same on every installation. Only names within a block are compared, and at most
 ``max_comparisons`` of them, so the cost per record stays flat however large
 the index grows.
 """
@@ -17,10 +16,7 @@ the index grows.
 from __future__ import annotations
 
 import difflib
-import importlib
-import importlib.util
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import attrs
 
@@ -33,18 +29,7 @@ def _difflib_ratio(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
-def _pick_scorer() -> Callable[[str, str], float]:
-    if importlib.util.find_spec("rapidfuzz") is None:
-        return _difflib_ratio
-    fuzz: Any = importlib.import_module("rapidfuzz.fuzz")
-
-    def ratio(a: str, b: str) -> float:
-        return float(fuzz.ratio(a, b)) / 100.0
-
-    return ratio
-
-
-similarity: Callable[[str, str], float] = _pick_scorer()
+similarity: Callable[[str, str], float] = _difflib_ratio
 """The similarity of two texts, from 0 (nothing shared) to 1 (equal)."""
 
 

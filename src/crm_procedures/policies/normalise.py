@@ -16,8 +16,6 @@ report the row.
 from __future__ import annotations
 
 import enum
-import importlib
-import importlib.util
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -613,29 +611,12 @@ def _pure_phone(value: str, country: str) -> str:
     return f"+{rest}"
 
 
-def _library_phone(value: str, country: str) -> str | None:
-    # Optional: the phonenumbers package, when installed, knows every numbering plan.
-    if importlib.util.find_spec("phonenumbers") is None:
-        return None
-    pn: Any = importlib.import_module("phonenumbers")
-    try:
-        parsed = pn.parse(value, country)
-    except Exception as exc:
-        raise InvalidInput("phone", f"is not a phone number ({exc})", value) from None
-    if not pn.is_valid_number(parsed):
-        raise InvalidInput("phone", "is not a valid phone number", value)
-    return str(pn.format_number(parsed, pn.PhoneNumberFormat.E164))
-
-
-def normalise_phone(value: str, country: str = "NL", *, engine: str = "pure") -> str:
+def normalise_phone(value: str, country: str = "NL") -> str:
     """A phone number in E.164 form: "020-1234567" -> "+31201234567".
 
     National numbers are read for ``country`` (NL, PL, BE, DE); "+31 (0)20
-    ...", "0031 ..." and "+48 501 234 567" are accepted. ``engine="auto"`` uses
-    the optional ``phonenumbers`` package when it is installed (full numbering
-    plans) and this module's own rules otherwise; ``"pure"`` (the default)
-    always uses the own rules, so results do not depend on what is installed.
-    An empty value gives "".
+    ...", "0031 ..." and "+48 501 234 567" are accepted; other countries are
+    read in international form only. An empty value gives "".
 
     Raises:
         InvalidInput: not a phone number, or the wrong number of digits.
@@ -644,13 +625,7 @@ def normalise_phone(value: str, country: str = "NL", *, engine: str = "pure") ->
         raise InvalidInput("phone", "must be text", value)
     if not value.strip():
         return ""
-    if engine not in ("pure", "auto"):
-        raise InvalidInput("engine", "must be 'pure' or 'auto'", engine)
     country = country.upper()
-    if engine == "auto":
-        result = _library_phone(value, country)
-        if result is not None:
-            return result
     return _pure_phone(value, country)
 
 

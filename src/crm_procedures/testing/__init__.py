@@ -8,13 +8,12 @@ database, a mail server or a real clock:
 * builders with sensible defaults and unique ids: :func:`a_relation`,
   :func:`a_contact`, :func:`a_project`, :func:`a_prospect`,
   :func:`an_activity`, :func:`an_appointment`, :func:`a_visit_report`,
-  :func:`a_user`, :func:`a_group`;
+  :func:`a_user`, :func:`a_group`, :func:`a_document`, :func:`a_dictionary`;
 * outbox assertions that list what *was* sent when they fail:
   :func:`assert_sent`, :func:`assert_invitation`, :func:`assert_no_messages`;
 * a pytest plugin (installed with the package) with the fixtures
   ``crm_app``, ``crm_clock``, ``crm_store``, ``crm_outbox`` and
-  ``crm_definitions``;
-* the port contract suites in :mod:`crm_procedures.testing.contracts`.
+  ``crm_definitions``.
 
 Names are imported on first use, so ``import crm_procedures.testing`` stays
 cheap and does not load the adapters.
@@ -39,6 +38,8 @@ if TYPE_CHECKING:
     from crm_procedures.testing.builders import (
         BUILDER_TIME,
         a_contact,
+        a_dictionary,
+        a_document,
         a_group,
         a_project,
         a_prospect,
@@ -59,6 +60,8 @@ __all__ = [
     "OutboxView",
     "SentMessage",
     "a_contact",
+    "a_dictionary",
+    "a_document",
     "a_group",
     "a_project",
     "a_prospect",
@@ -88,6 +91,8 @@ _ASSERTIONS = (
 _BUILDERS = (
     "BUILDER_TIME",
     "a_contact",
+    "a_dictionary",
+    "a_document",
     "a_group",
     "a_project",
     "a_prospect",

@@ -138,7 +138,11 @@ def _outbox(store: Any) -> list[OutboxMessage]:
 
 
 def sent_messages(target: Any) -> list[SentMessage]:
-    """Every e-mail recorded in the outbox or delivered to the memory mailer, in order.
+    """Every e-mail recorded in the outbox or delivered to the memory mailer.
+
+    Outbox messages come in the outbox's order (the time they were recorded,
+    then their id: messages recorded at one instant of a frozen clock have no
+    set order among themselves), followed by messages only the mailer holds.
 
     ``target`` is a :class:`~crm_procedures.services.app.CrmApp`, a store, or
     a :class:`~crm_procedures.adapters.memory_mail.MemoryMailer`.
@@ -290,7 +294,8 @@ def _invitation(ics: str, to: tuple[str, ...], key: str) -> Invitation | None:
 
 
 def invitations(target: Any) -> list[Invitation]:
-    """Every invitation or cancellation among the sent messages, in order.
+    """Every invitation or cancellation among the sent messages, in the order of
+    :func:`sent_messages`.
 
     Looks at e-mails carrying a ``text/calendar`` part and at outbox
     messages of the ``calendar`` channel.

@@ -20,14 +20,17 @@ the services. Invalid overrides raise what the record's constructor raises
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crm_procedures.model.activity import Activity, ActivityKind
 from crm_procedures.model.appointment import Appointment, Attendee
 from crm_procedures.model.contact import Contact, Gender
+from crm_procedures.model.dictionaries import Choice, Dictionary
+from crm_procedures.model.document import Document
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect
 from crm_procedures.model.relation import Address, Relation, RelationKind
@@ -37,6 +40,8 @@ from crm_procedures.model.visit_report import VisitReport
 __all__ = [
     "BUILDER_TIME",
     "a_contact",
+    "a_dictionary",
+    "a_document",
     "a_group",
     "a_project",
     "a_prospect",
@@ -202,3 +207,44 @@ def a_group(**overrides: Any) -> Group:
     fields: dict[str, Any] = {"name": f"Group {_number(gid)}"}
     fields.update(overrides)
     return Group(id=gid, **fields)
+
+
+def a_document(content: bytes = b"%PDF-1.4 offer", **overrides: Any) -> Document:
+    """The metadata of a PDF on ``owner_kind``/``owner_id`` (default: a new project id).
+
+    ``size`` and ``sha256`` describe ``content``, so the record matches what a
+    :class:`~crm_procedures.ports.BlobStore` holds after ``put(content)``.
+    """
+    did = overrides.pop("id", None) or next_id("document")
+    fields: dict[str, Any] = {
+        "owner_kind": "project",
+        "owner_id": overrides.pop("owner_id", None) or next_id("project"),
+        "name": f"offer-{_number(did)}.pdf",
+        "media_type": "application/pdf",
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "added_at": BUILDER_TIME,
+        "added_by": "user-1",
+    }
+    fields.update(overrides)
+    return Document(id=did, **fields)
+
+
+def a_dictionary(
+    key: str = "visit_type",
+    choices: Iterable[str | Choice] = ("first", "follow_up", "complaint"),
+    **overrides: Any,
+) -> Dictionary:
+    """A dictionary (a configured choice list) whose choices sort in the given order.
+
+    A choice given as a key gets that key, a label made from it and the next
+    sort order; pass :class:`~crm_procedures.model.dictionaries.Choice`
+    objects for inactive choices or labels in other languages.
+    """
+    built = tuple(
+        c if isinstance(c, Choice) else Choice(c, c.replace("_", " ").capitalize(), sort_order=i)
+        for i, c in enumerate(choices)
+    )
+    fields: dict[str, Any] = {"label": key.replace("_", " ").capitalize()}
+    fields.update(overrides)
+    return Dictionary(key, built, **fields)
