@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from crm_procedures.errors import CrmError, DefinitionError
+from crm_procedures.errors import CrmError, DefinitionError, InvalidInput
 
 __all__ = ["main"]
 
@@ -29,6 +29,14 @@ DEFAULT_DB = "sqlite:///crm.db"
 
 def _out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
+
+
+def _host_port(value: str) -> str:
+    """Check a ``HOST:PORT`` option (the port may be left out: 25)."""
+    host, _, port = value.partition(":")
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT (e.g. localhost:1025)")
+    return value
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -59,10 +67,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     defs = load_definitions(args.file)
     proc = defs.procedure(args.procedure)
+    if args.role is not None and args.role not in proc.roles:
+        known = ", ".join(proc.roles) or "none"
+        raise InvalidInput("role", f"{args.role!r} is not a role of {proc.key!r} ({known})")
     fn: Callable[..., str] = {
         "mermaid": render.mermaid,
         "dot": render.dot,
         "table": render.matrix_table,
+        "matrix": render.matrix_table,
     }[args.format]
     _out(fn(proc, role=args.role))
     return EXIT_OK
@@ -131,7 +143,12 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     try:
         while True:
             report = dispatch_once(app.store, app.clock, mailer=mailer)
-            _out(str(report))
+            _out(
+                f"claimed {report.claimed}, delivered {report.delivered}, "
+                f"retried {report.retried}, failed {report.failed}"
+            )
+            for message_id, error in report.errors:
+                _out(f"  {message_id}: {error}")
             if not args.loop:
                 break
             time.sleep(args.interval)
@@ -151,7 +168,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
             data: Any = reports.funnel(app.ctx, args.actor, args.project)
         else:
             data = reports.employee_activity(app.ctx, args.actor)
-        _out(reports.to_csv(data) if args.csv else reports.render_table(data))
+        if args.csv:
+            # The CSV text ends its last row itself: no blank row after it.
+            table = reports.to_csv(data)
+            sys.stdout.write(table if table.endswith("\n") else table + "\n")
+        else:
+            _out(reports.render_table(data) or "nothing to report yet")
     finally:
         app.close()
     return EXIT_OK
@@ -206,7 +228,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="run a whole campaign on an embedded SQLite file")
     s.add_argument("--out", default="crm-demo", help="output folder (default ./crm-demo)")
     s.add_argument("--resume", action="store_true", help="continue in an existing folder")
-    s.add_argument("--smtp", metavar="HOST:PORT", help="also deliver through this SMTP server")
+    s.add_argument(
+        "--smtp", metavar="HOST:PORT", type=_host_port, help="also deliver through this SMTP server"
+    )
     s.add_argument("--suspects", type=int, default=200, help="suspects to import")
     s.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
     s.add_argument("--quiet", action="store_true", help="print only the summary")
@@ -220,7 +244,12 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("render", help="picture a procedure: Mermaid, Graphviz or a matrix table")
     s.add_argument("file", help="TOML or JSON definitions")
     s.add_argument("--procedure", required=True, help="procedure key")
-    s.add_argument("--format", choices=["mermaid", "dot", "table"], default="mermaid")
+    s.add_argument(
+        "--format",
+        choices=["mermaid", "dot", "table", "matrix"],
+        default="mermaid",
+        help="mermaid (default), dot (Graphviz) or table (the matrix per role; alias matrix)",
+    )
     s.add_argument("--role", help="only this role")
     s.set_defaults(func=_cmd_render)
 
@@ -243,7 +272,9 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("dispatch", help="deliver the outbox (once, or as a loop)")
     store_opts(s, definitions=False)
-    s.add_argument("--smtp", metavar="HOST:PORT", help="deliver through this SMTP server")
+    s.add_argument(
+        "--smtp", metavar="HOST:PORT", type=_host_port, help="deliver through this SMTP server"
+    )
     s.add_argument("--out", default="outbox", help="folder for .eml files when no --smtp")
     s.add_argument("--loop", action="store_true", help="keep dispatching")
     s.add_argument("--interval", type=float, default=5.0, help="seconds between loop rounds")
@@ -270,22 +301,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except (CrmError, OSError, ImportError) as exc:
-        if args.debug:
-            raise
-        sys.stderr.write(f"crm-procedures {args.command}: error: {_one_line(exc)}\n")
-        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, (CrmError, OSError, ImportError)) or _is_database_error(exc):
+            sys.stderr.write(f"crm-procedures {args.command}: error: {_one_line(exc)}\n")
+            return EXIT_USAGE
+        sys.stderr.write(
+            f"crm-procedures {args.command}: unexpected error: {type(exc).__name__}: "
+            f"{_one_line(exc)} (run with --debug for the traceback)\n"
+        )
+        return EXIT_FINDINGS
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """A database the command cannot open or reach (SQLAlchemy is only imported when used)."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError)
 
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    lines = text.splitlines()
+    # SQLAlchemy appends "(Background on this error at: ...)"; the first part says it all.
+    lines = [line for line in text.splitlines() if not line.startswith("(Background on")]
     if len(lines) > 1:
         return f"{lines[0]} " + " ".join(s.strip() for s in lines[1:4])
-    return text
+    return lines[0] if lines else text
 
 
 if __name__ == "__main__":
