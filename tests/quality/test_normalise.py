@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from crm_procedures.errors import InvalidInput
@@ -254,6 +254,7 @@ def test_conventions_round_trip_through_the_converter() -> None:
 
 
 @given(st.text(alphabet=st.sampled_from("abcdeijtvnrs .'-ABNMRO"), min_size=1, max_size=30))
+@example("AA a")  # a mixed-case name that comes out all in capitals
 def test_normalising_a_relation_name_twice_changes_nothing(name: str) -> None:
     try:
         once = normalise_relation_name(name)

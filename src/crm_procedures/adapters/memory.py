@@ -64,7 +64,6 @@ from crm_procedures.ports import (
     UserRepository,
     VisitReportRepository,
 )
-from crm_procedures.serialization import unstructure
 
 __all__ = ["MemoryStore", "MemoryUnitOfWork"]
 
@@ -145,6 +144,9 @@ class MemoryStore:
 
     def dump(self) -> dict[str, Any]:
         """Every committed record as plain data, sorted: for comparisons in tests."""
+        # Imported here: the converter (and cattrs) loads on first use, not with the package.
+        from crm_procedures.serialization import unstructure
+
         with self._lock:
             out: dict[str, Any] = {}
             for kind, table in self._tables.items():
@@ -721,6 +723,10 @@ class _Outbox:
         """Record a message; a message whose key is recorded already is ignored."""
         if not isinstance(message, OutboxMessage):
             raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
+        try:  # what the SQL store can write, so that both refuse the same messages
+            json.dumps(dict(message.payload), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("payload", f"must be plain JSON data: {exc}") from None
         if self._uow._records("outbox", "key", message.key):
             return
         current = self._uow._current("outbox", message.id)

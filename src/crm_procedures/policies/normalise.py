@@ -340,9 +340,20 @@ def normalise_relation_name(name: str, conventions: NameConventions = DEFAULT_CO
     text = " ".join(name.split())
     if not text:
         raise InvalidInput("name", "must not be empty", name)
+    # A mixed-case name can come out all in capitals ("AA a" -> "AA A"), which a
+    # second run would read as typed in capitals and recase; running to the
+    # fixed point makes normalising twice the same as normalising once.
+    for _ in range(3):
+        recased = _recase_name(text, conventions)
+        if recased == text:
+            break
+        text = recased
+    return text
+
+
+def _recase_name(text: str, conventions: NameConventions) -> str:
     recase_all = text.isupper() or text.islower()
-    text = conventions.canonical_form(text)
-    words = text.split(" ")
+    words = conventions.canonical_form(text).split(" ")
     return " ".join(_case_word(w, i == 0, recase_all, conventions) for i, w in enumerate(words))
 
 
