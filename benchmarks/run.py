@@ -1,6 +1,6 @@
 """Run every benchmark module and print (and optionally save) the figures.
 
-Usage: ``python benchmarks/run.py [--quick] [--json PATH] [--only NAME ...]``
+Usage: ``python benchmarks/run.py [--quick] [--json PATH] [--markdown] [--only NAME ...]``
 
 Each ``benchmarks/bench_*.py`` exposes ``run(quick: bool) -> list[Figure]``.
 Every figure is a ratio against a baseline measured in the same run where one
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     parser.add_argument("--only", nargs="*", help="module names (e.g. engine store)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="also print the table as Markdown (for the docs)"
+    )
     args = parser.parse_args(argv)
 
     figures: list[Figure] = []
@@ -83,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(line))
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    if args.markdown:
+        print()
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(f"`{c}`" if i == 0 else str(c) for i, c in enumerate(r)) + " |")
     met = sum(f.met for f in figures)
     quick = " (quick run: sizes reduced)" if args.quick else ""
     print(f"\n{met} of {len(figures)} targets met{quick}")

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
+import attrs
+
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.activity import Activity
@@ -91,9 +93,30 @@ def with_version(record: T, version: int) -> T:
         p = record.copy()
         p.version = version
         return p  # type: ignore[return-value]
-    out = copy.copy(record)
+    cls = type(record)
+    names = _SLOTTED_FIELDS.get(cls)
+    if names is None:
+        names = _SLOTTED_FIELDS[cls] = _slotted_fields(cls)
+    if not names:
+        out = copy.copy(record)
+    else:
+        # What copy.copy does for a slotted attrs class (a new instance, every
+        # field set), without the pickle protocol round trip.
+        out = object.__new__(cls)
+        for name in names:
+            object.__setattr__(out, name, getattr(record, name))
     object.__setattr__(out, "version", version)
     return out
+
+
+_SLOTTED_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _slotted_fields(cls: type) -> tuple[str, ...]:
+    """The attrs field names of a slotted attrs class; empty for any other class."""
+    if not attrs.has(cls) or "__slots__" not in cls.__dict__:
+        return ()
+    return tuple(a.name for a in attrs.fields(cls))
 
 
 def check_limit(limit: int | None, offset: int) -> None:

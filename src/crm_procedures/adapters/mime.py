@@ -84,10 +84,39 @@ class _CachingHeaderRegistry(HeaderRegistry):
         return cls
 
 
-SMTP_POLICY = _policy.SMTP.clone(header_factory=_CachingHeaderRegistry())
-"""``email.policy.SMTP`` with a faster (output-identical) header factory."""
+class _CachingPolicy(_policy.EmailPolicy):
+    """``EmailPolicy`` remembering the header objects it parses from raw values.
+
+    Serialising a message asks for its Content-Type (and boundary, charset,
+    transfer encoding) many times per part, and the stdlib parses the raw text
+    again for every question. The parsed header objects are immutable, so one
+    parse per distinct ``(factory, name, value)`` gives the same answers, and the same
+    bytes, in a fraction of the time.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        # The factory is part of the key: a clone with another factory parses anew.
+        key = (self.header_factory, name, value)
+        cache = _PARSED
+        header = cache.get(key)
+        if header is None:
+            header = super().header_fetch_parse(name, value)
+            if len(cache) >= _PARSED_MAX:
+                cache.clear()
+            cache[key] = header
+        return header
+
+
+_PARSED: dict[tuple[Any, str, str], Any] = {}
+_PARSED_MAX = 4096
+
+SMTP_POLICY = _CachingPolicy(linesep="\r\n", header_factory=_CachingHeaderRegistry())
+"""``email.policy.SMTP`` with a faster (output-identical) header factory and fetch."""
 
 _LINE_LENGTH = 78
+_PLAIN_MESSAGE_ID = re.compile(r"^<[0-9a-f]{32}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*>$")
 
 
 def _str_dict(value: Mapping[str, str]) -> dict[str, str]:
@@ -246,8 +275,14 @@ def build_email(
     if reply_to is not None:
         msg["Reply-To"] = _address("reply_to", reply_to)
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id_for(key, from_addr.addr_spec)
+    # Date and a plain ASCII Message-ID are finished header text already: written raw
+    # they serialise to the same bytes without a parse and refold per message.
+    msg.set_raw("Date", format_datetime(date))
+    message_id = message_id_for(key, from_addr.addr_spec)
+    if _PLAIN_MESSAGE_ID.match(message_id):
+        msg.set_raw("Message-ID", message_id)
+    else:
+        msg["Message-ID"] = message_id
     for name, value in extra:
         msg[name] = value
 

@@ -77,7 +77,6 @@ from crm_procedures.procedures.procedure import (
 )
 from crm_procedures.procedures.step import PLAIN, ParamValue, Role, Step, StepKindSpec
 from crm_procedures.procedures.templates import EmailTemplate
-from crm_procedures.serialization import structure, unstructure
 
 __all__ = ["dump_definitions", "load_definitions"]
 
@@ -339,6 +338,9 @@ def _read_dictionary(r: _Reader, key: str, t: Mapping[str, Any]) -> Dictionary |
     r.keys(t, _DICTIONARY, where)
     data = {k: v for k, v in t.items() if k in _DICTIONARY}
     data["key"] = key
+    # Imported here: the converter (and cattrs) loads on first use, not with the package.
+    from crm_procedures.serialization import structure
+
     try:
         return structure(data, Dictionary)
     except InvalidInput as exc:
@@ -395,7 +397,14 @@ def _parse_file(path: Path) -> Any:
         raise DefinitionError(
             [Finding("syntax", f"not UTF-8 text ({exc.reason})", name)], name
         ) from None
-    suffix = path.suffix.lower()
+    try:
+        return _parse_text(text, path.suffix.lower(), name)
+    except RecursionError:
+        finding = Finding("syntax", "tables or lists are nested too deeply", name)
+        raise DefinitionError([finding], name) from None
+
+
+def _parse_text(text: str, suffix: str, name: str) -> Any:
     if suffix == ".toml":
         try:
             return tomllib.loads(text)
@@ -517,6 +526,8 @@ def _dump_procedure(p: Procedure) -> dict[str, Any]:
 
 
 def _dump_dictionary(d: Dictionary) -> dict[str, Any]:
+    from crm_procedures.serialization import unstructure
+
     data: dict[str, Any] = unstructure(d)
     data.pop("key", None)
     return data

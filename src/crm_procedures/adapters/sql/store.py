@@ -19,7 +19,10 @@ row-count check.
 from __future__ import annotations
 
 import json
+import random
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -33,6 +36,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     column,
     create_engine,
     event,
@@ -228,8 +232,40 @@ def _sqlite_events(engine: Engine, busy_timeout: float, synchronous: str, memory
     def _begin(conn: Connection) -> None:
         if conn.info.get("crm_read_only"):
             conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        raw: Any = conn.connection.dbapi_connection
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            if not _wait_for_write_lock(raw, busy_timeout):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try; its error says why
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+
+
+def _wait_for_write_lock(raw: Any, timeout: float) -> bool:
+    """``BEGIN IMMEDIATE`` on a raw SQLite connection, retried for up to ``timeout`` seconds.
+
+    SQLite's own busy handler sleeps longer and longer (up to 100 ms at a
+    time) while it waits, so with several writers a waiting one keeps missing
+    the moments the lock is free: it starves and fails after the whole busy
+    timeout although each transaction takes milliseconds. Short naps with
+    jitter let every writer get its turn. Returns False when the time is up
+    (or on any other error, which the caller's last try then reports).
+    """
+    deadline = time.monotonic() + timeout
+    nap = 0.0002
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if "locked" not in text and "busy" not in text:
+                return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(nap * (0.5 + random.random()))
+        nap = min(nap * 2, 0.002)
 
 
 class SqlStore:
@@ -250,6 +286,9 @@ class SqlStore:
         self._turn = threading.RLock()
         self._placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._inserts: dict[str, str] = {}
+        # Built query statements by shape (steps, page, viewer): building a
+        # UNION ALL of subqueries costs more than running it against an index.
+        self._statements: dict[Any, Any] = {}
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A new unit of work (one transaction).
@@ -730,6 +769,12 @@ _HISTORY_COLUMNS: Final = [
     _H.detail,
     _H.note,
 ]
+_HISTORY_OF: Final = (
+    select(*_HISTORY_COLUMNS)
+    .where(_H.prospect_id.in_(bindparam("history_of", expanding=True)))
+    .order_by(_H.prospect_id, _H.seq)
+)
+_STATEMENTS_MAX: Final = 256
 
 
 def _prospect_row(p: Prospect) -> tuple[Any, ...]:
@@ -792,18 +837,15 @@ class _ProspectRepo:
 
     # reading
 
-    def _fetch(self, statement: Select[Any]) -> list[Prospect]:
-        rows = self._uow.execute(statement).all()
+    def _fetch(self, statement: Select[Any], params: Any = None) -> list[Prospect]:
+        rows = self._uow.execute(statement, params).all()
         histories: dict[str, list[HistoryEntry]] = {}
         wanted = [r[0] for r in rows if r[13]]
         if wanted:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                found = self._uow.execute(
-                    select(*_HISTORY_COLUMNS)
-                    .where(_H.prospect_id.in_(chunk))
-                    .order_by(_H.prospect_id, _H.seq)
-                )
+                # .all() fetches in one driver call; iterating fetches row by row
+                found = self._uow.execute(_HISTORY_OF, {"history_of": chunk}).all()
                 for h in found:
                     histories.setdefault(h[0], []).append(
                         HistoryEntry(
@@ -1034,8 +1076,21 @@ class _ProspectRepo:
         steps = list(dict.fromkeys(last_steps))
         if not steps or limit == 0:
             return []
+        key = (tuple(steps), limit, offset, viewer)
+        cache = self._uow._store._statements
+        statement = cache.get(key)
+        if statement is None:
+            statement = self._worklist_statement(steps, viewer, limit, offset)
+            if len(cache) >= _STATEMENTS_MAX:
+                cache.clear()
+            cache[key] = statement
+        return self._fetch(statement, {"worklist_project": project_id})
+
+    def _worklist_statement(
+        self, steps: list[str | None], viewer: Viewer | None, limit: int, offset: int
+    ) -> Select[Any]:
         where = [
-            _P.project_id == project_id,
+            _P.project_id == bindparam("worklist_project"),
             _P.status == ProspectStatus.RUNNING.value,
             *_prospect_visible(viewer),
         ]
@@ -1043,8 +1098,7 @@ class _ProspectRepo:
         if len(steps) == 1:
             step = steps[0]
             cond = _P.last_step.is_(None) if step is None else _P.last_step == step
-            statement = self._select().where(*where, cond).order_by(*order)
-            return self._fetch(_paged(statement, limit, offset))
+            return _paged(self._select().where(*where, cond).order_by(*order), limit, offset)
         parts = []
         for step in steps:
             cond = _P.last_step.is_(None) if step is None else _P.last_step == step
@@ -1059,7 +1113,7 @@ class _ProspectRepo:
         merged = union_all(*parts).subquery()
         columns = [merged.c[c.name] for c in _PROSPECT_COLUMNS]
         statement = select(*columns).order_by(merged.c.next_action_key, merged.c.id)
-        return self._fetch(_paged(statement, limit, offset))
+        return _paged(statement, limit, offset)
 
 
 class _ActivityRepo(_Repo[Activity]):
