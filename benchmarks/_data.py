@@ -209,6 +209,8 @@ def _activity_rows(lo: int, hi: int, n: int, project_id: str) -> list[tuple[obje
                 utc_us(start),
                 utc_us(created),
                 completed,
+                record["kind"],
+                record["outcome"],
                 1,
                 dumps(record),
             )
@@ -237,7 +239,9 @@ def big_store(n: int) -> Dataset:
             conn.executemany(f"INSERT INTO prospect_history VALUES ({','.join('?' * 10)})", history)
         for lo in range(0, n, chunk):
             conn.executemany(
-                f"INSERT INTO activities VALUES ({','.join('?' * 9)})",
+                "INSERT INTO activities (id, employee, relation_id, project_id, start_key, "
+                "created_key, completed, kind, outcome, version, data) "
+                f"VALUES ({','.join('?' * 11)})",
                 _activity_rows(lo, min(lo + chunk, n), n, project_id),
             )
         conn.execute("COMMIT")

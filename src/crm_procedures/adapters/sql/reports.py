@@ -276,13 +276,13 @@ class SqlReports:
         """Activities and appointments per employee, in three aggregate queries."""
         window = ReportWindow(since, until)
         when = case((_A.start_key != NULL_KEY, _A.start_key), else_=_A.created_key)
-        kind = self._json_text(_A.data, "kind")
+        kind = _A.kind
         visible = [
             *self._employee_scope(viewer, _A.employee),
             *self._project_scope(viewer, _A.project_id),
             *self._window(when, window),
         ]
-        outcome = self._json_text(_A.data, "outcome")
+        outcome = _A.outcome
         q = (
             select(
                 _A.employee,
@@ -317,7 +317,7 @@ class SqlReports:
             .group_by(_A.employee, _A.relation_id)
             .subquery("first_contact")
         )
-        ap_relation = self._json_text(_AP.data, "relation_id")
+        ap_relation = _AP.relation_id
         latest = (
             select(ap_relation.label("relation_id"), func.max(_AP.start_key).label("last_key"))
             .where(_AP.status == AppointmentStatus.CONFIRMED.value, ap_relation.is_not(None))
@@ -344,7 +344,7 @@ class SqlReports:
             .where(
                 _AP.status == AppointmentStatus.CONFIRMED.value,
                 *self._employee_scope(viewer, _AP.employee),
-                *self._project_scope(viewer, self._json_text(_AP.data, "project_id")),
+                *self._project_scope(viewer, _AP.project_id),
                 *self._window(_AP.start_key, window),
             )
             .group_by(_AP.employee)

@@ -16,9 +16,17 @@ the database's version, each in its own transaction, and
 released, never changes: a later change to a table is a new migration (which
 alters the table, backfills, and updates the ``Table`` definitions here).
 
+Migration 1 creates the tables as they were when it was released: the tables
+a later migration changed are created from their frozen version-1 copies
+(``_V1_TABLES``), the others from the current definitions.
+
 1. the base tables and indexes;
 2. the keyword search of visit reports: an FTS5 table kept in sync by
-   triggers on SQLite, a ``tsvector`` GIN index on PostgreSQL.
+   triggers on SQLite, a ``tsvector`` GIN index on PostgreSQL;
+3. the report columns: ``activities.kind`` and ``activities.outcome``,
+   ``appointments.relation_id`` and ``appointments.project_id`` (until then
+   only inside the JSON record), backfilled from ``data``, with the indexes
+   of the per-employee report, and a covering index of the funnel's counts.
 """
 
 from __future__ import annotations
@@ -162,6 +170,8 @@ prospects = Table(
     Index("ix_prospects_worklist", "project_id", "status", "last_step", "next_action_key", "id"),
     Index("ix_prospects_project", "project_id", "id"),
     Index("ix_prospects_project_status", "project_id", "status", "id"),
+    # migration 3 adds ix_prospects_funnel (project_id, stage, status, close_reason): not
+    # declared here, where migration 1 (frozen) would create it too.
 )
 
 prospect_history = Table(
@@ -191,6 +201,8 @@ activities = Table(
     Column("start_key", KEY, nullable=False),
     Column("created_key", KEY, nullable=False),
     Column("completed", Boolean, nullable=False),
+    Column("kind", TEXT, nullable=False, server_default=""),  # migration 3
+    Column("outcome", TEXT),  # migration 3
     Column("version", Integer, nullable=False),
     Column("data", TEXT, nullable=False),
     Index("ix_activities_employee", "employee", "start_key", "created_key", "id"),
@@ -206,6 +218,28 @@ Index(
     sqlite_where=activities.c.completed == false(),
     postgresql_where=activities.c.completed == false(),
 )
+_ACTIVITY_REPORT_INDEXES: Final = [
+    # migration 3: the per-employee report reads only these (covering) indexes
+    Index(
+        "ix_activities_report",
+        activities.c.employee,
+        activities.c.kind,
+        activities.c.outcome,
+        activities.c.completed,
+        activities.c.project_id,
+        activities.c.start_key,
+        activities.c.created_key,
+    ),
+    Index(
+        "ix_activities_first_contact",
+        activities.c.kind,
+        activities.c.employee,
+        activities.c.relation_id,
+        activities.c.start_key,
+        activities.c.created_key,
+        activities.c.project_id,
+    ),
+]
 
 appointments = Table(
     "appointments",
@@ -217,11 +251,22 @@ appointments = Table(
     Column("end_key", KEY, nullable=False),
     Column("status", TEXT, nullable=False),
     Column("recurring", Boolean, nullable=False),
+    Column("relation_id", TEXT),  # migration 3
+    Column("project_id", TEXT),  # migration 3
     Column("version", Integer, nullable=False),
     Column("data", TEXT, nullable=False),
     Index("ix_appointments_agenda", "employee", "start_key", "id"),
     Index("ix_appointments_uid", "uid", "id"),
 )
+_APPOINTMENT_REPORT_INDEXES: Final = [
+    # migration 3: the latest confirmed appointment per relation
+    Index(
+        "ix_appointments_relation",
+        appointments.c.relation_id,
+        appointments.c.status,
+        appointments.c.start_key,
+    ),
+]
 
 visit_reports = Table(
     "visit_reports",
@@ -315,6 +360,52 @@ audit = Table(
 
 _BASE_TABLES: Final = [t for t in metadata.sorted_tables if t.name != "schema_version"]
 
+# -- version 1 of the tables that a later migration changed (frozen: never edit) --
+
+_v1 = MetaData()
+_activities_v1 = Table(
+    "activities",
+    _v1,
+    Column("id", TEXT, primary_key=True),
+    Column("employee", TEXT, nullable=False),
+    Column("relation_id", TEXT),
+    Column("project_id", TEXT),
+    Column("start_key", KEY, nullable=False),
+    Column("created_key", KEY, nullable=False),
+    Column("completed", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_activities_employee", "employee", "start_key", "created_key", "id"),
+    Index("ix_activities_relation", "relation_id", "start_key", "created_key", "id"),
+    Index("ix_activities_project", "project_id", "start_key", "created_key", "id"),
+)
+Index(
+    "ix_activities_employee_open",
+    _activities_v1.c.employee,
+    _activities_v1.c.start_key,
+    _activities_v1.c.created_key,
+    _activities_v1.c.id,
+    sqlite_where=_activities_v1.c.completed == false(),
+    postgresql_where=_activities_v1.c.completed == false(),
+)
+Table(
+    "appointments",
+    _v1,
+    Column("id", TEXT, primary_key=True),
+    Column("employee", TEXT, nullable=False),
+    Column("uid", TEXT, nullable=False),
+    Column("start_key", KEY, nullable=False),
+    Column("end_key", KEY, nullable=False),
+    Column("status", TEXT, nullable=False),
+    Column("recurring", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_appointments_agenda", "employee", "start_key", "id"),
+    Index("ix_appointments_uid", "uid", "id"),
+)
+_V1_TABLES: Final = _v1.sorted_tables
+_V1_NAMES: Final = {t.name for t in _V1_TABLES}
+
 # The FTS5 table indexes visit_reports.search_text (external content, so the text is
 # stored once); the triggers keep it in sync inside the writing transaction.
 _SQLITE_SEARCH = [
@@ -340,7 +431,8 @@ _POSTGRES_SEARCH = [
 
 
 def _migration_1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=_BASE_TABLES)
+    metadata.create_all(conn, tables=[t for t in _BASE_TABLES if t.name not in _V1_NAMES])
+    _v1.create_all(conn, tables=_V1_TABLES)
 
 
 def _migration_2(conn: Connection) -> None:
@@ -351,9 +443,39 @@ def _migration_2(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+# (table, column, JSON key of ``data``, NOT NULL with '' as the default)
+_REPORT_COLUMNS: Final = [
+    ("activities", "kind", "kind", True),
+    ("activities", "outcome", "outcome", False),
+    ("appointments", "relation_id", "relation_id", False),
+    ("appointments", "project_id", "project_id", False),
+]
+
+
+def _migration_3(conn: Connection) -> None:
+    dialect = conn.dialect.name
+    text = 'TEXT COLLATE "C"' if dialect == "postgresql" else "TEXT"
+    for table, column, _, required in _REPORT_COLUMNS:
+        constraint = " NOT NULL DEFAULT ''" if required else ""
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {text}{constraint}")
+    for table in ("activities", "appointments"):
+        fields = [(c, key) for t, c, key, _ in _REPORT_COLUMNS if t == table]
+        if dialect == "sqlite":
+            assignments = ", ".join(f"{c} = json_extract(data, '$.{key}')" for c, key in fields)
+        else:
+            assignments = ", ".join(f"{c} = (data::json ->> '{key}')" for c, key in fields)
+        conn.exec_driver_sql(f"UPDATE {table} SET {assignments}")
+    for index in [*_ACTIVITY_REPORT_INDEXES, *_APPOINTMENT_REPORT_INDEXES]:
+        index.create(conn)
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_prospects_funnel ON prospects (project_id, stage, status, close_reason)"
+    )
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
+    (3, "report columns and indexes (activities, appointments, prospects)", _migration_3),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 

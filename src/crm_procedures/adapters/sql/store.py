@@ -1125,6 +1125,8 @@ class _ActivityRepo(_Repo[Activity]):
             sort_key(record.start),
             sort_key(record.created_at),
             record.completed_at is not None,
+            record.kind.value,
+            record.outcome,
         )
 
     def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
@@ -1179,6 +1181,8 @@ class _AppointmentRepo(_Repo[Appointment]):
             utc_us(record.end),
             record.status.value,
             record.rrule is not None,
+            record.relation_id,
+            record.project_id,
         )
 
     def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
