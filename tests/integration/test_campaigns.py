@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,11 +36,13 @@ from crm_procedures import (
     TransitionNotAllowed,
     dump_definitions,
     load_definitions,
+    standard_definitions,
 )
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.model.relation import Relation
 from crm_procedures.services import campaigns
 from integration.campaign import (
+    MEMBERS,
     START,
     Campaign,
     make_campaign,
@@ -662,3 +665,29 @@ def test_naive_times_are_refused_and_store_nothing(campaign: Campaign) -> None:
             c.ctx, "ann", c.acme, "make_appointment", role="marketeer", appointment_start=naive
         )
     assert snapshot(c.store, c.project.id) == before
+
+
+def test_send_email_step_greets_in_the_language_of_its_template(store: Any) -> None:
+    # Regression: the salutation followed the installation's language, not the template's.
+    standard = standard_definitions()
+    dutch = attrs.evolve(standard.templates["info"], language="nl")
+    definitions = attrs.evolve(standard, templates={**standard.templates, "info": dutch})
+    c = make_campaign(store)
+    c.ctx.definitions = definitions
+    project = campaigns.start_campaign(
+        c.ctx,
+        "pia",
+        relation_id="client",
+        name="Voorjaarscampagne",
+        procedure="standard",
+        members=MEMBERS,
+    )
+    (prospect,) = campaigns.add_prospects(c.ctx, "pia", project.id, [("acme", "c-acme")])
+    campaigns.release(c.ctx, "pia", project.id)
+    do(c, "ann", "marketeer", "call", prospect.id)
+    (key,) = do(c, "ann", "marketeer", "send_info", prospect.id).message_keys
+    with c.store.unit_of_work() as uow:
+        (message,) = [m for m in uow.outbox.list() if m.key == key]
+    body = parse(message.payload["message"]).get_body(("plain",))
+    assert body is not None
+    assert body.get_content().startswith("Geachte Jan de Vries,")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -31,7 +31,8 @@ def non_empty(_inst: Any, attribute: Any, value: Any) -> None:
         raise InvalidInput(_name(attribute), "must be text", value)
     if not value.strip():
         raise InvalidInput(_name(attribute), "must not be empty", value)
-    one_line(_inst, attribute, value)
+    if len(value) > MAX_LINE or not value.isprintable():
+        one_line(_inst, attribute, value)
 
 
 def one_line(_inst: Any, attribute: Any, value: Any) -> None:
@@ -42,6 +43,10 @@ def one_line(_inst: Any, attribute: Any, value: Any) -> None:
         raise InvalidInput(_name(attribute), "must be text", value)
     if len(value) > MAX_LINE:
         raise InvalidInput(_name(attribute), f"is longer than {MAX_LINE} characters", value[:40])
+    # Fast path: printable text holds no control characters and no line breaks
+    # (str.isprintable is false for every character the patterns below find).
+    if value.isprintable():
+        return
     if _LINE_BREAK.search(value) or _CONTROL.search(value):
         raise InvalidInput(_name(attribute), "must be one line without control characters", value)
 
@@ -86,6 +91,14 @@ def require_aware(value: Any, field: str) -> datetime:
         raise InvalidInput(
             field, "must be timezone-aware (naive datetimes are never guessed)", value
         )
+    if value.tzinfo is not UTC:
+        # A wall time in a daylight-saving gap (02:30 on the spring-forward night)
+        # names no instant; zoneinfo would silently shift it. Refuse it instead.
+        back = value.astimezone(UTC).astimezone(value.tzinfo)
+        if back.replace(tzinfo=None, fold=0) != value.replace(tzinfo=None, fold=0):
+            raise InvalidInput(
+                field, f"does not exist in {value.tzinfo} (the clocks skip it)", value
+            )
     return value
 
 

@@ -23,6 +23,8 @@ class Gender(enum.StrEnum):
 
 
 def _to_gender(value: Any) -> Gender:
+    if type(value) is Gender:
+        return value
     return to_enum(Gender, "gender", value)
 
 

@@ -44,6 +44,8 @@ class RelationKind(enum.StrEnum):
 
 
 def _kinds(value: Any) -> frozenset[RelationKind]:
+    if type(value) is frozenset and all(type(k) is RelationKind for k in value):
+        return value  # already members: the usual case, and an immutable set
     try:
         return frozenset(RelationKind(k) for k in frozenset_of(value))
     except ValueError as exc:
@@ -52,6 +54,8 @@ def _kinds(value: Any) -> frozenset[RelationKind]:
 
 
 def _to_relation_type(value: Any) -> RelationType:
+    if type(value) is RelationType:
+        return value
     return to_enum(RelationType, "type", value)
 
 

@@ -115,7 +115,15 @@ class DuplicateIndex:
             la, lb = len(name_key), len(other_key)
             if 2.0 * min(la, lb) / max(la + lb, 1) < self.threshold:
                 continue
-            score = round(similarity(name_key, other_key), 3)
+            if similarity is _difflib_ratio:
+                matcher = difflib.SequenceMatcher(None, name_key, other_key, autojunk=False)
+                # quick_ratio bounds ratio from above and costs far less; the
+                # margin keeps pairs whose ratio rounds up to the threshold.
+                if matcher.quick_ratio() < self.threshold - 0.001:
+                    continue
+                score = round(matcher.ratio(), 3)
+            else:
+                score = round(similarity(name_key, other_key), 3)
             if score >= self.threshold and (best is None or score > best.score):
                 best = DuplicateMatch(other_ref, min(score, 0.999), "similar name")
         return best

@@ -227,6 +227,9 @@ class NameConventions:
     _abbrev_by_letters: Mapping[str, str] = attrs.field(
         init=False, factory=dict, eq=False, repr=False
     )
+    # Results of the pure per-word and per-name steps, by their input: imports
+    # meet the same words ("bakkerij", "B.V.") and last names again and again.
+    _memo: dict[tuple[Any, ...], Any] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # Compiled once per conventions object: the importer calls these per row.
@@ -340,21 +343,50 @@ def normalise_relation_name(name: str, conventions: NameConventions = DEFAULT_CO
     text = " ".join(name.split())
     if not text:
         raise InvalidInput("name", "must not be empty", name)
+    recased = _recase_name(text, conventions)
     # A mixed-case name can come out all in capitals ("AA a" -> "AA A"), which a
-    # second run would read as typed in capitals and recase; running to the
-    # fixed point makes normalising twice the same as normalising once.
-    for _ in range(3):
-        recased = _recase_name(text, conventions)
-        if recased == text:
-            break
-        text = recased
-    return text
+    # second run would read as typed in capitals and recase. Recasing such a
+    # result once more makes normalising twice the same as normalising once.
+    if _typed_in_one_case(recased) and not _typed_in_one_case(text):
+        recased = _recase_name(recased, conventions)
+    return recased
+
+
+def _typed_in_one_case(text: str) -> bool:
+    return text.isupper() or text.islower()
+
+
+_MEMO_LIMIT = 50_000
+"""Entries a conventions object remembers before it starts afresh (bounds memory)."""
+
+
+def _remember(conv: NameConventions, key: Any, value: Any) -> None:
+    memo = conv._memo
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+def _cased(word: str, first: bool, recase_all: bool, conv: NameConventions) -> str:
+    """:func:`_case_word`, remembered per conventions (digits are not remembered)."""
+    if word.isdigit() and word.isascii():
+        # Digits have no case: _case_word gives them back unless they have a
+        # fixed spelling. House numbers would only crowd the memo.
+        return conv.fixed_spellings.get(word, word)
+    cased = _case_word(word, first, recase_all, conv)
+    _remember(conv, (word, first, recase_all), cased)
+    return cased
 
 
 def _recase_name(text: str, conventions: NameConventions) -> str:
-    recase_all = text.isupper() or text.islower()
+    recase_all = _typed_in_one_case(text)
     words = conventions.canonical_form(text).split(" ")
-    return " ".join(_case_word(w, i == 0, recase_all, conventions) for i, w in enumerate(words))
+    get = conventions._memo.get
+    head = words[0]
+    out = [get((head, True, recase_all)) or _cased(head, True, recase_all, conventions)]
+    for w in words[1:]:
+        out.append(get((w, False, recase_all)) or _cased(w, False, recase_all, conventions))
+    return " ".join(out)
 
 
 _PUNCT = re.compile(r"[^\w\s]")
@@ -440,6 +472,15 @@ def split_dutch_name(name: str, conventions: NameConventions = DEFAULT_CONVENTIO
     text = " ".join(name.split())
     if not text:
         raise InvalidInput("name", "must not be empty", name)
+    key = ("person", text)
+    found: PersonName | None = conventions._memo.get(key)
+    if found is None:
+        found = _split_dutch_name(text, name, conventions)
+        _remember(conventions, key, found)
+    return found
+
+
+def _split_dutch_name(text: str, name: str, conventions: NameConventions) -> PersonName:
     if "," in text:
         last_part, _, rest = text.partition(",")
         tokens = rest.split()
@@ -519,7 +560,8 @@ def normalise_initials(value: str) -> str:
     if not text:
         return ""
     cleaned = text.replace("-", ".").replace(" ", ".")
-    if not all(ch.isalpha() or ch == "." for ch in cleaned):
+    letters = cleaned.replace(".", "")
+    if letters and not letters.isalpha():
         raise InvalidInput("initials", "may hold only letters and dots", value)
     parts = [p for p in cleaned.split(".") if p]
     out: list[str] = []
@@ -652,7 +694,8 @@ def normalise_email(value: str) -> str:
     if not text:
         return ""
     local, at, domain = text.rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in text):
+    # ``text`` is stripped, so it holds white space exactly when it splits.
+    if not at or not local or "." not in domain or len(text.split()) != 1:
         raise InvalidInput("email", f"{value!r} is not an e-mail address", value)
     return f"{local}@{domain.lower()}"
 

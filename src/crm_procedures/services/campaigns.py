@@ -302,7 +302,8 @@ def release(
                 project.id, Viewer.system(), status=ProspectStatus.PREPARING
             )
         else:
-            todo = [uow.prospects.get(pid) for pid in prospect_ids]
+            # A prospect named twice is released once (not loaded twice and saved stale).
+            todo = [uow.prospects.get(pid) for pid in dict.fromkeys(prospect_ids)]
         released = 0
         for prospect in todo:
             if prospect.project_id != project.id:
@@ -484,7 +485,7 @@ def _send_email(
     sender_name = sender.name if sender else ctx.sender_name
     template = defs.template(effect.template)
     values = template_values(
-        contact, relation, project, sender_name, ctx.sender_email, language=ctx.language
+        contact, relation, project, sender_name, ctx.sender_email, language=template.language
     )
     rendered = render(template, values)
     key = f"prospect:{prospect.id}:entry:{seq}:mail"

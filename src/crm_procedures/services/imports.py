@@ -395,17 +395,22 @@ class _Row:
     warnings: tuple[str, ...]
 
 
-def _cell(row: Mapping[str, str], target: str, mapping: Mapping[str, str]) -> str:
-    column = mapping.get(target)
-    if column is None:
-        return ""
-    value = row.get(column)
-    return "" if value is None else str(value).strip()
+def _cells(row: Mapping[str, Any], columns: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Target field -> the row's stripped text, for the mapped fields the row has."""
+    out: dict[str, str] = {}
+    for target, column in columns:
+        value = row.get(column)
+        if value is not None:
+            out[target] = (value if type(value) is str else str(value)).strip()
+    return out
+
+
+_SUSPECT_ONLY = frozenset({RelationKind.SUSPECT})
 
 
 def _kinds(value: str) -> frozenset[RelationKind]:
     if not value:
-        return frozenset({RelationKind.SUSPECT})
+        return _SUSPECT_ONLY
     out = set()
     for part in value.replace(";", ",").replace("/", ",").split(","):
         key = part.strip().lower()
@@ -430,57 +435,62 @@ def _country(value: str, default: str) -> str:
 
 
 def _build(
-    line: int, row: Mapping[str, str], mapping: Mapping[str, str], s: _Settings, ids: Any
+    line: int,
+    row: Mapping[str, Any],
+    columns: Sequence[tuple[str, str]],
+    s: _Settings,
+    ids: Any,
 ) -> _Row:
-    """One row to records; raises InvalidInput naming the field at fault."""
+    """One row to records; raises InvalidInput naming the field at fault.
 
-    def get(target: str) -> str:
-        return _cell(row, target, mapping)
+    ``columns`` holds the (target field, source column) pairs of the mapping.
+    """
+    get = _cells(row, columns).get
 
-    raw_name = get("name")
+    raw_name = get("name", "")
     if not raw_name:
         raise InvalidInput("name", "is missing")
     name = normalise_relation_name(raw_name, s.conventions)
-    country = _country(get("country"), s.country)
-    postcode = normalise_postcode(get("postcode"), country)
-    email = normalise_email(get("email"))
-    phone = normalise_phone(get("phone"), country)
-    street, city = get("street"), get("city")
+    country = _country(get("country", ""), s.country)
+    postcode = normalise_postcode(get("postcode", ""), country)
+    email = normalise_email(get("email", ""))
+    phone = normalise_phone(get("phone", ""), country)
+    street, city = get("street", ""), get("city", "")
     addresses = (Address(street, postcode, city, country),) if street or postcode or city else ()
     relation = Relation(
         RelationId(ids()),
         name,
-        industry_code=get("industry_code") or None,
-        kinds=_kinds(get("kinds")),
+        industry_code=get("industry_code", "") or None,
+        kinds=_kinds(get("kinds", "")),
         addresses=addresses,
         email=email or None,
         phone=phone or None,
-        website=get("website") or None,
-        region=get("region") or None,
+        website=get("website", "") or None,
+        region=get("region", "") or None,
         source=s.source,
-        notes=get("notes"),
+        notes=get("notes", ""),
     )
     contact = None
     keys = [email, phone]
-    full, last = get("contact"), get("last_name")
+    full, last = get("contact", ""), get("last_name", "")
     if full or last:
         if last:
             parts = split_dutch_name(last, s.conventions)
-            prefix = get("prefix").lower() or parts.prefix
+            prefix = get("prefix", "").lower() or parts.prefix
             last_name = parts.last_name
-            first = get("first_name")
-            initials = get("initials")
+            first = get("first_name", "")
+            initials = get("initials", "")
         else:
             parts = split_dutch_name(full, s.conventions)
             prefix, last_name = parts.prefix, parts.last_name
-            first = get("first_name") or parts.first_name
-            initials = get("initials") or parts.initials
+            first = get("first_name", "") or parts.first_name
+            initials = get("initials", "") or parts.initials
         first = " ".join(w[:1].upper() + w[1:] for w in first.split())
         if not initials and first:
             initials = ".".join(w[0] for w in first.split())
-        contact_email = normalise_email(get("contact_email"))
-        contact_phone = normalise_phone(get("contact_phone"), country)
-        gender_text = get("gender")
+        contact_email = normalise_email(get("contact_email", ""))
+        contact_phone = normalise_phone(get("contact_phone", ""), country)
+        gender_text = get("gender", "")
         contact = Contact(
             ContactId(ids()),
             relation.id,
@@ -491,7 +501,7 @@ def _build(
             gender=normalise_gender(gender_text) if gender_text else Gender.UNKNOWN,
             email=contact_email or None,
             phone=contact_phone or None,
-            function=get("function"),
+            function=get("function", ""),
         )
         keys += [contact_email, contact_phone]
     warnings: tuple[str, ...] = ()
@@ -590,7 +600,7 @@ def import_suspects(
             they are reported.
     """
     header, rows = _rows_of(source, delimiter, encoding)
-    column_of = _resolve_mapping(header, mapping)
+    columns = tuple(_resolve_mapping(header, mapping).items())
     index = DuplicateIndex(duplicate_threshold)
     ids = ctx.new_id
     settings = _Settings(ProjectId(project_id), country.upper(), conventions, rules, source_label)
@@ -615,7 +625,7 @@ def import_suspects(
                 rejected.append(RejectedRow(line, error))
                 continue
             try:
-                built = _build(line, row, column_of, settings, ids)
+                built = _build(line, row, columns, settings, ids)
             except InvalidInput as exc:
                 rejected.append(RejectedRow(line, str(exc)))
                 continue

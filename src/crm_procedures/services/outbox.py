@@ -202,9 +202,12 @@ def dispatch_once(
 
     Only channels with a port are claimed (``mail`` with ``mailer``,
     ``calendar`` with ``calendar``). When another dispatcher holds the claim,
-    the round claims nothing. Exceptions that are not ``Exception`` (a
-    ``KeyboardInterrupt``, a process being stopped) propagate: messages
-    already handed over stay leased and are delivered again after the lease.
+    the round claims nothing. When delivering takes longer than the lease, the
+    round stops before the next message (its lease may belong to another
+    dispatcher by then); the rest are delivered by a later round. Exceptions
+    that are not ``Exception`` (a ``KeyboardInterrupt``, a process being
+    stopped) propagate: messages already handed over stay leased and are
+    delivered again after the lease.
 
     Raises:
         InvalidInput: bad arguments (a naive clock, ``max_attempts < 1``).
@@ -223,7 +226,13 @@ def dispatch_once(
         return DispatchReport()
     delivered = retried = failed = 0
     errors: list[tuple[str, str]] = []
+    lease_ends = now + timedelta(seconds=lease_seconds)
     for message in claimed:
+        if _now(clock) >= lease_ends:
+            # The lease ran out while earlier messages were slow to deliver: another
+            # dispatcher may hold these now. Leave them to it (or to the next round)
+            # rather than deliver a message twice.
+            break
         try:
             _deliver(message, mailer, calendar)
         except Exception as exc:

@@ -131,8 +131,12 @@ def _at(value: str) -> datetime:
     return structure(value, datetime)
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # One shared encoder: json.dumps with options builds a new one on every call.
+    return _ENCODE(value)
 
 
 def open_store(

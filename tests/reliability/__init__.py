@@ -1,0 +1,1 @@
+"""The reliability and security suite: load, faults and hostile input, with figures."""
