@@ -16,7 +16,6 @@ Run: ``python benchmarks/run.py --only import``.
 from __future__ import annotations
 
 import csv
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _data
-from _common import Figure
+from _common import Figure, raw_connection, timed_insert
 
 from crm_procedures import CrmApp, standard_definitions
 from crm_procedures.adapters.sql import open_store
@@ -103,19 +102,13 @@ def run(quick: bool) -> list[Figure]:
         raise AssertionError(f"import did not store the file: {report.summary()}")
 
     raw_path = folder / f"raw-{n}.db"
-    conn = sqlite3.connect(raw_path, isolation_level=None)
+    conn = raw_connection(raw_path, foreign_keys=False)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"CREATE TABLE suspects ({', '.join(f'c{i} TEXT' for i in range(12))})")
-        t0 = time.perf_counter()
         with source.open(encoding="utf-8", newline="") as f:
             reader = csv.reader(f, delimiter=";")
             next(reader)
-            conn.execute("BEGIN")
-            conn.executemany(f"INSERT INTO suspects VALUES ({','.join('?' * 12)})", reader)
-            conn.execute("COMMIT")
-        raw = time.perf_counter() - t0
+            raw = timed_insert(conn, "suspects", reader, 12)
     finally:
         conn.close()
     limit = 10.0 * n / 100_000

@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _data
-from _common import Figure, median_of
+from _common import Figure, median_of, raw_connection, timed_insert
 
 from crm_procedures import CrmApp, standard_definitions
 from crm_procedures.adapters.sql import open_store
@@ -71,14 +71,6 @@ def _interleaved(fns: dict[str, Callable[[], float]], repeat: int) -> dict[str, 
 
 
 # -- bulk insert --
-
-
-def _raw_connection(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
 
 
 def _insert_figures(n: int, repeat: int, quick: bool) -> list[Figure]:
@@ -133,13 +125,9 @@ def _insert_figures(n: int, repeat: int, quick: bool) -> list[Figure]:
             )
             for i in range(n)
         ]
-        conn = _raw_connection(path)
+        conn = raw_connection(path)
         try:
-            t0 = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(f"INSERT INTO prospects VALUES ({','.join('?' * 15)})", rows)
-            conn.execute("COMMIT")
-            took = time.perf_counter() - t0
+            took = timed_insert(conn, "prospects", rows, 15, "BEGIN IMMEDIATE")
         finally:
             conn.close()
         path.unlink()
@@ -418,7 +406,7 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
     ds = _data.big_store(max(20 * n_ops * repeat, 2_000))
     store = open_store(ds.url, create=False)
     crm = CrmApp(store=store, clock=FrozenClock(_data.T0), definitions=standard_definitions())
-    conn = _raw_connection(ds.path)
+    conn = raw_connection(ds.path)
     # Running prospects with nothing done yet: the marketeer may "call" each.
     ids = [
         r[0]

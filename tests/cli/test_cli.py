@@ -234,6 +234,10 @@ def test_a_database_that_cannot_be_opened_is_one_line(
 # -- import, worklist, dispatch, report on a campaign database -----------------------------------
 
 
+JANSEN = ["Jansen Bouw B.V.", "Utrecht", "Anna", "Jansen", "anna@jansen.example.nl"]
+VISSER = ["Visser Metaal", "Zwolle", "Kees", "Visser", "kees@visser.example.nl"]
+
+
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, delimiter=";")
@@ -245,13 +249,7 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 def test_import_suspects_into_a_project(
     database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = write_csv(
-        tmp_path / "suspects.csv",
-        [
-            ["Jansen Bouw B.V.", "Utrecht", "Anna", "Jansen", "anna@jansen.example.nl"],
-            ["Visser Metaal", "Zwolle", "Kees", "Visser", "kees@visser.example.nl"],
-        ],
-    )
+    good = write_csv(tmp_path / "suspects.csv", [JANSEN, VISSER])
     code, out, err = run(
         capsys, "import", "--db", database.url, "--as", "pia", database.project_id, str(good)
     )
@@ -267,13 +265,8 @@ def test_import_suspects_into_a_project(
 def test_import_strict_exits_1_when_rows_are_rejected(
     database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    mixed = write_csv(
-        tmp_path / "mixed.csv",
-        [
-            ["Jansen Bouw B.V.", "Utrecht", "Anna", "Jansen", "anna@jansen.example.nl"],
-            ["", "Zwolle", "Kees", "Visser", "kees@visser.example.nl"],
-        ],
-    )
+    nameless = ["", *VISSER[1:]]
+    mixed = write_csv(tmp_path / "mixed.csv", [JANSEN, nameless])
     argv = ("import", "--db", database.url, "--as", "pia", database.project_id, str(mixed))
     code, out, _ = run(capsys, *argv, "--strict", "--all-or-nothing")
     assert code == 1

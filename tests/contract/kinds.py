@@ -49,62 +49,31 @@ class Kind:
     """One record kind: its name in errors, its repository, a builder and a change."""
 
     name: str
-    repository: Callable[[UnitOfWork], Any]
+    attribute: str
+    """The unit of work's attribute that holds the kind's repository."""
     build: Callable[[], Any]
     field: str
     """A text field that :meth:`changed` rewrites."""
+
+    def repository(self, uow: UnitOfWork) -> Any:
+        """The kind's repository in ``uow``."""
+        return getattr(uow, self.attribute)
 
     def changed(self, record: Any, text: str) -> Any:
         """A copy of ``record`` with ``field`` set to ``text`` (same version)."""
         return attrs.evolve(record, **{self.field: text})
 
 
-def _relations(uow: UnitOfWork) -> Any:
-    return uow.relations
-
-
-def _contacts(uow: UnitOfWork) -> Any:
-    return uow.contacts
-
-
-def _projects(uow: UnitOfWork) -> Any:
-    return uow.projects
-
-
-def _activities(uow: UnitOfWork) -> Any:
-    return uow.activities
-
-
-def _appointments(uow: UnitOfWork) -> Any:
-    return uow.appointments
-
-
-def _visit_reports(uow: UnitOfWork) -> Any:
-    return uow.visit_reports
-
-
-def _documents(uow: UnitOfWork) -> Any:
-    return uow.documents
-
-
-def _users(uow: UnitOfWork) -> Any:
-    return uow.users
-
-
-def _groups(uow: UnitOfWork) -> Any:
-    return uow.groups
-
-
 KINDS = [
-    Kind("relation", _relations, a_relation, "name"),
-    Kind("contact", _contacts, a_contact, "last_name"),
-    Kind("project", _projects, a_project, "name"),
-    Kind("activity", _activities, an_activity, "subject"),
-    Kind("appointment", _appointments, an_appointment, "title"),
-    Kind("visit_report", _visit_reports, a_visit_report, "subject"),
-    Kind("document", _documents, a_document, "name"),
-    Kind("user", _users, a_user, "name"),
-    Kind("group", _groups, a_group, "name"),
+    Kind("relation", "relations", a_relation, "name"),
+    Kind("contact", "contacts", a_contact, "last_name"),
+    Kind("project", "projects", a_project, "name"),
+    Kind("activity", "activities", an_activity, "subject"),
+    Kind("appointment", "appointments", an_appointment, "title"),
+    Kind("visit_report", "visit_reports", a_visit_report, "subject"),
+    Kind("document", "documents", a_document, "name"),
+    Kind("user", "users", a_user, "name"),
+    Kind("group", "groups", a_group, "name"),
 ]
 
 KIND_PARAMS = [pytest.param(k, id=k.name) for k in KINDS]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -96,6 +96,13 @@ def test_contacts_of_a_relation_by_last_name_and_by_phone(store: Store) -> None:
 # -- projects and their visibility --
 
 
+def _seed(store: Store, fill: Callable[[UnitOfWork], None]) -> None:
+    """Commit what ``fill`` writes in one unit of work."""
+    with store.unit_of_work() as uow:
+        fill(uow)
+        uow.commit()
+
+
 def _projects(uow: UnitOfWork) -> None:
     uow.projects.add(a_project(id="p-open", relation_id="r1", name="Open campaign"))
     uow.projects.add(
@@ -107,9 +114,7 @@ def _projects(uow: UnitOfWork) -> None:
 
 
 def test_restricted_projects_are_visible_to_linked_users_and_groups_only(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _projects(uow)
-        uow.commit()
+    _seed(store, _projects)
     ann = viewer("ann")
     sally = viewer("sally", groups=("sales",))
     outsider = viewer("otto")
@@ -131,9 +136,7 @@ def test_restricted_projects_are_visible_to_linked_users_and_groups_only(store: 
 
 
 def test_changing_the_links_of_a_project_changes_who_sees_it(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _projects(uow)
-        uow.commit()
+    _seed(store, _projects)
     with store.unit_of_work() as uow:
         project = uow.projects.get("p-ann")
         uow.projects.save(attrs.evolve(project, linked_users={"bob"}))
@@ -188,9 +191,7 @@ def _campaign(uow: UnitOfWork) -> None:
 
 
 def test_prospects_of_a_project_by_status_ordered_by_id(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _campaign(uow)
-        uow.commit()
+    _seed(store, _campaign)
     with store.unit_of_work() as uow:
         prospects = uow.prospects
         assert ids(prospects.of_project("p-open", status=PREPARING)) == ["pr-07", "pr-10"]
@@ -209,9 +210,7 @@ def test_prospects_of_a_project_by_status_ordered_by_id(store: Store) -> None:
 def test_prospects_in_preparation_are_hidden_from_viewers_without_the_right(
     store: Store,
 ) -> None:
-    with store.unit_of_work() as uow:
-        _campaign(uow)
-        uow.commit()
+    _seed(store, _campaign)
     plain = viewer("otto")
     with store.unit_of_work() as uow:
         prospects = uow.prospects
@@ -234,9 +233,7 @@ def test_prospects_in_preparation_are_hidden_from_viewers_without_the_right(
 def test_worklist_is_running_prospects_after_the_given_steps_by_next_action(
     store: Store,
 ) -> None:
-    with store.unit_of_work() as uow:
-        _campaign(uow)
-        uow.commit()
+    _seed(store, _campaign)
     with store.unit_of_work() as uow:
         worklist = uow.prospects.worklist
         steps = [None, "call", "call_back"]
@@ -252,9 +249,7 @@ def test_worklist_is_running_prospects_after_the_given_steps_by_next_action(
 
 
 def test_worklist_applies_the_viewers_visibility(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _campaign(uow)
-        uow.commit()
+    _seed(store, _campaign)
     with store.unit_of_work() as uow:
         worklist = uow.prospects.worklist
         assert worklist("p-ann", ["call"], viewer("otto")) == []
@@ -263,9 +258,7 @@ def test_worklist_applies_the_viewers_visibility(store: Store) -> None:
 
 
 def test_worklist_returns_whole_prospects_with_their_history(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _campaign(uow)
-        uow.commit()
+    _seed(store, _campaign)
     with store.unit_of_work() as uow:
         saved = uow.prospects.get("pr-04")
         saved.history.append(HistoryEntry(1, EntryKind.STEP, T0, "ann", "marketeer", "call"))
@@ -309,9 +302,7 @@ def _activities(uow: UnitOfWork) -> None:
 
 
 def test_my_activities_newest_first_with_missing_start_last(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _activities(uow)
-        uow.commit()
+    _seed(store, _activities)
     with store.unit_of_work() as uow:
         mine = uow.activities.for_employee
         assert ids(mine("ann")) == ["a6", "a4", "a2", "a1", "a3"]
@@ -321,9 +312,7 @@ def test_my_activities_newest_first_with_missing_start_last(store: Store) -> Non
 
 
 def test_activities_are_seen_by_their_employee_their_group_or_everybody(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _activities(uow)
-        uow.commit()
+    _seed(store, _activities)
     ann = viewer("ann", groups=("sales",))
     bob = viewer("bob")
     colleague = Viewer(
@@ -346,9 +335,7 @@ def test_activities_are_seen_by_their_employee_their_group_or_everybody(store: S
 
 
 def test_activities_of_a_relation_and_of_a_project(store: Store) -> None:
-    with store.unit_of_work() as uow:
-        _activities(uow)
-        uow.commit()
+    _seed(store, _activities)
     with store.unit_of_work() as uow:
         activities = uow.activities
         assert ids(activities.of_relation("r1")) == ["a6", "a5", "a4", "a2", "a7", "a1"]

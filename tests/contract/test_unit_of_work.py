@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import attrs
@@ -217,42 +218,38 @@ def test_bulk_add_with_one_unknown_project_writes_no_prospect(store: Store) -> N
     assert dump(store) == before
 
 
-def test_moving_a_prospect_to_an_unknown_project_is_refused(store: Store) -> None:
-    prospect = _seeded(store)
+def _refused_save(
+    store: Store, prospect_id: str, change: Callable[[Prospect], None]
+) -> InvalidInput:
+    """Load the prospect, ``change`` it, expect its save refused, and the store unchanged."""
     before = dump(store)
     with store.unit_of_work() as uow:
-        loaded = uow.prospects.get(prospect.id)
-        loaded.project_id = "no-such-project"
-        with pytest.raises(InvalidInput):
-            uow.prospects.save(loaded)
-        uow.commit()
-    assert dump(store) == before
-
-
-def test_shortening_the_history_is_refused(store: Store) -> None:
-    prospect = _seeded(store)
-    before = dump(store)
-    with store.unit_of_work() as uow:
-        loaded = uow.prospects.get(prospect.id)
-        loaded.history.clear()
-        loaded.last_step = None
+        loaded = uow.prospects.get(prospect_id)
+        change(loaded)
         with pytest.raises(InvalidInput) as caught:
             uow.prospects.save(loaded)
         uow.commit()
-    assert caught.value.field == "history"
     assert dump(store) == before
+    return caught.value
+
+
+def test_moving_a_prospect_to_an_unknown_project_is_refused(store: Store) -> None:
+    prospect = _seeded(store)
+    _refused_save(store, prospect.id, lambda p: setattr(p, "project_id", "no-such-project"))
+
+
+def test_shortening_the_history_is_refused(store: Store) -> None:
+    def shorten(loaded: Prospect) -> None:
+        loaded.history.clear()
+        loaded.last_step = None
+
+    prospect = _seeded(store)
+    assert _refused_save(store, prospect.id, shorten).field == "history"
 
 
 def test_history_entries_out_of_order_are_refused(store: Store) -> None:
     prospect = _seeded(store)
-    before = dump(store)
-    with store.unit_of_work() as uow:
-        loaded = uow.prospects.get(prospect.id)
-        loaded.history.append(_step(1, "call_back"))
-        with pytest.raises(InvalidInput):
-            uow.prospects.save(loaded)
-        uow.commit()
-    assert dump(store) == before
+    _refused_save(store, prospect.id, lambda p: p.history.append(_step(1, "call_back")))
 
 
 def test_a_naive_datetime_is_refused(store: Store) -> None:

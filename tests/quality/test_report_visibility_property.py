@@ -19,14 +19,16 @@ from crm_procedures.errors import NotFound
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.project import Project
 from crm_procedures.services.reports import report_queries
+from quality.worlds import Scale, World, build, worlds
 
-from .conftest import STORES
-from .test_visibility_property import RELATIONS, World, build, worlds
+from .conftest import NOW, STORES
+
+SCALE = Scale(created_at=NOW)
 
 
 @pytest.mark.parametrize("store_name", [name for name, _ in STORES])
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(world=worlds())
+@given(world=worlds(SCALE))
 def test_every_report_counts_exactly_what_the_viewer_may_see(store_name: str, world: World) -> None:
     store = build(dict(STORES)[store_name], world)
     projects = {p.id: p for p in world.projects}
@@ -61,7 +63,7 @@ def test_every_report_counts_exactly_what_the_viewer_may_see(store_name: str, wo
                 )
                 rows = reports.employee_activity(viewer)
                 assert {r.employee: r.activities for r in rows} == dict(seen), user.id
-                for rel in RELATIONS:
+                for rel in world.relations:
                     allowed = {
                         x.id
                         for x in world.prospects

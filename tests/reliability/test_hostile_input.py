@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,14 @@ def _ics_lines(appointment: Appointment) -> list[str]:
     return [line for line in text.split("\r\n") if line]
 
 
+def _render_text(text: str) -> Any:
+    return render(_template(text=text), {})
+
+
+def _ics_of(**changes: Any) -> list[str]:
+    return _ics_lines(_appointment(**changes))
+
+
 def _no_injected_property(lines: list[str]) -> bool:
     # Only the genuine attendee line may start with ATTENDEE; no line may carry
     # the attacker's address as a property of its own.
@@ -114,6 +123,10 @@ def _with_step(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = dump_definitions(standard())
     data["steps"]["make_appointment"].update(changes)
     return data
+
+
+def _load_with_step(**changes: Any) -> Any:
+    return load_definitions(_with_step(**changes))
 
 
 def _cli(*argv: str) -> tuple[int, str]:
@@ -154,6 +167,16 @@ class Installation:
 
             self.prospect = uow.prospects.of_project(project.id, Viewer.system())[0].id
 
+    def make_appointment(self, start: datetime) -> Any:
+        return campaigns.perform_step(
+            self.ctx,
+            "pia",
+            self.prospect,
+            "make_appointment",
+            role="project_leader",
+            appointment_start=start,
+        )
+
     def import_rows(self, rows: Any) -> Any:
         return import_suspects(self.ctx, "pia", self.project, rows)
 
@@ -179,17 +202,14 @@ def catalogue(tmp: Path) -> list[Case]:
     big_cell = "x" * 200_000
     return [
         # E-mail headers: CR, LF and NUL never reach a header.
-        Case(
-            "header: CRLF in subject",
-            lambda: _mail(subject="Hi\r\nBcc: victim@evil.test"),
-            InvalidInput,
+        *(
+            Case(f"header: {what} in subject", partial(_mail, subject=subject), InvalidInput)
+            for what, subject in [
+                ("CRLF", "Hi\r\nBcc: victim@evil.test"),
+                ("LF", "Hi\nBcc: victim@evil.test"),
+                ("NUL", "Hi\x00there"),
+            ]
         ),
-        Case(
-            "header: LF in subject",
-            lambda: _mail(subject="Hi\nBcc: victim@evil.test"),
-            InvalidInput,
-        ),
-        Case("header: NUL in subject", lambda: _mail(subject="Hi\x00there"), InvalidInput),
         Case(
             "header: CRLF in display name",
             lambda: _mail(to=("Jan\r\nBcc: x@evil.test", "jan@example.nl")),
@@ -213,32 +233,19 @@ def catalogue(tmp: Path) -> list[Case]:
             InvalidInput,
         ),
         # Templates: whitelisted fields only, values never become code or headers.
-        Case(
-            "template: attribute access",
-            lambda: render(_template(text="{{contact.__class__}}"), {}),
-            TemplateError,
-        ),
-        Case(
-            "template: dunder chain",
-            lambda: render(_template(text="{{ contact.first_name.__globals__ }}"), {}),
-            TemplateError,
-        ),
-        Case(
-            "template: unknown field",
-            lambda: render(_template(text="{{settings.password}}"), {}),
-            TemplateError,
-        ),
-        Case(
-            "template: expression", lambda: render(_template(text="{{ 7*7 }}"), {}), TemplateError
-        ),
-        Case(
-            "template: unclosed placeholder",
-            lambda: render(_template(text="Dear {{contact.last_name"), {}),
-            TemplateError,
+        *(
+            Case(f"template: {what}", partial(_render_text, text), TemplateError)
+            for what, text in [
+                ("attribute access", "{{contact.__class__}}"),
+                ("dunder chain", "{{ contact.first_name.__globals__ }}"),
+                ("unknown field", "{{settings.password}}"),
+                ("expression", "{{ 7*7 }}"),
+                ("unclosed placeholder", "Dear {{contact.last_name"),
+            ]
         ),
         Case(
             "template: format-string trick stays text",
-            lambda: render(_template(text="{0.__class__.__mro__} %(x)s ${x}"), {}),
+            partial(_render_text, "{0.__class__.__mro__} %(x)s ${x}"),
             None,
             lambda r: r.text == "{0.__class__.__mro__} %(x)s ${x}",
         ),
@@ -276,23 +283,16 @@ def catalogue(tmp: Path) -> list[Case]:
             lambda r: r.text == "{{sender.email}}",
         ),
         # iCalendar: text escaped, no property injection.
-        Case(
-            "ical: newline property injection in description",
-            lambda: _ics_lines(_appointment(description="x\nATTENDEE:mailto:evil@evil.test")),
-            None,
-            _no_injected_property,
-        ),
-        Case(
-            "ical: CRLF injection in description",
-            lambda: _ics_lines(_appointment(description="x\r\nX-EVIL:1")),
-            None,
-            _no_injected_property,
-        ),
-        Case(
-            "ical: lone CR in description",
-            lambda: _ics_lines(_appointment(description="x\rX-EVIL:1")),
-            None,
-            _no_injected_property,
+        *(
+            Case(what, partial(_ics_of, description=text), None, _no_injected_property)
+            for what, text in [
+                (
+                    "ical: newline property injection in description",
+                    "x\nATTENDEE:mailto:evil@evil.test",
+                ),
+                ("ical: CRLF injection in description", "x\r\nX-EVIL:1"),
+                ("ical: lone CR in description", "x\rX-EVIL:1"),
+            ]
         ),
         Case(
             "ical: newline in title",
@@ -418,20 +418,13 @@ def catalogue(tmp: Path) -> list[Case]:
             ),
             DefinitionError,
         ),
-        Case(
-            "definitions: negative duration",
-            lambda: load_definitions(_with_step(duration_minutes=-30)),
-            DefinitionError,
-        ),
-        Case(
-            "definitions: zero duration",
-            lambda: load_definitions(_with_step(duration_minutes=0)),
-            DefinitionError,
-        ),
-        Case(
-            "definitions: float duration",
-            lambda: load_definitions(_with_step(duration_minutes=1.5)),
-            DefinitionError,
+        *(
+            Case(
+                f"definitions: {what} duration",
+                partial(_load_with_step, duration_minutes=minutes),
+                DefinitionError,
+            )
+            for what, minutes in [("negative", -30), ("zero", 0), ("float", 1.5)]
         ),
         Case("definitions: not a file or mapping", lambda: load_definitions(42), DefinitionError),  # type: ignore[arg-type]
         Case(
@@ -495,26 +488,12 @@ def catalogue(tmp: Path) -> list[Case]:
         ),
         Case(
             "time: naive appointment start for a step",
-            lambda: campaigns.perform_step(
-                app.ctx,
-                "pia",
-                app.prospect,
-                "make_appointment",
-                role="project_leader",
-                appointment_start=datetime(2026, 3, 4, 10, 0),
-            ),
+            lambda: app.make_appointment(datetime(2026, 3, 4, 10, 0)),
             InvalidInput,
         ),
         Case(
             "time: appointment start in the DST gap",
-            lambda: campaigns.perform_step(
-                app.ctx,
-                "pia",
-                app.prospect,
-                "make_appointment",
-                role="project_leader",
-                appointment_start=gap,
-            ),
+            lambda: app.make_appointment(gap),
             InvalidInput,
         ),
         # Ids of records the actor may not see (another team's restricted project).
