@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from crm_procedures._memo import remember
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import is_email, require_aware
 
@@ -99,13 +100,10 @@ class _CachingPolicy(_policy.EmailPolicy):
             return value
         # The factory is part of the key: a clone with another factory parses anew.
         key = (self.header_factory, name, value)
-        cache = _PARSED
-        header = cache.get(key)
+        header = _PARSED.get(key)
         if header is None:
             header = super().header_fetch_parse(name, value)
-            if len(cache) >= _PARSED_MAX:
-                cache.clear()
-            cache[key] = header
+            remember(_PARSED, key, header, _PARSED_MAX)
         return header
 
 

@@ -31,8 +31,7 @@ def non_empty(_inst: Any, attribute: Any, value: Any) -> None:
         raise InvalidInput(_name(attribute), "must be text", value)
     if not value.strip():
         raise InvalidInput(_name(attribute), "must not be empty", value)
-    if len(value) > MAX_LINE or not value.isprintable():
-        one_line(_inst, attribute, value)
+    one_line(_inst, attribute, value)
 
 
 def one_line(_inst: Any, attribute: Any, value: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from crm_procedures._memo import remember
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model.contact import Gender
 
@@ -361,10 +362,7 @@ _MEMO_LIMIT = 50_000
 
 
 def _remember(conv: NameConventions, key: Any, value: Any) -> None:
-    memo = conv._memo
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
+    remember(conv._memo, key, value, _MEMO_LIMIT)
 
 
 def _cased(word: str, first: bool, recase_all: bool, conv: NameConventions) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model.reports import EmployeeRow, Funnel
-from crm_procedures.services.reports import _funnel_stage
+from crm_procedures.services.reports import funnel_stage_label
 
 __all__ = ["employee_chart", "funnel_chart"]
 
@@ -70,7 +70,7 @@ def funnel_chart(
     fmt = _format(target)
     plt = _pyplot()
     rows = funnel.rows()
-    labels = [_funnel_stage(row, language) for row in rows]
+    labels = [funnel_stage_label(row, language) for row in rows]
     counts = [row.count for row in rows]
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1.2))
     ax.barh(range(len(rows)), counts, color="#3b6ea8")

@@ -47,6 +47,7 @@ __all__ = [
     "acquisition",
     "employee_activity",
     "funnel",
+    "funnel_stage_label",
     "negotiation_timeline",
     "render_table",
     "report_queries",
@@ -257,7 +258,8 @@ def _close_reason(reason: str, language: str) -> str:
         return reason
 
 
-def _funnel_stage(row: FunnelRow, language: str) -> str:
+def funnel_stage_label(row: FunnelRow, language: str) -> str:
+    """What a funnel row is called in ``language`` ("Step reached: call", "Closed: No budget")."""
     if row.stage == "report.funnel.step":
         return message(row.stage, language, step=row.argument)
     if row.stage == "report.funnel.closed":
@@ -272,7 +274,7 @@ _COLUMNS: dict[type[Any], list[Column]] = {
     FunnelRow: [
         (
             "stage",
-            _funnel_stage,
+            funnel_stage_label,
             lambda r: (
                 r.stage.removeprefix("report.funnel.") + (f":{r.argument}" if r.argument else "")
             ),

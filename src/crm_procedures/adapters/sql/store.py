@@ -53,6 +53,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from crm_procedures._memo import remember
 from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import (
     check_limit,
@@ -1085,9 +1086,7 @@ class _ProspectRepo:
         statement = cache.get(key)
         if statement is None:
             statement = self._worklist_statement(steps, viewer, limit, offset)
-            if len(cache) >= _STATEMENTS_MAX:
-                cache.clear()
-            cache[key] = statement
+            remember(cache, key, statement, _STATEMENTS_MAX)
         return self._fetch(statement, {"worklist_project": project_id})
 
     def _worklist_statement(
