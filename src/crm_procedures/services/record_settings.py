@@ -22,6 +22,7 @@ import attrs
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model.dictionaries import Choice, Dictionary
+from crm_procedures.model.project import CUSTOM_CHOICE_FIELDS, CUSTOM_TEXT_FIELDS
 
 __all__ = [
     "ACTIVITY_CATEGORY_DICTIONARY",
@@ -34,6 +35,7 @@ __all__ = [
     "RecordSettings",
     "chance_fraction",
     "custom_choice_dictionary",
+    "custom_field_names",
     "standard_dictionaries",
 ]
 
@@ -49,6 +51,57 @@ VISIT_TYPE_DICTIONARY = "visit_type"
 def custom_choice_dictionary(index: int) -> str:
     """The dictionary key of free choice field ``index`` (1-5): ``project_choice_<index>``."""
     return f"project_choice_{index}"
+
+
+def custom_field_names() -> tuple[str, ...]:
+    """The names of a project's free fields: ``text_1``-``text_4``, ``choice_1``-``choice_5``."""
+    return tuple(f"text_{i}" for i in range(1, CUSTOM_TEXT_FIELDS + 1)) + tuple(
+        f"choice_{i}" for i in range(1, CUSTOM_CHOICE_FIELDS + 1)
+    )
+
+
+_DEFAULT_FIELD_LABELS: Mapping[str, tuple[str, str, str]] = {
+    "text": ("Free text {n}", "Vrij tekstveld {n}", "Pole tekstowe {n}"),
+    "choice": ("Free choice {n}", "Vrij keuzeveld {n}", "Pole wyboru {n}"),
+}
+_LANGUAGES = ("en", "nl", "pl")
+_MAX_LABEL = 100
+
+
+def _custom_labels(value: Any) -> Mapping[str, Mapping[str, str]]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput("custom_labels", "must map a field name to labels by language", value)
+    names = custom_field_names()
+    out: dict[str, Mapping[str, str]] = {}
+    for field, labels in value.items():
+        if field not in names:
+            raise InvalidInput(
+                "custom_labels",
+                f"{field!r} is not a free field; the free fields are {', '.join(names)}",
+                field,
+            )
+        if not isinstance(labels, Mapping) or not labels:
+            raise InvalidInput(f"custom_labels[{field}]", "must map a language to a label", labels)
+        checked: dict[str, str] = {}
+        for language, label in labels.items():
+            if not isinstance(language, str) or not language.isascii() or not language.isalpha():
+                raise InvalidInput(
+                    f"custom_labels[{field}]", "a language is a code like 'nl'", language
+                )
+            if (
+                not isinstance(label, str)
+                or not label.strip()
+                or len(label) > _MAX_LABEL
+                or any(not ch.isprintable() for ch in label)
+            ):
+                raise InvalidInput(
+                    f"custom_labels[{field}][{language}]",
+                    f"must be one line of printable text, 1-{_MAX_LABEL} characters",
+                    label,
+                )
+            checked[language.lower()] = label.strip()
+        out[field] = checked
+    return out
 
 
 def _dictionaries(value: Any) -> Mapping[str, Dictionary]:
@@ -78,6 +131,10 @@ class RecordSettings:
             (``"NL"``: ``020 123 4567`` is ``+31201234567``).
         appointment_minutes: the length of an agenda entry for an activity
             that has a start but no end.
+        custom_labels: the labels of a project's free fields (L3), by field
+            name (``text_1`` .. ``text_4``, ``choice_1`` .. ``choice_5``) and
+            language: ``{"text_1": {"en": "Branch", "nl": "Branche"}}``. Read
+            them with :meth:`custom_label`.
 
     Raises :class:`~crm_procedures.errors.InvalidInput` for a non-Dictionary
     value or a non-positive size or length.
@@ -87,6 +144,38 @@ class RecordSettings:
     max_document_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_positive)
     phone_country: str = "NL"
     appointment_minutes: int = attrs.field(default=60, validator=_positive)
+    custom_labels: Mapping[str, Mapping[str, str]] = attrs.field(
+        factory=dict, converter=_custom_labels
+    )
+
+    def custom_label(self, field: str, language: str = "en") -> str:
+        """The label of free field ``field`` in ``language``.
+
+        Falls back to the field's English label, then to its first configured
+        label, then to the built-in name ("Free text 1", "Vrij tekstveld 1",
+        "Pole tekstowe 1").
+
+        Raises:
+            InvalidInput: ``field`` is not one of :func:`custom_field_names`.
+        """
+        if field not in custom_field_names():
+            raise InvalidInput(
+                "field",
+                f"{field!r} is not a free field; the free fields are "
+                + ", ".join(custom_field_names()),
+                field,
+            )
+        labels = self.custom_labels.get(field, {})
+        language = language.lower() if isinstance(language, str) else "en"
+        for key in (language, "en"):
+            if key in labels:
+                return labels[key]
+        if labels:
+            return next(iter(labels.values()))
+        kind, _, number = field.partition("_")
+        defaults = _DEFAULT_FIELD_LABELS[kind]
+        template = defaults[_LANGUAGES.index(language)] if language in _LANGUAGES else defaults[0]
+        return template.format(n=number)
 
     def require(self, dictionary: str, key: str | None, field: str, *, new: bool = True) -> None:
         """Check that ``key`` is a choice of ``dictionary`` (``None`` always passes).
