@@ -488,6 +488,9 @@ class SqlUnitOfWork:
 
     def _doing(self) -> str:
         """What the statement being run does, in words (for StoreBusy)."""
+        kind, rid, _ = self._last
+        if self._statement is None and rid:
+            return f"write {kind} {rid}"
         return _describe(self._statement, self.read_only)
 
     def refuse_writes(self, operation: str) -> None:
@@ -514,6 +517,7 @@ class SqlUnitOfWork:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A savepoint: a failed write is undone and the transaction stays usable."""
+        self._statement = None  # a busy store names the write (``_last``)
         with self._errors():
             nested = self._conn.begin_nested()
         try:
