@@ -316,7 +316,8 @@ def test_defect_19_a_sqlite_lock_timeout_is_store_busy_naming_the_operation(
             uow.relations.add(a_relation(id="r1"))
         assert not isinstance(busy.value, ConcurrencyConflict)
         assert busy.value.operation == "write relation r1"
-        assert "busy" in str(busy.value) and "retry" in str(busy.value)
+        assert "busy" in str(busy.value)
+        assert "retry" in str(busy.value)
         with store.unit_of_work(read_only=True) as uow:  # readers are not held up
             assert uow.relations.count() == 0
         other.execute("ROLLBACK")
