@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -286,7 +287,7 @@ def test_defect_20_a_read_only_unit_of_work_refuses_every_write(store: Store) ->
     before = dump(store)
     with store.unit_of_work(read_only=True) as uow:
         relation = uow.relations.get("rel")
-        attempts = [
+        attempts: list[Callable[[], object]] = [
             lambda: uow.relations.add(a_relation()),
             lambda: uow.relations.add_many([a_relation()]),
             lambda: uow.relations.save(relation),
