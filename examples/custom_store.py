@@ -85,10 +85,10 @@ class NotifyingStore:
         self._inner = inner
         self._on_commit = on_commit
 
-    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+    def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
         @contextmanager
         def scope() -> Iterator[UnitOfWork]:
-            with self._inner.unit_of_work() as uow:
+            with self._inner.unit_of_work(read_only=read_only) as uow:
                 yield _NotifyingUnitOfWork(uow, self._on_commit)
 
         return scope()

@@ -26,7 +26,9 @@ __all__ = [
     "NotFound",
     "ProspectClosed",
     "ProspectNotReleased",
+    "ReadOnlyUnitOfWork",
     "RuleViolation",
+    "StoreBusy",
     "TemplateError",
     "TransitionNotAllowed",
 ]
@@ -297,3 +299,35 @@ class DeliveryError(CrmError):
     def __init__(self, message: str, permanent: bool = False) -> None:
         self.permanent = permanent
         super().__init__(message)
+
+
+class StoreBusy(CrmError):
+    """The store is busy (another writer holds its lock past the wait); retry later.
+
+    Nothing of the unit of work was written. Unlike :class:`ConcurrencyConflict`
+    nobody changed the record: only the lock could not be had in time.
+
+    Attributes:
+        operation: what was being done when the lock could not be had.
+    """
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(f"the store is busy ({operation}); retry in a moment")
+
+
+class ReadOnlyUnitOfWork(CrmError):
+    """A write was attempted in a read-only unit of work.
+
+    Open ``store.unit_of_work()`` (without ``read_only=True``) to write.
+
+    Attributes:
+        operation: the write that was refused.
+    """
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(
+            f"{operation} is a write, and this unit of work is read-only; "
+            "open store.unit_of_work() to write"
+        )

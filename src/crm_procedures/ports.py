@@ -12,6 +12,13 @@ read and written inside one ``with store.unit_of_work() as uow:`` block is one
 transaction: leaving the block without :meth:`UnitOfWork.commit` (or with an
 exception) rolls everything back, including outbox messages.
 
+Read-only units of work: ``with store.unit_of_work(read_only=True) as uow:``
+opens one that only reads. It takes no write lock (on SQLite a deferred
+transaction, so in WAL it reads beside a writer and neither waits; on
+PostgreSQL a ``READ ONLY`` transaction), and any write in it raises
+:class:`~crm_procedures.errors.ReadOnlyUnitOfWork`. The services that only
+read (gets, searches, worklists, agendas, reports) open this kind.
+
 Versions: a record fresh from its constructor has ``version == 0``.
 ``add()`` stores it as version 1 and returns the stored copy. ``save()``
 accepts a copy whose version equals the stored one, stores it as version + 1
@@ -252,11 +259,14 @@ class VisitReportRepository(Repository[VisitReport], Protocol):
         keyword: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        viewer: Viewer | None = None,
     ) -> list[VisitReport]:
-        """Reports matching every given filter, newest first.
+        """Reports matching every given filter that ``viewer`` may see, newest first.
 
         ``keyword`` matches keywords, subject and text, case- and
-        accent-insensitively.
+        accent-insensitively. Visibility (see
+        :func:`~crm_procedures.access.viewer.may_see_visit_report`) is applied
+        inside the query; ``None`` sees every report.
         """
         ...
 
@@ -388,8 +398,14 @@ class UnitOfWork(Protocol):
 class Store(Protocol):
     """A place where records live; opens units of work."""
 
-    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
-        """A new unit of work (one transaction)."""
+    def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """A new unit of work (one transaction).
+
+        ``read_only=True`` opens one that takes no write lock and refuses
+        every write with :class:`~crm_procedures.errors.ReadOnlyUnitOfWork`.
+        A store that cannot tell the difference may open an ordinary unit of
+        work, as long as it refuses writes in it.
+        """
         ...
 
     def close(self) -> None:

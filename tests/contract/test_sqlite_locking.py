@@ -11,7 +11,7 @@ import pytest
 
 from contract.conftest import check_sqlite_settings, sqlite_url
 from crm_procedures.adapters.sql import open_store
-from crm_procedures.errors import ConcurrencyConflict
+from crm_procedures.errors import StoreBusy
 from crm_procedures.testing.builders import a_relation
 
 
@@ -23,13 +23,13 @@ def test_a_file_store_journals_in_wal_mode_with_foreign_keys(tmp_path: Path) -> 
         store.close()
 
 
-def test_a_writer_that_cannot_get_the_lock_in_time_gets_a_conflict(tmp_path: Path) -> None:
+def test_a_writer_that_cannot_get_the_lock_in_time_finds_the_store_busy(tmp_path: Path) -> None:
     store = open_store(sqlite_url(tmp_path), busy_timeout=0.3)
     other = sqlite3.connect(tmp_path / "crm.db", isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         began = time.monotonic()
-        with pytest.raises(ConcurrencyConflict), store.unit_of_work() as uow:
+        with pytest.raises(StoreBusy), store.unit_of_work() as uow:
             uow.relations.count()
         waited = time.monotonic() - began
         assert 0.3 <= waited < 3.0

@@ -239,12 +239,12 @@ class FailingStore:
     def __init__(self, inner: Store) -> None:
         self.inner = inner
 
-    def unit_of_work(self) -> Any:
+    def unit_of_work(self, *, read_only: bool = False) -> Any:
         store = self
 
         class _Ctx:
             def __enter__(self) -> Any:
-                self.cm = store.inner.unit_of_work()
+                self.cm = store.inner.unit_of_work(read_only=read_only)
                 uow = self.cm.__enter__()
 
                 def fail(records: Any) -> None:

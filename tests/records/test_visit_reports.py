@@ -85,7 +85,7 @@ def test_writing_reports_needs_visit_report_write(world: World) -> None:
 def test_reports_of_one_account_manager_without_going_through_relations(world: World) -> None:
     mine = _report(world)
     _report(world, actor="u-bob", relation_id="R-2", contact_ids=["C-7"])
-    found = visits.search_reports(world.ctx, "u-carla", account_manager="u-anna")
+    found = visits.search_reports(world.ctx, "u-bob", account_manager="u-anna")
     assert [r.id for r in found] == [mine]
 
 

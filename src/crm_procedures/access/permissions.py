@@ -18,6 +18,7 @@ Permission names (granted to groups; ``admin`` implies every one):
 ``activity.write``         record and change activities of other employees; everybody
                            may record and change their own
 ``report.read``            run BI reports over activities and prospects (P1)
+``visit_report.read``      see every visit report, not only one's own (V2, V5)
 ``visit_report.write``     write and reassign visit reports (V1, V5)
 ``admin``                  everything, including users, groups and definitions
 =========================  ==========================================================
@@ -64,6 +65,7 @@ PERMISSION_DESCRIPTIONS: Mapping[str, str] = {
     "activity.read_all": "see every employee's activities",
     "activity.write": "record and change activities of other employees",
     "report.read": "run reports over activities and prospects",
+    "visit_report.read": "see every visit report (not only those one manages)",
     "visit_report.write": "write and reassign visit reports",
     "admin": "everything, including users, groups and definitions",
 }

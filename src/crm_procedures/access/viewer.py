@@ -15,6 +15,11 @@ Rules:
   when the viewer has ``activity.read_group``; to everybody with
   ``activity.read_all`` (P4). An activity on a project the viewer may not see
   is not visible, whatever the scope.
+* A visit report is visible to its account manager, and to every viewer
+  with ``visit_report.read`` or ``visit_report.write`` (V5: knowledge is
+  shared with those who are given it, not with everybody).
+* A relation is visible to its account manager and to every viewer holding
+  at least one permission: a user without any permission sees no relation.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from crm_procedures.ids import GroupId, UserId
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect, ProspectStatus
+from crm_procedures.model.relation import Relation
 from crm_procedures.model.users import Group, User
+from crm_procedures.model.visit_report import VisitReport
 
 __all__ = [
     "PERMISSIONS",
@@ -37,6 +44,8 @@ __all__ = [
     "may_see_activity",
     "may_see_project",
     "may_see_prospect",
+    "may_see_relation",
+    "may_see_visit_report",
     "viewer_for",
 ]
 
@@ -52,6 +61,7 @@ PERMISSIONS: frozenset[str] = frozenset(
         "activity.write",
         "report.read",
         "visit_report.write",
+        "visit_report.read",
         "admin",
     }
 )
@@ -100,6 +110,16 @@ class Viewer:
         return self.has("prospect.read_preparing")
 
     @property
+    def reads_visit_reports(self) -> bool:
+        """True when every visit report is visible (not only the viewer's own)."""
+        return self.has("visit_report.read") or self.has("visit_report.write")
+
+    @property
+    def sees_relations(self) -> bool:
+        """True when every relation is visible (the viewer holds some permission)."""
+        return bool(self.permissions)
+
+    @property
     def activity_scope(self) -> ActivityScope:
         """Whose activities the viewer sees."""
         if self.has("activity.read_all"):
@@ -144,3 +164,13 @@ def may_see_activity(viewer: Viewer, activity: Activity, project: Project | None
     if scope is ActivityScope.ALL or activity.employee == viewer.user_id:
         return True
     return scope is ActivityScope.GROUP and activity.employee in viewer.group_members
+
+
+def may_see_relation(viewer: Viewer, relation: Relation) -> bool:
+    """The reference rule for relation visibility."""
+    return viewer.sees_relations or relation.account_manager == viewer.user_id
+
+
+def may_see_visit_report(viewer: Viewer, report: VisitReport) -> bool:
+    """The reference rule for visit report visibility (V2, V5)."""
+    return viewer.reads_visit_reports or report.account_manager == viewer.user_id

@@ -19,6 +19,7 @@ import attrs
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import require_aware
+from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.contact import Contact
@@ -34,11 +35,13 @@ __all__ = [
     "NULL_KEY",
     "check_limit",
     "check_prospect",
+    "check_storable",
     "definition_text",
     "fold",
     "keyword_words",
     "matches_words",
     "search_text",
+    "some_unstorable",
     "sort_key",
     "utc_us",
     "with_version",
@@ -127,6 +130,22 @@ def check_limit(limit: int | None, offset: int) -> None:
         raise InvalidInput("offset", "must be a whole number >= 0", offset)
 
 
+def check_storable(record: Any, kind: str) -> None:
+    """Raise InvalidInput when any text of ``record`` is one no store can hold.
+
+    NUL and lone surrogates: SQLite cannot encode a lone surrogate and
+    PostgreSQL's text cannot hold NUL, so every store refuses both, alike.
+    """
+    path = unstorable(record)
+    if path is not None:
+        raise InvalidInput(path or kind, UNSTORABLE_REASON)
+
+
+def some_unstorable(*values: Any) -> bool:
+    """True when one of ``values`` is text no store can hold: a query for it finds nothing."""
+    return any(isinstance(v, str) and not storable(v) for v in values)
+
+
 def check_prospect(prospect: Prospect, stored_history: int) -> None:
     """Check what a store cannot take from a prospect before writing it.
 
@@ -163,6 +182,14 @@ def check_prospect(prospect: Prospect, stored_history: int) -> None:
                 f"history[{i}].seq", "must rise: entries are numbered in order", entry.seq
             )
         seen_seq = entry.seq
+        path = unstorable(entry, f"history[{i}]")
+        if path is not None:
+            raise InvalidInput(path, UNSTORABLE_REASON)
+    for field in attrs.fields(Prospect):
+        if field.name != "history":
+            path = unstorable(getattr(prospect, field.name), field.name)
+            if path is not None:
+                raise InvalidInput(path, UNSTORABLE_REASON)
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -206,6 +233,8 @@ def definition_text(key: str, data: Any) -> str:
     """Definition data as canonical JSON text. Raises InvalidInput for non-JSON data."""
     if not isinstance(key, str) or not key.strip():
         raise InvalidInput("key", "must be a non-empty text", key)
+    if not storable(key):
+        raise InvalidInput("key", UNSTORABLE_REASON)
     if not isinstance(data, dict):
         raise InvalidInput("data", "must be a mapping of plain data", type(data).__name__)
     try:

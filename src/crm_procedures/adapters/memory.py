@@ -23,20 +23,25 @@ from crm_procedures.access.viewer import (
     may_see_activity,
     may_see_project,
     may_see_prospect,
+    may_see_relation,
+    may_see_visit_report,
 )
 from crm_procedures.adapters._common import (
     check_limit,
     check_prospect,
+    check_storable,
     definition_text,
     keyword_words,
     matches_words,
     search_text,
+    some_unstorable,
     sort_key,
     utc_us,
     with_version,
 )
-from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound
+from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound, ReadOnlyUnitOfWork
 from crm_procedures.model._checks import require_aware
+from crm_procedures.model._storable import UNSTORABLE_REASON
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
@@ -132,11 +137,14 @@ class MemoryStore:
         self._search_cache: dict[str, tuple[VisitReport, tuple[str, ...]]] = {}
         self._closed = False
 
-    def unit_of_work(self) -> MemoryUnitOfWork:
-        """A new unit of work over this store (one transaction)."""
+    def unit_of_work(self, *, read_only: bool = False) -> MemoryUnitOfWork:
+        """A new unit of work over this store (one transaction).
+
+        ``read_only=True``: a write in it raises ReadOnlyUnitOfWork.
+        """
         if self._closed:
             raise InvalidInput("store", "is closed")
-        return MemoryUnitOfWork(self)
+        return MemoryUnitOfWork(self, read_only=read_only)
 
     def close(self) -> None:
         """Refuse further units of work (the data stays readable through ``dump``)."""
@@ -207,8 +215,9 @@ class MemoryUnitOfWork:
     Implements :class:`~crm_procedures.ports.UnitOfWork`.
     """
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryStore, *, read_only: bool = False) -> None:
         self._store = store
+        self.read_only = read_only
         # kind -> id -> (committed version it was based on, or None for an add; record)
         self._writes: dict[str, dict[str, tuple[int | None, Any]]] = {}
         self._audit: list[Change] = []
@@ -281,7 +290,13 @@ class MemoryUnitOfWork:
             out = [r for r in out if getattr(r, field) == value]
         return out
 
+    def refuse_writes(self, operation: str) -> None:
+        """Raise ReadOnlyUnitOfWork naming ``operation`` when this unit of work is read-only."""
+        if self.read_only:
+            raise ReadOnlyUnitOfWork(operation)
+
     def _write(self, kind: str, rid: str, expected: int | None, record: Any) -> None:
+        self.refuse_writes(f"{kind} write")
         writes = self._writes.setdefault(kind, {})
         earlier = writes.get(rid)
         if earlier is not None:
@@ -319,8 +334,10 @@ class _Repo(Generic[R]):
         return record
 
     def _check_new(self, record: R) -> None:
+        self._uow.refuse_writes(f"{self._kind}.add")
         if not isinstance(record, self._cls):
             raise InvalidInput(self._kind, f"must be a {self._cls.__name__}", type(record).__name__)
+        check_storable(record, self._kind)
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> R:
         """The record with that id. Raises NotFound (missing, or invisible to viewer)."""
@@ -368,8 +385,13 @@ class _Repo(Generic[R]):
             NotFound: no such record.
             ConcurrencyConflict: the record was saved by someone else since it was loaded.
         """
+        self._uow.refuse_writes(f"{self._kind}.save")
         if not isinstance(record, self._cls):
             raise InvalidInput(self._kind, f"must be a {self._cls.__name__}", type(record).__name__)
+        if not isinstance(record, Prospect):
+            check_storable(record, self._kind)
+        elif some_unstorable(record.id):
+            raise InvalidInput("id", UNSTORABLE_REASON)
         rid: str = record.id  # type: ignore[attr-defined]
         current = self._uow._current(self._kind, rid)
         if current is None:
@@ -399,6 +421,9 @@ def _page(records: list[R], limit: int | None, offset: int) -> list[R]:
 
 
 class _RelationRepo(_Repo[Relation]):
+    def _visible(self, record: Relation, viewer: Viewer) -> bool:
+        return may_see_relation(viewer, record)
+
     def by_account_manager(self, user_id: str) -> list[Relation]:
         """Relations of one account manager, by name."""
         found = self._uow._records(self._kind, "account_manager", user_id)
@@ -454,6 +479,7 @@ class _ProspectRepo(_Repo[Prospect]):
         return record.copy()
 
     def _check_new(self, record: Prospect) -> None:
+        self._uow.refuse_writes("prospect.add")
         check_prospect(record, 0)
         self._require_project(record.project_id)
 
@@ -616,6 +642,9 @@ class _AppointmentRepo(_Repo[Appointment]):
 
 
 class _VisitReportRepo(_Repo[VisitReport]):
+    def _visible(self, record: VisitReport, viewer: Viewer) -> bool:
+        return may_see_visit_report(viewer, record)
+
     def search(
         self,
         *,
@@ -627,8 +656,12 @@ class _VisitReportRepo(_Repo[VisitReport]):
         keyword: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        viewer: Viewer | None = None,
     ) -> list[VisitReport]:
-        """Reports matching every filter (``since <= start < until``), newest first."""
+        """Reports matching every filter (``since <= start < until``), newest first.
+
+        Only reports ``viewer`` may see (all with ``None``).
+        """
         check_limit(limit, offset)
         query = keyword_words(keyword)
         lo = None if since is None else utc_us(require_aware(since, "since"))
@@ -640,6 +673,8 @@ class _VisitReportRepo(_Repo[VisitReport]):
         store = self._uow._store
         out = []
         for r in found:
+            if viewer is not None and not may_see_visit_report(viewer, r):
+                continue
             if relation_id is not None and r.relation_id != relation_id:
                 continue
             if visit_type is not None and r.visit_type != visit_type:
@@ -689,6 +724,7 @@ class _Definitions:
 
     def put(self, key: str, data: dict[str, Any]) -> int:
         """Store a new version of ``key``; returns it (1, 2, ...)."""
+        self._uow.refuse_writes("definitions.put")
         text = definition_text(key, data)
         pending = self._uow._definitions.get(key)
         if pending is None:
@@ -806,8 +842,10 @@ class _Audit:
 
     def record(self, change: Change) -> None:
         """Append one change (published on commit)."""
+        self._uow.refuse_writes("audit.record")
         if not isinstance(change, Change):
             raise InvalidInput("change", "must be a Change", type(change).__name__)
+        check_storable(change, "change")
         self._uow._audit.append(change)
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:

@@ -542,7 +542,7 @@ def get_activity(ctx: Context, actor: str, activity_id: str) -> Activity:
     Raises:
         NotFound: no such activity, or the actor may not see it.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         return uow.activities.get(activity_id, viewer)
 
@@ -565,7 +565,7 @@ def my_activities(
         InvalidInput: a page size outside 1..1000 or a negative offset.
     """
     check_page(limit, offset)
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         who = employee if employee is not None else viewer.user_id
         return uow.activities.for_employee(
@@ -582,7 +582,7 @@ def activities_of_relation(
         InvalidInput: a page size outside 1..1000 or a negative offset.
     """
     check_page(limit, offset)
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         return uow.activities.of_relation(relation_id, viewer, limit=limit, offset=offset)
 
@@ -597,7 +597,7 @@ def activities_of_project(
         InvalidInput: a page size outside 1..1000 or a negative offset.
     """
     check_page(limit, offset)
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         uow.projects.get(project_id, viewer)
         return uow.activities.of_project(project_id, viewer, limit=limit, offset=offset)
@@ -609,7 +609,7 @@ def activity_history(ctx: Context, actor: str, activity_id: str) -> list[Change]
     Raises:
         NotFound: no such activity, or the actor may not see it.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         uow.activities.get(activity_id, viewer)
         return uow.audit.of_record("activity", activity_id)

@@ -595,7 +595,7 @@ def agenda(
     require_aware(end, "end")
     if end < start:
         raise InvalidInput("end", "must not lie before start", end)
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = _viewer(uow, viewer_or_actor)
         if not _may_read(viewer, employee):
             raise AccessDenied(viewer.user_id, "activity.read_group", f"the agenda of {employee}")
@@ -633,5 +633,5 @@ def conflicts(
         uid="__probe__",
         rrule=_check_rrule(rrule, start),
     )
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         return _find_conflicts(uow, probe)

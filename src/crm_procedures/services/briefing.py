@@ -66,7 +66,7 @@ def call_briefing(
     """
     if notes < 1 or history < 1:
         raise InvalidInput("notes", "notes and history must be at least 1", (notes, history))
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         relation = uow.relations.get(relation_id, viewer)
         contacts = tuple(uow.contacts.of_relation(relation_id))

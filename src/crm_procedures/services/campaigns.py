@@ -116,7 +116,7 @@ def _pin_definitions(ctx: Context, uow: UnitOfWork) -> tuple[Definitions, int]:
 
 def definitions_of(ctx: Context, project_id: str) -> Definitions:
     """The definitions bundle a campaign project is pinned to. Raises NotFound."""
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         project = uow.projects.get(project_id)
         return _procedure_of(ctx, uow, project)[0]
 
@@ -642,7 +642,7 @@ def worklist(
     The engine computes after which last steps the role may act; the store
     selects those prospects in its query (no filtering in Python).
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         project = uow.projects.get(project_id, viewer)
         _defs, proc = _procedure_of(ctx, uow, project)
@@ -654,6 +654,6 @@ def worklist(
 
 def prospect_history(ctx: Context, actor: str, prospect_id: str) -> list[HistoryEntry]:
     """The prospect's whole history, oldest first (corrections included)."""
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         return list(uow.prospects.get(prospect_id, viewer).history)

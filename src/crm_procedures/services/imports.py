@@ -36,6 +36,7 @@ import attrs
 from crm_procedures.access.permissions import may_import_suspects
 from crm_procedures.errors import AccessDenied, InvalidInput
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
+from crm_procedures.model._storable import UNSTORABLE_REASON, unstorable
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
@@ -434,6 +435,18 @@ def _country(value: str, default: str) -> str:
     raise InvalidInput("country", "give an ISO country code such as NL or PL", value)
 
 
+def _check_storable(built: _Row) -> None:
+    """Refuse a row with text no store can hold (NUL, a lone surrogate), as the store would.
+
+    Checked per row so that one such row is reported and the import goes on,
+    instead of failing the whole batch when the store refuses it.
+    """
+    for kind, record in (("relation", built.relation), ("contact", built.contact)):
+        path = None if record is None else unstorable(record, kind)
+        if path is not None:
+            raise InvalidInput(path, UNSTORABLE_REASON)
+
+
 def _build(
     line: int,
     row: Mapping[str, Any],
@@ -626,6 +639,7 @@ def import_suspects(
                 continue
             try:
                 built = _build(line, row, columns, settings, ids)
+                _check_storable(built)
             except InvalidInput as exc:
                 rejected.append(RejectedRow(line, str(exc)))
                 continue

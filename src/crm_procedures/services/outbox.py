@@ -37,7 +37,7 @@ from email.message import EmailMessage
 
 import attrs
 
-from crm_procedures.errors import ConcurrencyConflict, DeliveryError, InvalidInput
+from crm_procedures.errors import ConcurrencyConflict, DeliveryError, InvalidInput, StoreBusy
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.outbox import OutboxMessage
@@ -164,7 +164,7 @@ def _record(store: Store, action: Callable[[UnitOfWork], None], tries: int = 5) 
                 action(uow)
                 uow.commit()
             return True
-        except ConcurrencyConflict:
+        except (ConcurrencyConflict, StoreBusy):
             if attempt == tries - 1:
                 return False
             time.sleep(0.01 * (attempt + 1))
@@ -222,7 +222,7 @@ def dispatch_once(
         with store.unit_of_work() as uow:
             claimed = uow.outbox.claim_due(now, limit, lease_seconds, channels)
             uow.commit()
-    except ConcurrencyConflict:
+    except (ConcurrencyConflict, StoreBusy):
         return DispatchReport()
     delivered = retried = failed = 0
     errors: list[tuple[str, str]] = []

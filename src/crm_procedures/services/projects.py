@@ -406,14 +406,14 @@ def get_project(ctx: Context, actor: str, project_id: str) -> Project:
     Raises:
         NotFound: no such project, or the actor may not see it.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         return uow.projects.get(project_id, viewer)
 
 
 def projects_of_relation(ctx: Context, actor: str, relation_id: str) -> list[Project]:
     """The projects under one relation that the actor may see, by name (L1)."""
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         return uow.projects.of_relation(relation_id, viewer)
 
@@ -609,7 +609,7 @@ def documents_of(ctx: Context, actor: str, owner_kind: str, owner_id: str) -> li
         InvalidInput: an unknown owner kind.
         NotFound: the owner does not exist or the actor may not see it.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         _check_readable(uow, viewer, owner_kind, owner_id)
         return uow.documents.of_owner(owner_kind, owner_id)
@@ -633,7 +633,7 @@ def document_content(ctx: Context, actor: str, document_id: str) -> bytes:
         InvalidInput: no blob store configured.
     """
     blobs = _blobs(ctx)
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         document = uow.documents.get(document_id)
         try:
@@ -784,7 +784,7 @@ def call_log(
     Raises:
         NotFound: no such project, or the actor may not see it.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         uow.projects.get(project_id, viewer)
         calls = [a for a in _all_activities(uow, project_id, viewer) if _is_call(a)]
@@ -863,7 +863,7 @@ def project_summary(
         NotFound: no such project, or the actor may not see it.
     """
     cfg = settings_for(ctx, settings)
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         now = ctx.now()
         project = uow.projects.get(project_id, viewer)

@@ -115,7 +115,7 @@ def funnel(
         NotFound: no such project, or the actor may not see it.
         InvalidInput: a naive datetime, or ``until`` not after ``since``.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = _viewer(uow, actor)
         return report_queries(uow).funnel(project_id, viewer, since, until)
 
@@ -136,7 +136,7 @@ def employee_activity(
         AccessDenied: the actor is unknown, inactive or lacks ``report.read``.
         InvalidInput: a naive datetime, or ``until`` not after ``since``.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = _viewer(uow, actor)
         return report_queries(uow).employee_activity(viewer, since, until)
 
@@ -152,7 +152,7 @@ def acquisition(ctx: Context, actor: str, group_by: str = "industry_code") -> li
     if group_by not in ACQUISITION_GROUPS:
         allowed = ", ".join(repr(g) for g in ACQUISITION_GROUPS)
         raise InvalidInput("group_by", f"{group_by!r} is not a grouping; use one of {allowed}")
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = _viewer(uow, actor)
         return report_queries(uow).acquisition(viewer, group_by)
 
@@ -190,7 +190,7 @@ def negotiation_timeline(ctx: Context, actor: str, relation_id: str) -> list[Tim
         NotFound: no such relation.
     """
     items: list[tuple[TimelineItem, int]] = []
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = _viewer(uow, actor)
         uow.relations.get(relation_id)
         for a in _activities(uow, relation_id, viewer):

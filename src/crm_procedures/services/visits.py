@@ -3,9 +3,11 @@
 A visit report belongs to a relation but is queried on its own (V2): all
 reports of one account manager, of a period, of a visit type, or matching a
 keyword (V3), through the store's ``visit_reports.search``. Every active user
-may search reports: the point of the entity is that knowledge of customers is
-shared and stays with the organisation (V5). Writing needs
-``visit_report.write``.
+sees the reports they are account manager of; ``visit_report.read`` (or
+``visit_report.write``) shows every report, so that knowledge of customers
+is shared and stays with the organisation (V5). The store applies this
+inside its query (:func:`~crm_procedures.access.viewer.may_see_visit_report`),
+so a search, a get and a count agree. Writing needs ``visit_report.write``.
 
 Every change is recorded in the audit log (who, when, what), which is the
 report's history; :func:`reassign` relies on it to keep the trail when an
@@ -243,7 +245,7 @@ def get_report(ctx: Context, actor: str, report_id: str) -> VisitReport:
         NotFound: no such report.
         AccessDenied: the actor is unknown or inactive.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         return uow.visit_reports.get(report_id, viewer)
 
@@ -278,8 +280,8 @@ def search_reports(
         require_aware(until, "until")
     if since is not None and until is not None and until < since:
         raise InvalidInput("until", "must not lie before since", until)
-    with ctx.store.unit_of_work() as uow:
-        resolve_viewer(uow, actor)
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        viewer = resolve_viewer(uow, actor)
         return uow.visit_reports.search(
             account_manager=account_manager,
             relation_id=relation_id,
@@ -289,6 +291,7 @@ def search_reports(
             keyword=keyword,
             limit=limit,
             offset=offset,
+            viewer=viewer,
         )
 
 
@@ -298,7 +301,7 @@ def report_history(ctx: Context, actor: str, report_id: str) -> list[Change]:
     Raises:
         NotFound: no such report.
     """
-    with ctx.store.unit_of_work() as uow:
+    with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         uow.visit_reports.get(report_id, viewer)
         return uow.audit.of_record("visit_report", report_id)

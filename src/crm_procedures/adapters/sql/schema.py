@@ -31,7 +31,8 @@ a later migration changed are created from their frozen version-1 copies
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Final
 
@@ -486,10 +487,42 @@ LATEST_VERSION: Final = MIGRATIONS[-1][0]
 def schema_version(engine: Engine) -> int:
     """The schema version of the database (0 for an empty one)."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table("schema_version"):
-            return 0
-        found = conn.execute(select(schema_version_table.c.version)).scalars().all()
-        conn.rollback()
+        conn.info["crm_read_only"] = True  # a SQLite reader: no write lock to wait for
+        try:
+            version = _version_of(conn)
+            conn.rollback()
+        finally:
+            conn.info.pop("crm_read_only", None)
+    return version
+
+
+_LOCK_KEY: Final = 0x63726D5F736368  # "crm_sch": the advisory lock of schema changes
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the lock on schema changes until it ends.
+
+    PostgreSQL: a transaction-level advisory lock (``pg_advisory_xact_lock``);
+    SQLite: ``BEGIN EXCLUSIVE`` (through the store's begin event, which waits
+    for the lock as writers do). Other processes opening the same database
+    wait here, then find the work done.
+    """
+    with engine.connect() as conn:
+        conn.info["crm_exclusive"] = True
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+                yield conn
+        finally:
+            conn.info.pop("crm_exclusive", None)
+
+
+def _version_of(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    found = conn.execute(select(schema_version_table.c.version)).scalars().all()
     return max(found, default=0)
 
 
@@ -498,20 +531,30 @@ def upgrade_schema(engine: Engine) -> int:
 
     Each migration runs in its own transaction together with its
     ``schema_version`` row, so an interrupted upgrade resumes where it stopped.
+    Each transaction holds the schema lock (see :func:`_schema_lock`) and reads
+    the version again inside it, so many processes may open a new or old
+    database at once: one applies each migration, the others wait and skip it.
 
     Raises:
         SchemaError: the database is newer than this library.
     """
     current = schema_version(engine)
+    if current == LATEST_VERSION:
+        return LATEST_VERSION
     if current > LATEST_VERSION:
         raise SchemaError(current, LATEST_VERSION, "upgrade crm_procedures to open it")
     if current == 0:
-        with engine.begin() as conn:
+        with _schema_lock(engine) as conn:
             schema_version_table.create(conn, checkfirst=True)
     for number, description, apply in MIGRATIONS:
         if number <= current:
             continue
-        with engine.begin() as conn:
+        with _schema_lock(engine) as conn:
+            found = _version_of(conn)
+            if found > LATEST_VERSION:
+                raise SchemaError(found, LATEST_VERSION, "upgrade crm_procedures to open it")
+            if number <= found:
+                continue  # applied by another process while this one waited
             apply(conn)
             conn.execute(
                 schema_version_table.insert().values(

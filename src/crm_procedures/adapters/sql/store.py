@@ -6,12 +6,18 @@ Open one with :func:`open_store`::
     store = open_store("sqlite://")                    # in memory
     store = open_store("postgresql://user@host/crm")   # psycopg 3
 
-Transactions: one unit of work is one database transaction. On SQLite it
-starts with ``BEGIN IMMEDIATE`` (a deferred transaction that later upgrades
-to a write lock fails with SQLITE_BUSY under contention), waits up to the
-busy timeout for the lock, and a lock that cannot be had surfaces as
-:class:`~crm_procedures.errors.ConcurrencyConflict`, as do PostgreSQL
-serialization failures and deadlocks (SQLSTATE 40001, 40P01, 55P03).
+Transactions: one unit of work is one database transaction. On SQLite a
+writing one starts with ``BEGIN IMMEDIATE`` (a deferred transaction that
+later upgrades to a write lock fails with SQLITE_BUSY under contention) and
+waits up to the busy timeout for the lock; a lock that cannot be had
+surfaces as :class:`~crm_procedures.errors.StoreBusy`, as does PostgreSQL's
+lock_not_available (55P03). PostgreSQL serialization failures and deadlocks
+(SQLSTATE 40001, 40P01) surface as
+:class:`~crm_procedures.errors.ConcurrencyConflict`. A read-only unit of work
+(``store.unit_of_work(read_only=True)``) starts a deferred transaction on
+SQLite (no write lock: it neither waits for writers nor blocks them in WAL)
+and a ``READ ONLY`` transaction on PostgreSQL; a write in it raises
+:class:`~crm_procedures.errors.ReadOnlyUnitOfWork`.
 Optimistic concurrency: ``UPDATE ... WHERE id = ? AND version = ?`` and a
 row-count check.
 """
@@ -58,16 +64,26 @@ from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import (
     check_limit,
     check_prospect,
+    check_storable,
     definition_text,
     keyword_words,
     search_text,
+    some_unstorable,
     sort_key,
     utc_us,
     with_version,
 )
 from crm_procedures.adapters.sql import schema as s
-from crm_procedures.errors import ConcurrencyConflict, CrmError, InvalidInput, NotFound
+from crm_procedures.errors import (
+    ConcurrencyConflict,
+    CrmError,
+    InvalidInput,
+    NotFound,
+    ReadOnlyUnitOfWork,
+    StoreBusy,
+)
 from crm_procedures.model._checks import require_aware
+from crm_procedures.model._storable import UNSTORABLE_REASON
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
@@ -107,7 +123,9 @@ __all__ = ["SqlStore", "SqlUnitOfWork", "open_store"]
 
 R = TypeVar("R")
 
-_CONFLICT_STATES: Final = frozenset({"40001", "40P01", "55P03"})
+_CONFLICT_STATES: Final = frozenset({"40001", "40P01"})
+_BUSY_STATES: Final = frozenset({"55P03"})
+_READ_ONLY_STATE: Final = "25006"
 _STATUS: Final = {s.value: s for s in ProspectStatus}
 _STAGE: Final = {s.value: s for s in RelationStage}
 _ENTRY: Final = {k.value: k for k in EntryKind}
@@ -155,7 +173,7 @@ def open_store(
     ``postgresql+psycopg://...``. With ``create=False`` the schema must be at
     the library's version already. ``busy_timeout`` is how long (seconds) a
     SQLite writer waits for the lock before the unit of work fails with
-    ConcurrencyConflict. ``sqlite_synchronous`` is SQLite's ``synchronous``
+    StoreBusy. ``sqlite_synchronous`` is SQLite's ``synchronous``
     pragma: ``NORMAL`` (the WAL default: a power cut may undo the last
     commits, never corrupt) or ``FULL`` (every commit survives a power cut).
 
@@ -214,7 +232,9 @@ def make_engine(
         _sqlite_events(engine, busy_timeout, sqlite_synchronous.upper(), memory)
         return engine
     if backend == "postgresql":
-        return create_engine(parsed, **engine_options)
+        engine = create_engine(parsed, **engine_options)
+        _postgres_events(engine)
+        return engine
     raise InvalidInput("url", f"{backend!r} is not supported (use sqlite or postgresql)", url)
 
 
@@ -236,18 +256,26 @@ def _sqlite_events(engine: Engine, busy_timeout: float, synchronous: str, memory
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         if conn.info.get("crm_read_only"):
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN")  # deferred: takes no write lock
             return
+        begin = "BEGIN EXCLUSIVE" if conn.info.get("crm_exclusive") else "BEGIN IMMEDIATE"
         raw: Any = conn.connection.dbapi_connection
         raw.execute("PRAGMA busy_timeout=0")
         try:
-            if not _wait_for_write_lock(raw, busy_timeout):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try; its error says why
+            if not _wait_for_write_lock(raw, busy_timeout, begin):
+                conn.exec_driver_sql(begin)  # the last try; its error says why
         finally:
             raw.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
 
 
-def _wait_for_write_lock(raw: Any, timeout: float) -> bool:
+def _postgres_events(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.info.get("crm_read_only"):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+def _wait_for_write_lock(raw: Any, timeout: float, begin: str = "BEGIN IMMEDIATE") -> bool:
     """``BEGIN IMMEDIATE`` on a raw SQLite connection, retried for up to ``timeout`` seconds.
 
     SQLite's own busy handler sleeps longer and longer (up to 100 ms at a
@@ -261,7 +289,7 @@ def _wait_for_write_lock(raw: Any, timeout: float) -> bool:
     nap = 0.0002
     while True:
         try:
-            raw.execute("BEGIN IMMEDIATE")
+            raw.execute(begin)
             return True
         except sqlite3.OperationalError as exc:
             text = str(exc).lower()
@@ -298,9 +326,10 @@ class SqlStore:
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A new unit of work (one transaction).
 
-        ``read_only=True`` starts a deferred transaction on SQLite, which never
-        waits for the write lock; writing in it may then fail with
-        ConcurrencyConflict.
+        ``read_only=True``: a deferred transaction on SQLite, which takes no
+        write lock (in WAL it reads beside a writer, neither waiting for the
+        other), a ``READ ONLY`` transaction on PostgreSQL. A write in it raises
+        ReadOnlyUnitOfWork.
         """
         return SqlUnitOfWork(self, read_only=read_only)
 
@@ -351,6 +380,8 @@ class SqlUnitOfWork:
             self._release()
             raise
         self._conn.info["crm_read_only"] = read_only
+        self.read_only = read_only
+        self._statement: Any = None
         # prospect id -> (version, stored history length) as last read or written here
         self._loaded: dict[str, tuple[int, int]] = {}
         self._last: tuple[str, str, int | None] = ("transaction", "", None)
@@ -383,7 +414,8 @@ class SqlUnitOfWork:
     # -- transaction control --
 
     def commit(self) -> None:
-        """Commit the transaction. Raises ConcurrencyConflict (nothing committed)."""
+        """Commit the transaction. Raises ConcurrencyConflict or StoreBusy (nothing committed)."""
+        self._statement = "commit"
         try:
             with self._errors():
                 self._conn.commit()
@@ -418,40 +450,74 @@ class SqlUnitOfWork:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """Turn lock, serialization and deadlock errors into ConcurrencyConflict."""
+        """Turn driver errors into named ones.
+
+        Serialization failures and deadlocks become ConcurrencyConflict, a
+        lock not had in time StoreBusy, a write in a read-only transaction
+        ReadOnlyUnitOfWork, and text the database cannot hold (a lone
+        surrogate on SQLite, NUL on PostgreSQL) InvalidInput: the stores
+        check records before writing, so this is the net under that check.
+        """
         try:
             yield
         except DBAPIError as exc:
-            conflict = self._conflict(exc)
-            if conflict is not None:
-                raise conflict from exc
+            named = self._named(exc)
+            if named is not None:
+                raise named from None
             raise
+        except UnicodeEncodeError:
+            raise InvalidInput(None, UNSTORABLE_REASON) from None
 
-    def _conflict(self, exc: DBAPIError) -> ConcurrencyConflict | None:
+    def _named(self, exc: DBAPIError) -> CrmError | None:
         orig = exc.orig
         state = getattr(orig, "sqlstate", None)
         kind, rid, expected = self._last
         if state in _CONFLICT_STATES:
             return ConcurrencyConflict(kind, rid, expected, None)
+        if state in _BUSY_STATES:
+            return StoreBusy(self._doing())
+        if state == _READ_ONLY_STATE:
+            return ReadOnlyUnitOfWork(self._doing())
         if isinstance(exc, OperationalError) and self.dialect == "sqlite":
             message = str(orig).lower()
             if "locked" in message or "busy" in message:
-                return ConcurrencyConflict(kind, rid, expected, None)
+                return StoreBusy(self._doing())
+        if isinstance(orig, UnicodeEncodeError) or "NUL (0x00)" in str(orig):
+            return InvalidInput(None, UNSTORABLE_REASON)
         return None
 
+    def _doing(self) -> str:
+        """What the statement being run does, in words (for StoreBusy)."""
+        kind, rid, _ = self._last
+        if self._statement is None and rid:
+            return f"write {kind} {rid}"
+        return _describe(self._statement, self.read_only)
+
+    def refuse_writes(self, operation: str) -> None:
+        """Raise ReadOnlyUnitOfWork naming ``operation`` when this unit of work is read-only."""
+        if self.read_only:
+            raise ReadOnlyUnitOfWork(operation)
+
     def execute(self, statement: Any, params: Any = None) -> Any:
-        """Execute a Core statement, mapping conflicts."""
+        """Execute a Core statement, mapping driver errors to named ones."""
+        if self.read_only and getattr(statement, "is_dml", False):
+            self.refuse_writes(_describe(statement, False))
+        self._statement = statement
         with self._errors():
             return self._conn.execute(statement, params)
 
     def driver(self, sql: str, params: Any = ()) -> Any:
-        """Execute DBAPI SQL (``executemany`` for a list of tuples), mapping conflicts."""
+        """Execute DBAPI SQL (``executemany`` for a list of tuples), mapping driver errors."""
+        if self.read_only and not sql.lstrip().upper().startswith("SELECT"):
+            self.refuse_writes(_describe(sql, False))
+        self._statement = sql
         with self._errors():
             return self._conn.exec_driver_sql(sql, params)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A savepoint: a failed write is undone and the transaction stays usable."""
+        self._statement = None  # a busy store names the write (``_last``)
         with self._errors():
             nested = self._conn.begin_nested()
         try:
@@ -463,6 +529,26 @@ class SqlUnitOfWork:
             raise
         with self._errors():
             nested.commit()
+
+
+def _describe(statement: Any, read_only: bool) -> str:
+    """A statement in a few words: ``insert into relations``, ``read prospects``."""
+    if statement is None:
+        return "start a transaction"
+    if isinstance(statement, str):
+        words = statement.split()
+        if words[:2] == ["INSERT", "INTO"] and len(words) > 2:
+            return f"insert into {words[2].strip(chr(34))}"
+        return " ".join(words[:3]).lower()
+    table_ = getattr(statement, "table", None)
+    verb = getattr(statement, "__visit_name__", "statement")
+    if table_ is not None and getattr(statement, "is_dml", False):
+        return f"{verb} {'into' if verb == 'insert' else 'of'} {table_.name}"
+    names = sorted(
+        {str(getattr(f, "name", "")) for f in getattr(statement, "get_final_froms", list)()} - {""}
+    )
+    what = f"read {', '.join(names)}" if names else "read"
+    return what if read_only else f"{what} (waiting for the write lock)"
 
 
 # -- visibility, in SQL --
@@ -560,12 +646,16 @@ class _Repo(Generic[R]):
     def _many(self, statement: Select[Any]) -> list[R]:
         return [self._load(row[0]) for row in self._uow.execute(statement)]
 
-    def _check_type(self, record: R) -> None:
+    def _check_type(self, record: R, operation: str) -> None:
+        self._uow.refuse_writes(f"{self._kind}.{operation}")
         if not isinstance(record, self._cls):
             raise InvalidInput(self._kind, f"must be a {self._cls.__name__}", type(record).__name__)
+        check_storable(record, self._kind)
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> R:
         """The record with that id. Raises NotFound (missing, or invisible to viewer)."""
+        if some_unstorable(record_id):
+            raise NotFound(self._kind, str(record_id))
         t = self._table
         statement = self._select_data().where(t.c.id == record_id)
         if viewer is not None:
@@ -577,7 +667,7 @@ class _Repo(Generic[R]):
 
     def find(self, record_id: str) -> R | None:
         """The record with that id, or ``None`` (no visibility check)."""
-        if not isinstance(cast(object, record_id), str):
+        if not isinstance(cast(object, record_id), str) or some_unstorable(record_id):
             return None
         row = self._uow.execute(self._select_data().where(self._table.c.id == record_id)).first()
         return None if row is None else self._load(row[0])
@@ -606,7 +696,7 @@ class _Repo(Generic[R]):
 
     def add(self, record: R) -> R:
         """Insert a new record as version 1. Raises ConcurrencyConflict when the id exists."""
-        self._check_type(record)
+        self._check_type(record, "add")
         stored = with_version(record, 1)
         self._insert([stored])
         return stored
@@ -618,7 +708,7 @@ class _Repo(Generic[R]):
         """
         stored = []
         for record in records:
-            self._check_type(record)
+            self._check_type(record, "add_many")
             stored.append(with_version(record, 1))
         if stored:
             self._insert(stored)
@@ -645,7 +735,7 @@ class _Repo(Generic[R]):
             NotFound: no such record.
             ConcurrencyConflict: someone else saved it since it was loaded.
         """
-        self._check_type(record)
+        self._check_type(record, "save")
         rid: str = record.id  # type: ignore[attr-defined]
         version: int = record.version  # type: ignore[attr-defined]
         self._uow._last = (self._kind, rid, version)
@@ -687,8 +777,15 @@ class _RelationRepo(_Repo[Relation]):
     def _columns(self, record: Relation) -> tuple[Any, ...]:
         return (record.name, record.name.casefold(), record.account_manager)
 
+    def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
+        if viewer is None or viewer.sees_relations:
+            return []
+        return [self._table.c.account_manager == viewer.user_id]
+
     def by_account_manager(self, user_id: str) -> list[Relation]:
         """Relations of one account manager, by name."""
+        if some_unstorable(user_id):
+            return []
         c = self._table.c
         return self._many(
             self._select_data().where(c.account_manager == user_id).order_by(c.name, c.id)
@@ -698,6 +795,9 @@ class _RelationRepo(_Repo[Relation]):
         """Relations whose name contains the text (case-insensitive), by name."""
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
+        if some_unstorable(name_contains):
+            check_limit(limit, 0)
+            return []
         c = self._table.c
         needle = name_contains.casefold()
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -715,6 +815,8 @@ class _ContactRepo(_Repo[Contact]):
 
     def of_relation(self, relation_id: str) -> list[Contact]:
         """Contacts of one relation, by last name."""
+        if some_unstorable(relation_id):
+            return []
         c = self._table.c
         return self._many(
             self._select_data().where(c.relation_id == relation_id).order_by(c.last_name, c.id)
@@ -722,6 +824,8 @@ class _ContactRepo(_Repo[Contact]):
 
     def by_phone(self, phone: str) -> list[Contact]:
         """Contacts whose stored phone equals ``phone``, by id."""
+        if some_unstorable(phone):
+            return []
         c = self._table.c
         return self._many(self._select_data().where(c.phone == phone).order_by(c.id))
 
@@ -745,6 +849,8 @@ class _ProjectRepo(_Repo[Project]):
 
     def of_relation(self, relation_id: str, viewer: Viewer | None = None) -> list[Project]:
         """Projects under one relation that the viewer may see, by name."""
+        if some_unstorable(relation_id):
+            return []
         c = self._table.c
         statement = self._select_data().where(
             c.relation_id == relation_id, *_project_visible(viewer)
@@ -894,6 +1000,8 @@ class _ProspectRepo:
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> Prospect:
         """The prospect with that id. Raises NotFound (missing, or invisible to viewer)."""
+        if some_unstorable(record_id):
+            raise NotFound(self._kind, str(record_id))
         statement = self._select().where(_P.id == record_id, *_prospect_visible(viewer))
         found = self._fetch(statement)
         if not found:
@@ -902,7 +1010,7 @@ class _ProspectRepo:
 
     def find(self, record_id: str) -> Prospect | None:
         """The prospect with that id, or ``None`` (no visibility check)."""
-        if not isinstance(cast(object, record_id), str):
+        if not isinstance(cast(object, record_id), str) or some_unstorable(record_id):
             return None
         found = self._fetch(self._select().where(_P.id == record_id))
         return found[0] if found else None
@@ -932,6 +1040,7 @@ class _ProspectRepo:
         Raises ConcurrencyConflict when an id exists already (or repeats),
         InvalidInput for an invalid prospect or an unknown project.
         """
+        self._uow.refuse_writes("prospect.add_many")
         for p in records:
             check_prospect(p, 0)
         if not records:
@@ -985,8 +1094,11 @@ class _ProspectRepo:
             ConcurrencyConflict: someone else saved it since it was loaded.
             InvalidInput: a shortened history, a naive datetime, an unknown project.
         """
+        self._uow.refuse_writes("prospect.save")
         if not isinstance(record, Prospect):
             raise InvalidInput("prospect", "must be a Prospect", type(record).__name__)
+        if some_unstorable(record.id):
+            raise InvalidInput("id", UNSTORABLE_REASON)
         rid = record.id
         version = record.version
         self._uow._last = (self._kind, rid, version)
@@ -1046,6 +1158,9 @@ class _ProspectRepo:
         offset: int = 0,
     ) -> list[Prospect]:
         """Prospects of one project (optionally of one status), by id."""
+        if some_unstorable(project_id):
+            check_limit(limit, offset)
+            return []
         statement = self._select().where(_P.project_id == project_id, *_prospect_visible(viewer))
         if status is not None:
             statement = statement.where(_P.status == ProspectStatus(status).value)
@@ -1053,6 +1168,8 @@ class _ProspectRepo:
 
     def count_by_status(self, project_id: str, viewer: Viewer | None = None) -> dict[str, int]:
         """``{status: count}`` for one project, every status present (0 when none)."""
+        if some_unstorable(project_id):
+            return {st.value: 0 for st in ProspectStatus}
         statement = (
             select(_P.status, func.count())
             .where(_P.project_id == project_id, *_prospect_visible(viewer))
@@ -1079,6 +1196,9 @@ class _ProspectRepo:
         """
         check_limit(limit, offset)
         steps = list(dict.fromkeys(last_steps))
+        if some_unstorable(project_id):
+            return []
+        steps = [step for step in steps if not some_unstorable(step)]
         if not steps or limit == 0:
             return []
         key = (tuple(steps), limit, offset, viewer)
@@ -1155,6 +1275,9 @@ class _ActivityRepo(_Repo[Activity]):
         offset: int = 0,
     ) -> list[Activity]:
         """One employee's activities, newest first (start, then created; missing last)."""
+        if some_unstorable(employee):
+            check_limit(limit, offset)
+            return []
         c = self._table.c
         where = [c.employee == employee]
         if open_only:
@@ -1166,12 +1289,18 @@ class _ActivityRepo(_Repo[Activity]):
         self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
     ) -> list[Activity]:
         """All activities of one relation, newest first."""
+        if some_unstorable(relation_id):
+            check_limit(limit, offset)
+            return []
         return self._list([self._table.c.relation_id == relation_id], viewer, limit, offset)
 
     def of_project(
         self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
     ) -> list[Activity]:
         """All activities of one project, newest first."""
+        if some_unstorable(project_id):
+            check_limit(limit, offset)
+            return []
         return self._list([self._table.c.project_id == project_id], viewer, limit, offset)
 
 
@@ -1197,6 +1326,8 @@ class _AppointmentRepo(_Repo[Appointment]):
         lo = utc_us(require_aware(start, "start"))
         hi = utc_us(require_aware(end, "end"))
         c = self._table.c
+        if some_unstorable(employee):
+            return []
         statement = (
             self._select_data()
             .where(
@@ -1211,6 +1342,8 @@ class _AppointmentRepo(_Repo[Appointment]):
 
     def by_uid(self, uid: str) -> Appointment | None:
         """The appointment with this iCalendar UID (the lowest id if several), or None."""
+        if some_unstorable(uid):
+            return None
         c = self._table.c
         found = self._many(self._select_data().where(c.uid == uid).order_by(c.id).limit(1))
         return found[0] if found else None
@@ -1221,6 +1354,11 @@ _FTS: Final = table("visit_reports_fts", column("rowid", Integer))
 
 
 class _VisitReportRepo(_Repo[VisitReport]):
+    def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
+        if viewer is None or viewer.reads_visit_reports:
+            return []
+        return [self._table.c.account_manager == viewer.user_id]
+
     def _row(self, record: VisitReport) -> tuple[Any, ...]:
         # rid is left to the database (it numbers rows for the search index)
         return (
@@ -1252,7 +1390,7 @@ class _VisitReportRepo(_Repo[VisitReport]):
 
     def save(self, record: VisitReport) -> VisitReport:
         """Store a changed report as version + 1 (its search words follow)."""
-        self._check_type(record)
+        self._check_type(record, "save")
         version = record.version
         self._uow._last = (self._kind, record.id, version)
         stored = with_version(record, version + 1)
@@ -1282,14 +1420,19 @@ class _VisitReportRepo(_Repo[VisitReport]):
         keyword: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        viewer: Viewer | None = None,
     ) -> list[VisitReport]:
         """Reports matching every filter (``since <= start < until``), newest first.
 
         ``keyword``: every word must begin a word of the keywords, subject or
         text, ignoring case and accents (an FTS5 / tsvector index, not a scan).
+        Only reports ``viewer`` may see (all with ``None``).
         """
+        check_limit(limit, offset)
+        if some_unstorable(account_manager, relation_id, visit_type):
+            return []
         c = self._table.c
-        where: list[ColumnElement[bool]] = []
+        where: list[ColumnElement[bool]] = self._visibility(viewer)
         if account_manager is not None:
             where.append(c.account_manager == account_manager)
         if relation_id is not None:
@@ -1328,6 +1471,8 @@ class _DocumentRepo(_Repo[Document]):
 
     def of_owner(self, owner_kind: str, owner_id: str) -> list[Document]:
         """Documents attached to one record, oldest first."""
+        if some_unstorable(owner_kind, owner_id):
+            return []
         c = self._table.c
         return self._many(
             self._select_data()
@@ -1357,6 +1502,7 @@ class _Definitions:
 
         Raises ConcurrencyConflict when another unit of work stored the same version.
         """
+        self._uow.refuse_writes("definitions.put")
         payload = definition_text(key, data)
         d = s.definitions.c
         latest = self._uow.execute(select(func.max(d.version)).where(d.key == key)).scalar()
@@ -1373,6 +1519,8 @@ class _Definitions:
 
     def get(self, key: str, version: int | None = None) -> dict[str, Any]:
         """The data at ``version`` (latest when None). Raises NotFound."""
+        if some_unstorable(key):
+            raise NotFound("definition", "(a key no store can hold)")
         d = s.definitions.c
         statement = select(d.data).where(d.key == key)
         if version is None:
@@ -1387,6 +1535,8 @@ class _Definitions:
 
     def versions(self, key: str) -> list[int]:
         """The stored versions of ``key``, ascending."""
+        if some_unstorable(key):
+            return []
         d = s.definitions.c
         return [
             int(v)
@@ -1586,8 +1736,10 @@ class _Audit:
 
     def record(self, change: Change) -> None:
         """Append one change in this transaction."""
+        self._uow.refuse_writes("audit.record")
         if not isinstance(change, Change):
             raise InvalidInput("change", "must be a Change", type(change).__name__)
+        check_storable(change, "change")
         self._uow.execute(
             s.audit.insert().values(
                 record_kind=change.record_kind,
@@ -1602,6 +1754,8 @@ class _Audit:
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
         """Every change of one record, oldest first."""
+        if some_unstorable(record_kind, record_id):
+            return []
         a = s.audit.c
         rows = self._uow.execute(
             select(a.record_kind, a.record_id, a.version, a.at, a.actor, a.action, a.changes)
