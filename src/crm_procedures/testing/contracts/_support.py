@@ -26,7 +26,7 @@ missing flag promises instead (see the docs of each contract).
 
 def capabilities_of(store: Store) -> frozenset[str]:
     """The flags ``store`` declares (``store.capabilities``; none when it has no such attribute)."""
-    declared = getattr(store, "capabilities", frozenset())
+    declared: frozenset[str] = getattr(store, "capabilities", frozenset())
     return frozenset(declared)
 
 
