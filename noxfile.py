@@ -34,6 +34,8 @@ CONTRACT_DEPS = ["import-linter>=2.0"]
 DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 BENCH_DEPS = ["transitions>=0.9", "python-statemachine>=2.3"]
 CHART_DEPS = ["matplotlib>=3.7"]
+EXAMPLE_DEPS = ["django>=5.1"]
+"""What examples/ needs beyond the library: Django for examples/django_store only."""
 
 
 def _install_project(session: nox.Session, extras: str = "sql") -> None:
@@ -64,6 +66,9 @@ def _examples(session: nox.Session) -> None:
     for script in scripts:
         session.log(f"example: {script.name}")
         session.run("python", str(script))
+    for project in ("host_app", "django_store"):
+        session.log(f"example project: {project} (its own test suite)")
+        session.run("pytest", "-q", "-p", "no:cacheprovider", cwd=str(ROOT / "examples" / project))
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
@@ -100,7 +105,9 @@ def tests(session: nox.Session) -> None:
     """Everything CI checks: lint, types, import contracts, tests (examples and the bounded
     reliability suite included), docs, bench smoke."""
     _install_project(session, "sql,charts")
-    session.install(*TEST_DEPS, *LINT_DEPS, *TYPE_DEPS, *CONTRACT_DEPS, *DOCS_DEPS, *BENCH_DEPS)
+    session.install(
+        *TEST_DEPS, *LINT_DEPS, *TYPE_DEPS, *CONTRACT_DEPS, *DOCS_DEPS, *BENCH_DEPS, *EXAMPLE_DEPS
+    )
     _lint(session)
     _types(session)
     _contracts(session)
@@ -142,9 +149,11 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def examples(session: nox.Session) -> None:
-    """Run every script in examples/."""
+    """Run every script in examples/, and the test suites of the example projects
+    (examples/host_app; examples/django_store, whose Django store passes the shipped
+    store contract suites)."""
     _install_project(session, "sql")
-    session.install(*TEST_DEPS)
+    session.install(*TEST_DEPS, *EXAMPLE_DEPS)
     _examples(session)
 
 

@@ -142,19 +142,38 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         mailer = FolderMailer(Path(args.out))
     try:
         while True:
-            report = dispatch_once(app.store, app.clock, mailer=mailer)
-            _out(
-                f"claimed {report.claimed}, delivered {report.delivered}, "
-                f"retried {report.retried}, failed {report.failed}"
-            )
-            for message_id, error in report.errors:
-                _out(f"  {message_id}: {error}")
+            _dispatch_due(app, mailer, dispatch_once)
             if not args.loop:
                 break
             time.sleep(args.interval)
     finally:
         app.close()
     return EXIT_OK
+
+
+DISPATCH_BATCH = 100
+"""Messages claimed per batch; ``dispatch`` runs batches until none is due."""
+
+
+def _dispatch_due(app: Any, mailer: Any, dispatch_once: Callable[..., Any]) -> None:
+    """Deliver every message due now, batch after batch, and print one line of totals.
+
+    A batch that claims fewer than :data:`DISPATCH_BATCH` messages was the last
+    one due; a message that failed waits for its retry time, so it is not
+    claimed again in the same run.
+    """
+    totals = {"claimed": 0, "delivered": 0, "retried": 0, "failed": 0}
+    errors: list[tuple[str, str]] = []
+    while True:
+        report = dispatch_once(app.store, app.clock, mailer=mailer, limit=DISPATCH_BATCH)
+        for name in totals:
+            totals[name] += getattr(report, name)
+        errors.extend(report.errors)
+        if report.claimed < DISPATCH_BATCH:
+            break
+    _out(", ".join(f"{name} {count}" for name, count in totals.items()))
+    for message_id, error in errors:
+        _out(f"  {message_id}: {error}")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -200,6 +219,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     return run_demo(
         Path(args.out),
+        db=args.db,
         fresh=not args.resume,
         smtp=args.smtp,
         suspects=args.suspects,
@@ -225,8 +245,13 @@ def _parser() -> argparse.ArgumentParser:
         if definitions:
             sp.add_argument("--definitions", help="definitions file (TOML or JSON)")
 
-    s = sub.add_parser("demo", help="run a whole campaign on an embedded SQLite file")
+    s = sub.add_parser("demo", help="run a whole campaign (an SQLite file, or the store --db)")
     s.add_argument("--out", default="crm-demo", help="output folder (default ./crm-demo)")
+    s.add_argument(
+        "--db",
+        metavar="URL",
+        help="store URL, e.g. postgresql://crm@db/crm (default: crm.db in the output folder)",
+    )
     s.add_argument("--resume", action="store_true", help="continue in an existing folder")
     s.add_argument(
         "--smtp", metavar="HOST:PORT", type=_host_port, help="also deliver through this SMTP server"

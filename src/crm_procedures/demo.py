@@ -249,8 +249,14 @@ def run_demo(
     seed: int = 7,
     quiet: bool = False,
     stream: TextIO | None = None,
+    db: str | None = None,
 ) -> int:
-    """Run the demo campaign into folder ``out``; returns the exit code (0 when it went well)."""
+    """Run the demo campaign into folder ``out``; returns the exit code (0 when it went well).
+
+    The records go to ``db`` (a store URL, PostgreSQL too) when given, else to
+    ``crm.db`` in ``out``. On a given store a fresh run starts a new campaign
+    next to what is there; ``fresh=False`` continues the demo's campaign.
+    """
     from crm_procedures.adapters.files import FolderCalendar, FolderMailer
     from crm_procedures.adapters.sql import open_store
     from crm_procedures.procedures import render, runtime
@@ -266,8 +272,9 @@ def run_demo(
     t0 = time.perf_counter()
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
-    db = out / "crm.db"
-    resuming = not fresh and db.exists()
+    db_file = out / "crm.db"
+    url = db if db is not None else f"sqlite:///{db_file}"
+    resuming = not fresh and (db is not None or db_file.exists())
     if not resuming:
         _reset(out)
 
@@ -294,7 +301,7 @@ def run_demo(
             pr.always(f"   {f}")
         return 1
 
-    store = open_store(f"sqlite:///{db}")
+    store = open_store(url)
     clock = FrozenClock(START)
     app = CrmApp(
         store=store,
@@ -348,7 +355,11 @@ def run_demo(
         return 2
     finally:
         app.close()
-    ok = sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0]
+    if db is not None:
+        where = db.split("://", 1)[0]
+        pr.always(f"\nstored in the {where} database; finished in {time.perf_counter() - t0:.1f} s")
+        return 0
+    ok = sqlite3.connect(db_file).execute("PRAGMA integrity_check").fetchone()[0]
     pr.always(f"\ncrm.db integrity check: {ok}; finished in {time.perf_counter() - t0:.1f} s")
     return 0 if ok == "ok" else 1
 

@@ -1,5 +1,9 @@
 """The stores every contract test runs against: memory, SQLite (a WAL file), PostgreSQL.
 
+The contracts themselves ship in the package (:mod:`crm_procedures.testing.contracts`);
+``crm_contract_store`` is the one fixture they need, here parametrised over the
+shipped adapters. ``store`` gives one store of it to the SQL-specific tests.
+
 PostgreSQL: one throwaway server per test session (``testing.postgres``), the
 schema created once in a template database, and a fresh copy of it for every
 test. Without server binaries the PostgreSQL cases are skipped with the reason,
@@ -19,6 +23,8 @@ import pytest
 from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.adapters.sql import SqlStore, open_store
 from crm_procedures.ports import Store
+from crm_procedures.testing.contracts import StoreFactory
+from crm_procedures.testing.contracts import dump as contract_dump
 from crm_procedures.testing.postgres import PostgresServer, require_postgres
 
 TEMPLATE = "crm_contract_template"
@@ -87,30 +93,44 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture(params=ADAPTERS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """An empty store of each adapter."""
+def crm_contract_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """A maker of empty stores of each adapter (the shipped contract suites' fixture)."""
     adapter: str = request.param
-    made: Store
     server: PostgresServer | None = None
-    name = f"crm_test_{next(_numbers)}"
-    if adapter == "memory":
-        made = MemoryStore()
-    elif adapter == "sqlite":
-        sql = open_store(sqlite_url(tmp_path))
-        check_sqlite_settings(sql)
-        made = sql
-    else:
+    if adapter == "postgres":
         server = request.getfixturevalue("postgres_server")
-        made = open_store(server.create_database(name, template=TEMPLATE), create=False)
+    databases: list[str] = []
+
+    def make() -> Store:
+        if adapter == "memory":
+            return MemoryStore()
+        if server is None:
+            directory = tmp_path / f"store-{next(_numbers)}"
+            directory.mkdir()
+            sql = open_store(sqlite_url(directory))
+            check_sqlite_settings(sql)
+            return sql
+        name = f"crm_test_{next(_numbers)}"
+        databases.append(name)
+        return open_store(server.create_database(name, template=TEMPLATE), create=False)
+
+    yield make
+    for name in databases:
+        assert server is not None
+        server.drop_database(name)
+
+
+@pytest.fixture
+def store(crm_contract_store: StoreFactory) -> Iterator[Store]:
+    """An empty store of each adapter."""
+    made = crm_contract_store()
     try:
         yield made
     finally:
         made.close()
-        if server is not None:
-            server.drop_database(name)
 
 
 def dump(store: Store) -> Any:
     """Every committed record of the store, as plain data, for before/after comparisons."""
     assert isinstance(store, MemoryStore | SqlStore)
-    return store.dump()
+    return contract_dump(store)

@@ -123,10 +123,10 @@ class MemoryStore:
 
     Safe to share between threads: units of work run concurrently and their
     commits are serialised by a lock, with optimistic version checks.
-    Capabilities: ``fulltext`` (keyword search of visit reports).
+    Capabilities: ``fulltext`` (keyword search of visit reports), ``dump``, ``threads``.
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext"})
+    capabilities: frozenset[str] = frozenset({"fulltext", "dump", "threads"})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

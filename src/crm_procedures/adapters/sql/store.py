@@ -307,10 +307,10 @@ class SqlStore:
     Create it with :func:`open_store`. Thread-safe: each unit of work uses its
     own connection (an in-memory SQLite database has one connection, so its
     units of work take turns). Capabilities: ``fulltext`` (keyword search of
-    visit reports through FTS5 or a ``tsvector`` index), ``durable``.
+    visit reports through FTS5 or a ``tsvector`` index), ``durable``, ``dump``, ``threads``.
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext", "durable"})
+    capabilities: frozenset[str] = frozenset({"fulltext", "durable", "dump", "threads"})
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

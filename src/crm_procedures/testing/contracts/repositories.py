@@ -1,19 +1,16 @@
-"""The operations every repository has, for every record kind, on every store."""
+"""The operations every repository has, for every record kind, on every store.
+
+The ``kind`` fixture (one per record kind) is defined by the suite's class.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from contract.conftest import dump
-from contract.kinds import KIND_PARAMS, KINDS, Kind
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound
 from crm_procedures.ports import Store
-
-
-@pytest.fixture(params=KIND_PARAMS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    found: Kind = request.param
-    return found
+from crm_procedures.testing.contracts._support import dump
+from crm_procedures.testing.contracts.kinds import KINDS, Kind
 
 
 def test_add_stores_version_one_and_get_returns_it_after_commit(store: Store, kind: Kind) -> None:

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from contract.kinds import a_document
 from crm_procedures.access.viewer import Viewer
-from crm_procedures.errors import InvalidInput, NotFound
+from crm_procedures.errors import CrmError, InvalidInput, NotFound
 from crm_procedures.ids import GroupId, UserId
 from crm_procedures.model.appointment import AppointmentStatus
 from crm_procedures.model.audit import Change
@@ -30,6 +29,8 @@ from crm_procedures.testing.builders import (
     an_activity,
     an_appointment,
 )
+from crm_procedures.testing.contracts._support import has
+from crm_procedures.testing.contracts.kinds import a_document
 
 AMS = ZoneInfo("Europe/Amsterdam")
 T0 = BUILDER_TIME
@@ -396,7 +397,7 @@ def test_agenda_is_confirmed_appointments_overlapping_the_period(store: Store) -
         assert uow.appointments.by_uid("unknown@crm-procedures.test") is None
 
 
-def test_visit_report_search_filters_and_keywords(store: Store) -> None:
+def _visit_reports(store: Store) -> None:
     day = timedelta(days=1)
     with store.unit_of_work() as uow:
         uow.visit_reports.add_many(
@@ -423,6 +424,11 @@ def test_visit_report_search_filters_and_keywords(store: Store) -> None:
             ]
         )
         uow.commit()
+
+
+def test_visit_report_search_filters(store: Store) -> None:
+    day = timedelta(days=1)
+    _visit_reports(store)
     with store.unit_of_work() as uow:
         search = uow.visit_reports.search
         assert ids(search()) == ["v3", "v2", "v1"]
@@ -431,11 +437,25 @@ def test_visit_report_search_filters_and_keywords(store: Store) -> None:
         assert ids(search(visit_type="follow_up")) == ["v3"]
         assert ids(search(since=T0 + day)) == ["v3", "v2"]
         assert ids(search(until=T0 + day)) == ["v1"]
+        assert ids(search(limit=1, offset=1)) == ["v2"]
+
+
+def test_visit_report_keyword_search_or_a_clear_refusal(store: Store) -> None:
+    """With ``fulltext`` keywords find reports by their words (accents and case
+    ignored); without it a keyword search is refused with a named error, never
+    answered wrongly."""
+    _visit_reports(store)
+    with store.unit_of_work() as uow:
+        search = uow.visit_reports.search
+        if not has(store, "fulltext"):
+            with pytest.raises(CrmError, match="keyword"):
+                search(keyword="CAFE")
+            return
         assert ids(search(keyword="CAFE")) == ["v1"]
         assert ids(search(keyword="demo koff")) == ["v1"]
         assert ids(search(keyword="introduction")) == ["v3", "v2"]
         assert search(keyword="demo nothing") == []
-        assert ids(search(limit=1, offset=1)) == ["v2"]
+        assert ids(search(account_manager="bob", keyword="introduction")) == ["v3"]
 
 
 def test_documents_of_a_record_oldest_first(store: Store) -> None:

@@ -14,13 +14,13 @@ import random
 from collections import Counter
 from email.message import EmailMessage
 
-from contract.messages import T0, a_message
 from crm_procedures.adapters.memory_mail import message_id_of
 from crm_procedures.errors import DeliveryError
 from crm_procedures.model.outbox import OutboxStatus
 from crm_procedures.ports import Store
 from crm_procedures.services.outbox import dispatch_once, exponential_backoff
 from crm_procedures.testing.clock import FrozenClock
+from crm_procedures.testing.contracts.messages import T0, a_message
 
 MESSAGES = 1000
 FAILURE_RATE = 0.2

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 import attrs
 import pytest
 
-from contract.conftest import dump
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound
 from crm_procedures.model.audit import Change
 from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.model.prospect import EntryKind, HistoryEntry, Prospect, ProspectStatus
 from crm_procedures.ports import Store
 from crm_procedures.testing.builders import BUILDER_TIME, a_project, a_prospect, a_relation
+from crm_procedures.testing.contracts._support import dump
 
 
 class Boom(Exception):

@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from contract.conftest import dump
-from contract.messages import T0, a_message, mail_text
 from crm_procedures.adapters.memory_mail import MemoryMailer
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound
 from crm_procedures.model.outbox import OutboxMessage, OutboxStatus
 from crm_procedures.ports import Store
 from crm_procedures.services.outbox import dispatch_once, exponential_backoff
 from crm_procedures.testing.clock import FrozenClock
+from crm_procedures.testing.contracts._support import dump
+from crm_procedures.testing.contracts.messages import T0, a_message, mail_text
 
 
 def record(store: Store, *messages: OutboxMessage) -> None:

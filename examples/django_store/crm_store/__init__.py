@@ -1,0 +1,1 @@
+"""A crm_procedures store on the Django ORM: the records live in this app's own tables."""

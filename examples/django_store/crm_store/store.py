@@ -1,0 +1,714 @@
+"""``DjangoStore``: a crm_procedures :class:`~crm_procedures.ports.Store` on the Django ORM.
+
+A unit of work is one ``transaction.atomic()`` block; ``commit()`` ends it and
+starts the next, ``rollback()`` (or leaving without a commit) rolls it back.
+A save updates the row only where the version is the one the record was
+loaded at, so a stale copy raises ``ConcurrencyConflict`` and overwrites
+nothing. Visibility uses the library's reference predicates
+(``crm_procedures.access.viewer``).
+
+Capabilities: ``dump`` and ``threads`` (each thread has its own Django
+connection; SQLite writers queue for the lock). This store has no keyword
+search of visit reports (no ``fulltext``): ``search(keyword=...)`` is refused
+with ``InvalidInput``, which the contract suite checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+from django.db import OperationalError, models, transaction
+
+from crm_procedures import (
+    Activity,
+    Appointment,
+    AppointmentStatus,
+    ConcurrencyConflict,
+    Contact,
+    Document,
+    Group,
+    InvalidInput,
+    NotFound,
+    OutboxMessage,
+    OutboxStatus,
+    Project,
+    Prospect,
+    ProspectStatus,
+    Relation,
+    User,
+    VisitReport,
+)
+from crm_procedures.access.viewer import (
+    Viewer,
+    may_see_activity,
+    may_see_project,
+    may_see_prospect,
+)
+from crm_procedures.model.audit import Change
+from crm_procedures.serialization import structure, unstructure
+from crm_store import models as m
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MISSING_FIRST = -(2**62)
+
+
+def _aware(value: Any, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidInput(name, "must be a timezone-aware datetime", value)
+    return value
+
+
+def _key(value: datetime | None) -> int:
+    """A sortable instant in microseconds; a missing time sorts first."""
+    if value is None:
+        return MISSING_FIRST
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def _page(records: list[Any], limit: int | None, offset: int) -> list[Any]:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidInput("limit", "must be a whole number >= 0", limit)
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInput("offset", "must be a whole number >= 0", offset)
+    return records[offset:] if limit is None else records[offset : offset + limit]
+
+
+def _versioned(record: Any, version: int) -> Any:
+    if isinstance(record, Prospect):
+        copy = record.copy()
+        copy.version = version
+        return copy
+    return attrs.evolve(record, version=version)
+
+
+def _plain(record: Any) -> Any:
+    """The record as JSON data (InvalidInput when it holds what JSON cannot)."""
+    data = unstructure(record)
+    try:
+        return json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(None, f"cannot be stored as JSON: {exc}") from None
+
+
+class DjangoStore:
+    """The records in this app's Django models, on the database ``using``."""
+
+    capabilities = frozenset({"dump", "threads"})
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def unit_of_work(self) -> DjangoUnitOfWork:
+        return DjangoUnitOfWork(self)
+
+    def close(self) -> None:
+        """Nothing to release: Django owns the connections."""
+
+    def erase(self) -> None:
+        """Delete every record (for tests: a new, empty store)."""
+        with transaction.atomic(using=self.using):
+            for model in ALL_MODELS:
+                model.objects.using(self.using).all().delete()
+
+    def dump(self) -> dict[str, list[Any]]:
+        """Every row of every table, by primary key: for before/after comparisons."""
+        with transaction.atomic(using=self.using):
+            return {
+                model.__name__: list(
+                    model.objects.using(self.using).order_by("pk").values_list()  # type: ignore[attr-defined]
+                )
+                for model in ALL_MODELS
+            }
+
+
+class DjangoUnitOfWork:
+    """One ``transaction.atomic()`` over every repository."""
+
+    def __init__(self, store: DjangoStore) -> None:
+        self.using = store.using
+        self._atomic: Any = None
+        self.relations = _RelationRepo(self, "relation")
+        self.contacts = _ContactRepo(self, "contact")
+        self.projects = _ProjectRepo(self, "project")
+        self.prospects = _ProspectRepo(self, "prospect")
+        self.activities = _ActivityRepo(self, "activity")
+        self.appointments = _AppointmentRepo(self, "appointment")
+        self.visit_reports = _VisitReportRepo(self, "visit_report")
+        self.documents = _DocumentRepo(self, "document")
+        self.users = _UserRepo(self, "user")
+        self.groups = _GroupRepo(self, "group")
+        self.definitions = _Definitions(self)
+        self.outbox = _Outbox(self)
+        self.audit = _Audit(self)
+
+    def _begin(self) -> None:
+        self._atomic = transaction.atomic(using=self.using)
+        try:
+            self._atomic.__enter__()
+        except OperationalError as exc:  # the write lock was not free in time
+            raise ConcurrencyConflict("transaction", "", None, None) from exc
+
+    def _end(self, keep: bool) -> None:
+        if not keep:
+            transaction.set_rollback(True, using=self.using)
+        atomic, self._atomic = self._atomic, None
+        try:
+            atomic.__exit__(None, None, None)
+        except OperationalError as exc:
+            raise ConcurrencyConflict("transaction", "", None, None) from exc
+
+    def commit(self) -> None:
+        self._end(keep=True)
+        self._begin()
+
+    def rollback(self) -> None:
+        self._end(keep=False)
+        self._begin()
+
+    def __enter__(self) -> DjangoUnitOfWork:
+        self._begin()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._atomic is not None:
+            transaction.set_rollback(True, using=self.using)
+            atomic, self._atomic = self._atomic, None
+            atomic.__exit__(*exc)
+
+    def objects(self, model: type[models.Model]) -> Any:
+        return model.objects.using(self.using)  # type: ignore[attr-defined]
+
+
+@attrs.frozen
+class _Kind:
+    model: type[m.Row]
+    cls: type
+    columns: Callable[[Any], dict[str, Any]]
+
+
+KINDS: dict[str, _Kind] = {
+    "relation": _Kind(
+        m.RelationRow, Relation, lambda r: {"name": r.name, "account_manager": r.account_manager}
+    ),
+    "contact": _Kind(
+        m.ContactRow, Contact, lambda r: {"relation_id": r.relation_id, "phone": r.phone}
+    ),
+    "project": _Kind(m.ProjectRow, Project, lambda r: {"relation_id": r.relation_id}),
+    "prospect": _Kind(
+        m.ProspectRow,
+        Prospect,
+        lambda r: {"project_id": r.project_id, "status": ProspectStatus(r.status).value},
+    ),
+    "activity": _Kind(
+        m.ActivityRow,
+        Activity,
+        lambda r: {
+            "employee": r.employee,
+            "relation_id": r.relation_id,
+            "project_id": r.project_id,
+        },
+    ),
+    "appointment": _Kind(
+        m.AppointmentRow, Appointment, lambda r: {"employee": r.employee, "uid": r.uid}
+    ),
+    "visit_report": _Kind(
+        m.VisitReportRow,
+        VisitReport,
+        lambda r: {"account_manager": r.account_manager, "relation_id": r.relation_id},
+    ),
+    "document": _Kind(
+        m.DocumentRow, Document, lambda r: {"owner_kind": r.owner_kind, "owner_id": r.owner_id}
+    ),
+    "user": _Kind(m.UserRow, User, lambda r: {}),
+    "group": _Kind(m.GroupRow, Group, lambda r: {}),
+}
+ALL_MODELS: list[type[models.Model]] = [
+    *(k.model for k in KINDS.values()),
+    m.OutboxRow,
+    m.DefinitionRow,
+    m.AuditRow,
+]
+
+
+class _Repo:
+    """What every record kind has: get, find, add, add_many, save, count."""
+
+    def __init__(self, uow: DjangoUnitOfWork, kind: str) -> None:
+        self._uow = uow
+        self._kind = kind
+        spec = KINDS[kind]
+        self._model = spec.model
+        self._cls = spec.cls
+        self._columns = spec.columns
+
+    # -- rows and records --
+
+    def _rows(self, **filters: Any) -> Any:
+        return self._uow.objects(self._model).filter(**filters)
+
+    def _load(self, data: Any) -> Any:
+        return structure(data, self._cls)
+
+    def _all(self, **filters: Any) -> list[Any]:
+        return [self._load(d) for d in self._rows(**filters).values_list("data", flat=True)]
+
+    def _visible(self, record: Any, viewer: Viewer) -> bool:
+        return True
+
+    def _project(self, project_id: str | None) -> Project | None:
+        if project_id is None:
+            return None
+        data = self._uow.objects(m.ProjectRow).filter(id=project_id).values_list("data", flat=True)
+        found = data.first()
+        return None if found is None else structure(found, Project)
+
+    def _only_visible(self, records: Iterable[Any], viewer: Viewer | None) -> list[Any]:
+        if viewer is None:
+            return list(records)
+        return [r for r in records if self._visible(r, viewer)]
+
+    def _check(self, record: Any) -> None:
+        if not isinstance(record, self._cls):
+            raise InvalidInput(self._kind, f"must be a {self._cls.__name__}", type(record).__name__)
+
+    def _check_new(self, record: Any) -> None:
+        self._check(record)
+
+    def _check_save(self, record: Any, current: Any) -> None:
+        pass
+
+    def _row(self, record: Any) -> models.Model:
+        return self._model(
+            id=record.id, version=record.version, data=_plain(record), **self._columns(record)
+        )
+
+    # -- the port --
+
+    def get(self, record_id: str, viewer: Viewer | None = None) -> Any:
+        record = self.find(record_id)
+        if record is None or (viewer is not None and not self._visible(record, viewer)):
+            raise NotFound(self._kind, str(record_id))
+        return record
+
+    def find(self, record_id: str) -> Any:
+        if not isinstance(record_id, str):
+            return None
+        data = self._rows(id=record_id).values_list("data", flat=True).first()
+        return None if data is None else self._load(data)
+
+    def add(self, record: Any) -> Any:
+        self._check_new(record)
+        taken = self._rows(id=record.id).values_list("version", flat=True).first()
+        if taken is not None:
+            raise ConcurrencyConflict(self._kind, record.id, 0, taken)
+        stored = _versioned(record, 1)
+        self._row(stored).save(using=self._uow.using, force_insert=True)
+        return stored
+
+    def add_many(self, records: Iterable[Any]) -> None:
+        records = list(records)
+        seen: set[str] = set()
+        for record in records:
+            self._check_new(record)
+            if record.id in seen:
+                raise ConcurrencyConflict(self._kind, record.id, 0, 1)
+            seen.add(record.id)
+        taken = self._rows(id__in=seen).values_list("id", "version").first()
+        if taken is not None:
+            raise ConcurrencyConflict(self._kind, taken[0], 0, taken[1])
+        rows = [self._row(_versioned(r, 1)) for r in records]
+        self._uow.objects(self._model).bulk_create(rows)
+
+    def save(self, record: Any) -> Any:
+        self._check(record)
+        current = self.find(record.id)
+        if current is None:
+            raise NotFound(self._kind, record.id)
+        version = record.version
+        if current.version != version:
+            raise ConcurrencyConflict(self._kind, record.id, version, current.version)
+        self._check_save(record, current)
+        stored = _versioned(record, version + 1)
+        changed = self._rows(id=record.id, version=version).update(
+            version=version + 1, data=_plain(stored), **self._columns(stored)
+        )
+        if changed != 1:
+            actual = self._rows(id=record.id).values_list("version", flat=True).first()
+            raise ConcurrencyConflict(self._kind, record.id, version, actual)
+        return stored
+
+    def count(self, viewer: Viewer | None = None) -> int:
+        if viewer is None:
+            return int(self._rows().count())
+        return len(self._only_visible(self._all(), viewer))
+
+
+class _RelationRepo(_Repo):
+    def by_account_manager(self, user_id: str) -> list[Relation]:
+        return sorted(self._all(account_manager=user_id), key=lambda r: (r.name, r.id))
+
+    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
+        if not isinstance(name_contains, str):
+            raise InvalidInput("name_contains", "must be text", name_contains)
+        needle = name_contains.casefold()
+        found = [r for r in self._all() if needle in r.name.casefold()]
+        return _page(sorted(found, key=lambda r: (r.name, r.id)), limit, 0)
+
+
+class _ContactRepo(_Repo):
+    def of_relation(self, relation_id: str) -> list[Contact]:
+        return sorted(self._all(relation_id=relation_id), key=lambda c: (c.last_name, c.id))
+
+    def by_phone(self, phone: str) -> list[Contact]:
+        return sorted(self._all(phone=phone), key=lambda c: c.id)
+
+
+class _ProjectRepo(_Repo):
+    def _visible(self, record: Project, viewer: Viewer) -> bool:
+        return may_see_project(viewer, record)
+
+    def of_relation(self, relation_id: str, viewer: Viewer | None = None) -> list[Project]:
+        found = self._only_visible(self._all(relation_id=relation_id), viewer)
+        return sorted(found, key=lambda p: (p.name, p.id))
+
+    def visible(self, viewer: Viewer | None = None) -> list[Project]:
+        return sorted(self._only_visible(self._all(), viewer), key=lambda p: (p.name, p.id))
+
+
+class _ProspectRepo(_Repo):
+    def _visible(self, record: Prospect, viewer: Viewer) -> bool:
+        project = self._project(record.project_id)
+        return project is not None and may_see_prospect(viewer, record, project)
+
+    def _check_new(self, record: Prospect) -> None:
+        self._check_prospect(record, 0)
+        self._require_project(record.project_id)
+
+    def _check_save(self, record: Prospect, current: Prospect) -> None:
+        self._check_prospect(record, len(current.history))
+        if record.project_id != current.project_id:
+            self._require_project(record.project_id)
+
+    def _check_prospect(self, record: Prospect, stored_history: int) -> None:
+        self._check(record)
+        for name in ("next_action_at", "became_prospect_at"):
+            if getattr(record, name) is not None:
+                _aware(getattr(record, name), name)
+        if len(record.history) < stored_history:
+            raise InvalidInput("history", "is append-only: entries may not be removed")
+        seq = record.history[stored_history - 1].seq if stored_history else 0
+        for i, entry in enumerate(record.history[stored_history:], start=stored_history):
+            _aware(entry.at, f"history[{i}].at")
+            if entry.seq <= seq:
+                raise InvalidInput(f"history[{i}].seq", "must rise", entry.seq)
+            seq = entry.seq
+
+    def _require_project(self, project_id: str) -> None:
+        if not self._uow.objects(m.ProjectRow).filter(id=project_id).exists():
+            raise InvalidInput("project_id", "refers to no stored project", project_id)
+
+    def add(self, record: Prospect) -> Prospect:
+        stored: Prospect = super().add(record)
+        record.version = stored.version
+        return stored
+
+    def save(self, record: Prospect) -> Prospect:
+        stored: Prospect = super().save(record)
+        record.version = stored.version
+        return stored
+
+    def _of(self, project_id: str, viewer: Viewer | None, **filters: Any) -> list[Prospect]:
+        if viewer is not None:
+            project = self._project(project_id)
+            if project is None or not may_see_project(viewer, project):
+                return []
+            if not viewer.sees_preparing:
+                return [
+                    p
+                    for p in self._all(project_id=project_id, **filters)
+                    if p.status is not ProspectStatus.PREPARING
+                ]
+        return self._all(project_id=project_id, **filters)
+
+    def of_project(
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        status: ProspectStatus | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        _page([], limit, offset)
+        filters = {} if status is None else {"status": ProspectStatus(status).value}
+        found = sorted(self._of(project_id, viewer, **filters), key=lambda p: p.id)
+        return _page(found, limit, offset)
+
+    def count_by_status(self, project_id: str, viewer: Viewer | None = None) -> dict[str, int]:
+        counts = {s.value: 0 for s in ProspectStatus}
+        for p in self._of(project_id, viewer):
+            counts[p.status.value] += 1
+        return counts
+
+    def worklist(
+        self,
+        project_id: str,
+        last_steps: Collection[str | None],
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        _page([], limit, offset)
+        steps = set(last_steps)
+        running = self._of(project_id, viewer, status=ProspectStatus.RUNNING.value)
+        found = [p for p in running if p.last_step in steps]
+        found.sort(key=lambda p: (_key(p.next_action_at), p.id))
+        return _page(found, limit, offset)
+
+
+class _ActivityRepo(_Repo):
+    def _visible(self, record: Activity, viewer: Viewer) -> bool:
+        return may_see_activity(viewer, record, self._project(record.project_id))
+
+    def _list(
+        self, viewer: Viewer | None, limit: int, offset: int, **filters: Any
+    ) -> list[Activity]:
+        _page([], limit, offset)
+        found = self._only_visible(self._all(**filters), viewer)
+        found.sort(key=lambda a: (_key(a.start), _key(a.created_at), a.id), reverse=True)
+        return _page(found, limit, offset)
+
+    def for_employee(
+        self,
+        employee: str,
+        viewer: Viewer | None = None,
+        open_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Activity]:
+        found = self._list(viewer, 1_000_000_000, 0, employee=employee)
+        if open_only:
+            found = [a for a in found if a.completed_at is None]
+        return _page(found, limit, offset)
+
+    def of_relation(
+        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Activity]:
+        return self._list(viewer, limit, offset, relation_id=relation_id)
+
+    def of_project(
+        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Activity]:
+        return self._list(viewer, limit, offset, project_id=project_id)
+
+
+class _AppointmentRepo(_Repo):
+    def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
+        lo, hi = _key(_aware(start, "start")), _key(_aware(end, "end"))
+        found = [
+            a
+            for a in self._all(employee=employee)
+            if a.status is AppointmentStatus.CONFIRMED
+            and _key(a.start) < hi
+            and (a.rrule is not None or _key(a.end) > lo)
+        ]
+        return sorted(found, key=lambda a: (_key(a.start), a.id))
+
+    def by_uid(self, uid: str) -> Appointment | None:
+        found = sorted(self._all(uid=uid), key=lambda a: a.id)
+        return found[0] if found else None
+
+
+class _VisitReportRepo(_Repo):
+    def search(
+        self,
+        *,
+        account_manager: str | None = None,
+        relation_id: str | None = None,
+        visit_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        keyword: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[VisitReport]:
+        _page([], limit, offset)
+        if keyword is not None and keyword.strip():
+            raise InvalidInput("keyword", "this store has no keyword search of visit reports")
+        lo = None if since is None else _key(_aware(since, "since"))
+        hi = None if until is None else _key(_aware(until, "until"))
+        filters: dict[str, Any] = {}
+        if account_manager is not None:
+            filters["account_manager"] = account_manager
+        if relation_id is not None:
+            filters["relation_id"] = relation_id
+        found = [
+            r
+            for r in self._all(**filters)
+            if (visit_type is None or r.visit_type == visit_type)
+            and (lo is None or _key(r.start) >= lo)
+            and (hi is None or _key(r.start) < hi)
+        ]
+        found.sort(key=lambda r: (_key(r.start), r.id), reverse=True)
+        return _page(found, limit, offset)
+
+
+class _DocumentRepo(_Repo):
+    def of_owner(self, owner_kind: str, owner_id: str) -> list[Document]:
+        found = self._all(owner_kind=owner_kind, owner_id=owner_id)
+        return sorted(found, key=lambda d: (_key(d.added_at), d.id))
+
+
+class _UserRepo(_Repo):
+    def all(self) -> list[User]:
+        return sorted(self._all(), key=lambda u: u.id)
+
+
+class _GroupRepo(_Repo):
+    def all(self) -> list[Group]:
+        return sorted(self._all(), key=lambda g: g.id)
+
+
+class _Definitions:
+    def __init__(self, uow: DjangoUnitOfWork) -> None:
+        self._rows = lambda: uow.objects(m.DefinitionRow)
+
+    def put(self, key: str, data: dict[str, Any]) -> int:
+        if not isinstance(key, str) or not key.strip():
+            raise InvalidInput("key", "must be a non-empty text", key)
+        if not isinstance(data, dict):
+            raise InvalidInput("data", "must be a mapping of plain data", type(data).__name__)
+        try:
+            text = json.dumps(data, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("data", f"is not plain JSON-compatible data: {exc}") from None
+        version = len(self.versions(key)) + 1
+        self._rows().create(key=key, version=version, text=text)
+        return version
+
+    def get(self, key: str, version: int | None = None) -> dict[str, Any]:
+        rows = self._rows().filter(key=key)
+        row = (
+            rows.order_by("-version").first()
+            if version is None
+            else rows.filter(version=version).first()
+        )
+        if row is None:
+            raise NotFound("definition", key if version is None else f"{key}@{version}")
+        data: dict[str, Any] = json.loads(row.text)
+        return data
+
+    def versions(self, key: str) -> list[int]:
+        return list(
+            self._rows().filter(key=key).order_by("version").values_list("version", flat=True)
+        )
+
+
+class _Outbox:
+    def __init__(self, uow: DjangoUnitOfWork) -> None:
+        self._rows = lambda: uow.objects(m.OutboxRow)
+
+    def _write(self, message: OutboxMessage, *, insert: bool = False) -> None:
+        columns = {
+            "version": message.version,
+            "data": _plain(message),
+            "key": message.key,
+            "channel": message.channel,
+            "status": message.status.value,
+            "due_key": _key(message.due_at),
+            "created_key": _key(message.created_at),
+        }
+        if insert:
+            self._rows().create(id=message.id, **columns)
+        else:
+            self._rows().filter(id=message.id).update(**columns)
+
+    def add(self, message: OutboxMessage) -> None:
+        if not isinstance(message, OutboxMessage):
+            raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
+        try:
+            json.dumps(dict(message.payload), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("payload", f"must be plain JSON data: {exc}") from None
+        if self._rows().filter(key=message.key).exists():
+            return
+        taken = self._rows().filter(id=message.id).values_list("version", flat=True).first()
+        if taken is not None:
+            raise ConcurrencyConflict("outbox_message", message.id, 0, taken)
+        self._write(_versioned(message, 1), insert=True)
+
+    def _update(self, message: OutboxMessage, **changes: Any) -> OutboxMessage:
+        new = attrs.evolve(message, version=message.version + 1, **changes)
+        self._write(new)
+        return new
+
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        channels: Collection[str] | None = None,
+    ) -> list[OutboxMessage]:
+        _page([], limit, 0)
+        at = _key(_aware(now, "now"))
+        rows = self._rows().filter(status=OutboxStatus.PENDING.value, due_key__lte=at)
+        if channels is not None:
+            rows = rows.filter(channel__in=list(channels))
+        rows = rows.order_by("due_key", "created_key", "id")[:limit]
+        lease_until = now + timedelta(seconds=lease_seconds)
+        due = [structure(d, OutboxMessage) for d in rows.values_list("data", flat=True)]
+        return [self._update(d, due_at=lease_until, attempts=d.attempts + 1) for d in due]
+
+    def mark_delivered(self, message_id: str, at: datetime) -> None:
+        _aware(at, "at")
+        message = self.get(message_id)
+        if message.status is not OutboxStatus.DELIVERED:
+            self._update(message, status=OutboxStatus.DELIVERED, delivered_at=at)
+
+    def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        if retry_at is not None:
+            _aware(retry_at, "retry_at")
+        message = self.get(message_id)
+        if message.status is OutboxStatus.DELIVERED:
+            return
+        if retry_at is None:
+            self._update(message, status=OutboxStatus.FAILED, last_error=error)
+        else:
+            self._update(message, status=OutboxStatus.PENDING, last_error=error, due_at=retry_at)
+
+    def get(self, message_id: str) -> OutboxMessage:
+        data = (
+            self._rows().filter(id=message_id).values_list("data", flat=True).first()
+            if isinstance(message_id, str)
+            else None
+        )
+        if data is None:
+            raise NotFound("outbox_message", str(message_id))
+        return structure(data, OutboxMessage)
+
+    def list(self, status: str | None = None, limit: int = 1000) -> list[OutboxMessage]:
+        _page([], limit, 0)
+        rows = self._rows()
+        if status is not None:
+            rows = rows.filter(status=OutboxStatus(status).value)
+        rows = rows.order_by("created_key", "id")[:limit]
+        return [structure(d, OutboxMessage) for d in rows.values_list("data", flat=True)]
+
+
+class _Audit:
+    def __init__(self, uow: DjangoUnitOfWork) -> None:
+        self._rows = lambda: uow.objects(m.AuditRow)
+
+    def record(self, change: Change) -> None:
+        if not isinstance(change, Change):
+            raise InvalidInput("change", "must be a Change", type(change).__name__)
+        self._rows().create(
+            record_kind=change.record_kind, record_id=change.record_id, data=_plain(change)
+        )
+
+    def of_record(self, record_kind: str, record_id: str) -> list[Change]:
+        rows = self._rows().filter(record_kind=record_kind, record_id=record_id).order_by("pk")
+        return [structure(d, Change) for d in rows.values_list("data", flat=True)]
