@@ -40,7 +40,7 @@ from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
 from crm_procedures.model.relation import Address, Relation, RelationKind
-from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch
+from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch, skeleton
 from crm_procedures.policies.normalise import (
     DEFAULT_CONVENTIONS,
     NameConventions,
@@ -603,7 +603,7 @@ def _build(
         line,
         relation,
         contact,
-        comparison_key(name, s.conventions),
+        comparison_key(skeleton(name), s.conventions),
         postcode,
         tuple(k for k in keys if k),
         warnings,
@@ -703,7 +703,8 @@ def import_suspects(
         if check_store:
             for rel in _existing_relations(uow):
                 keys = [k for k in (rel.email, rel.phone) if k]
-                index.add(rel.id, comparison_key(rel.name, conventions), rel.postcode, keys)
+                name_key = comparison_key(skeleton(rel.name), conventions)
+                index.add(rel.id, name_key, rel.postcode, keys)
         good: list[_Row] = []
         rejected: list[RejectedRow] = []
         duplicates: list[DuplicateRow] = []
