@@ -32,7 +32,7 @@ from crm_procedures.access.permissions import require
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.errors import AccessDenied, DefinitionError, InvalidInput, NotFound
 from crm_procedures.ids import ActivityId, ProjectId, ProspectId, RelationId, UserId
-from crm_procedures.model._checks import require_aware
+from crm_procedures.model._checks import MAX_LINE, require_aware
 from crm_procedures.model.activity import Activity, ActivityKind
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
@@ -546,14 +546,27 @@ def _book(
     booking_viewer = attrs.evolve(
         viewer, permissions=viewer.permissions | {"activity.write", "activity.read_all"}
     )
+    try:
+        end = start + timedelta(minutes=effect.duration_minutes)
+    except OverflowError:
+        raise InvalidInput(
+            "appointment_start",
+            f"an appointment of {effect.duration_minutes} minutes from {start} would end "
+            "after the year 9999",
+            start,
+        ) from None
+    title = f"{step_name}: {relation.name}"
+    if len(title) > MAX_LINE:
+        # A long relation name after the step's name: the title is one readable line.
+        title = title[: MAX_LINE - 1] + "\u2026"
     result = book_appointment_in(
         uow,
         ctx,
         booking_viewer,
         employee=employee,
         start=start,
-        end=start + timedelta(minutes=effect.duration_minutes),
-        title=f"{step_name}: {relation.name}",
+        end=end,
+        title=title,
         relation_id=prospect.relation_id,
         contact_id=prospect.contact_id,
         project_id=project.id,
