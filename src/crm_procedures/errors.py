@@ -23,6 +23,7 @@ __all__ = [
     "DeliveryError",
     "Finding",
     "InvalidInput",
+    "MalformedFile",
     "NotFound",
     "ProspectClosed",
     "ProspectNotReleased",
@@ -331,3 +332,21 @@ class ReadOnlyUnitOfWork(CrmError):
             f"{operation} is a write, and this unit of work is read-only; "
             "open store.unit_of_work() to write"
         )
+
+
+class MalformedFile(InvalidInput):
+    """An imported file cannot be read as a whole: the problem and its line.
+
+    Raised for what makes every row doubtful rather than one row bad: a column
+    header given twice, a quote that is never closed, a file that mixes text
+    encodings. ``field`` is ``"source"``.
+
+    Attributes:
+        line: the physical line (1 = the header) where the problem is.
+        lines: every line found with the problem (``line`` is the first).
+    """
+
+    def __init__(self, line: int, reason: str, lines: Sequence[int] = ()) -> None:
+        self.line = line
+        self.lines: tuple[int, ...] = tuple(lines) or (line,)
+        super().__init__("source", f"line {line}: {reason}", line)

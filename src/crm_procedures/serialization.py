@@ -17,13 +17,14 @@ cattrs or ``KeyError`` traceback.
 from __future__ import annotations
 
 import enum
+import os
 import re
 import typing
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cattrs
@@ -197,6 +198,12 @@ def unstructure(value: Any) -> Any:
 def structure(data: Any, cls: type[T], *, path: str = "") -> T:
     """Build a ``cls`` from plain data.
 
+    Only input errors become :class:`~crm_procedures.errors.InvalidInput`: a
+    validator's refusal, a missing or unknown key, a value of the wrong shape
+    (a number where a list belongs). An exception raised by the library's own
+    code for another reason (a validator that crashes with ``TypeError``) is a
+    bug and propagates as it is, instead of passing for bad input.
+
     Raises:
         InvalidInput: naming the path to the first bad field (``contacts[2].email``);
             the message lists every problem when there are several.
@@ -205,17 +212,67 @@ def structure(data: Any, cls: type[T], *, path: str = "") -> T:
         return converter.structure(data, cls)
     except InvalidInput as exc:
         raise exc.at(path) if path else exc from None
-    except Exception as exc:  # cattrs raises exception groups; turn them into one error
-        problems = list(_flatten(exc, path))
-        if not problems:
-            raise InvalidInput(path or None, str(exc)) from None
-        first_field, first_reason, first_value = problems[0]
-        if len(problems) == 1:
-            raise InvalidInput(first_field or None, first_reason, first_value) from None
-        listing = "; ".join(f"{f or '<root>'}: {r}" for f, r, _ in problems)
-        raise InvalidInput(
-            first_field or None, f"{first_reason} (all problems: {listing})", first_value
-        ) from None
+    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
+        if not _input_errors_only(exc):
+            raise
+        _raise_problems(exc, path)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # Raised outside an exception group: the data's shape at the top level
+        # (a list where a table belongs), or a validator's ValueError.
+        if not _is_input_error(exc):
+            raise
+        _raise_problems(exc, path)
+
+
+def _raise_problems(exc: BaseException, path: str) -> NoReturn:
+    problems = list(_flatten(exc, path))
+    if not problems:
+        raise InvalidInput(path or None, str(exc)) from None
+    first_field, first_reason, first_value = problems[0]
+    if len(problems) == 1:
+        raise InvalidInput(first_field or None, first_reason, first_value) from None
+    listing = "; ".join(f"{f or '<root>'}: {r}" for f, r, _ in problems)
+    raise InvalidInput(
+        first_field or None, f"{first_reason} (all problems: {listing})", first_value
+    ) from None
+
+
+_CATTRS_HOME = os.path.dirname(cattrs.__file__)
+_SHAPE = re.compile(r"'(\w+)' object (?:has no attribute|is not iterable)|argument of type '(\w+)'")
+
+
+def _raised_by_converter(exc: BaseException) -> bool:
+    """True when ``exc`` was raised by cattrs or the code it generates.
+
+    There a ``TypeError`` or ``AttributeError`` means the data has the wrong
+    shape (``'int' object is not iterable``); raised in the library's own code
+    it means a bug.
+    """
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    # Generated code is compiled under "" or "<cattrs generated ...>" / "<attrs generated ...>".
+    return not filename or filename.startswith(("<cattrs", "<attrs", _CATTRS_HOME))
+
+
+def _is_input_error(exc: BaseException) -> bool:
+    if isinstance(exc, (InvalidInput, ForbiddenExtraKeysError)):
+        return True
+    if isinstance(exc, (KeyError, TypeError, AttributeError)):
+        return _raised_by_converter(exc)
+    # ValueError is how validators refuse a value (attrs' convention).
+    return isinstance(exc, ValueError)
+
+
+def _input_errors_only(exc: BaseException) -> bool:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_input_errors_only(sub) for sub in exc.exceptions)
+    return _is_input_error(exc)
 
 
 def _join(path: str, part: str) -> str:
@@ -242,6 +299,12 @@ def _flatten(exc: BaseException, path: str) -> Any:
     if isinstance(exc, KeyError):
         yield path, f"required key {exc.args[0]!r} is missing" if exc.args else "missing key", None
         return
+    if isinstance(exc, (TypeError, AttributeError)):
+        m = _SHAPE.search(str(exc))
+        if m:
+            kind = "a table (key/value pairs)" if m.group(2) or "keys" in str(exc) else "a list"
+            yield path, f"expected {kind}, got {m.group(1) or m.group(2)}", None
+            return
     if isinstance(exc, (TypeError, ValueError)):
         reason = str(exc)
         if "missing" in reason and "required" in reason:

@@ -37,6 +37,8 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
+    # Beyond 64 bits, and beyond the 4,300 digits Python turns into text.
+    st.sampled_from([30, 19, -19, 5000]).map(lambda e: 10 ** abs(e) * (1 if e > 0 else -1)),
     st.floats(allow_nan=True),
     st.sampled_from(KEYS),
     st.text(max_size=30),
@@ -76,11 +78,34 @@ definitions_like = st.one_of(
 )
 
 
+def _json_text(data: Any) -> str:
+    """JSON text of ``data``; numbers too long for ``str()`` are written digit by digit."""
+    try:
+        return json.dumps(data, default=str)
+    except ValueError:
+        return json.dumps(data, default=str, cls=_LongNumbers)
+
+
+class _LongNumbers(json.JSONEncoder):
+    def iterencode(self, o: Any, _one_shot: bool = False) -> Any:
+        return super().iterencode(_spell(o), _one_shot)
+
+
+def _spell(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 10_000:
+        return 1.0e400  # JSON writes it as Infinity: another number the loader must refuse
+    if isinstance(value, dict):
+        return {k: _spell(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_spell(v) for v in value]
+    return value
+
+
 def _toml_text(data: Any) -> str:
     """Rough TOML from plain data (JSON-ish scalars); invalid TOML is welcome too."""
     lines = []
     for key, value in data.items() if isinstance(data, dict) else []:
-        lines.append(f"{json.dumps(str(key))} = {json.dumps(value, default=str)}")
+        lines.append(f"{json.dumps(str(key))} = {_json_text(value)}")
     return "\n".join(lines)
 
 
@@ -120,7 +145,7 @@ def test_the_loader_raises_only_definition_errors() -> None:
             attempt("mapping", data)
             return
         path = folder / f"defs.{form}"
-        text = json.dumps(data, default=str) if form == "json" else _toml_text(data)
+        text = _json_text(data) if form == "json" else _toml_text(data)
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
         attempt(form, path)
 

@@ -30,14 +30,25 @@ from crm_procedures.errors import (
     CrmError,
     DefinitionError,
     InvalidInput,
+    MalformedFile,
     NotFound,
     TemplateError,
 )
-from crm_procedures.ids import AppointmentId, ContactId, RelationId, UserId
+from crm_procedures.ids import (
+    AppointmentId,
+    ContactId,
+    ProjectId,
+    ProspectId,
+    RelationId,
+    UserId,
+    VisitReportId,
+)
 from crm_procedures.model.appointment import Appointment, Attendee
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.money import Money
+from crm_procedures.model.prospect import Prospect
 from crm_procedures.model.relation import Relation
+from crm_procedures.model.visit_report import VisitReport
 from crm_procedures.procedures.definitions import dump_definitions, load_definitions
 from crm_procedures.procedures.templates import EmailTemplate, render
 from crm_procedures.services import campaigns
@@ -129,6 +140,17 @@ def _load_with_step(**changes: Any) -> Any:
     return load_definitions(_with_step(**changes))
 
 
+def _with_template(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = dump_definitions(standard())
+    for template in data["templates"].values():
+        template.update(changes)
+    return data
+
+
+def _load_with_template(**changes: Any) -> Any:
+    return load_definitions(_with_template(**changes))
+
+
 def _cli(*argv: str) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
@@ -175,6 +197,17 @@ class Installation:
             "make_appointment",
             role="project_leader",
             appointment_start=start,
+        )
+
+    def call_with_note(self, note: str) -> Any:
+        return campaigns.perform_step(
+            self.ctx,
+            "pia",
+            self.prospect,
+            "call",
+            role="project_leader",
+            note=note,
+            record_activity=False,
         )
 
     def import_rows(self, rows: Any) -> Any:
@@ -424,7 +457,127 @@ def catalogue(tmp: Path) -> list[Case]:
                 partial(_load_with_step, duration_minutes=minutes),
                 DefinitionError,
             )
-            for what, minutes in [("negative", -30), ("zero", 0), ("float", 1.5)]
+            for what, minutes in [
+                ("negative", -30),
+                ("zero", 0),
+                ("float", 1.5),
+                ("10**30", 10**30),
+                ("5000-digit", 10**5000),
+            ]
+        ),
+        *(
+            Case(
+                f"definitions: 5000-digit integer in {suffix}",
+                partial(
+                    lambda suffix, text: load_definitions(
+                        _definitions_file(tmp, f"big{suffix}", text)
+                    ),
+                    suffix,
+                    text,
+                ),
+                DefinitionError,
+            )
+            for suffix, text in [
+                (".json", '{"version": ' + "9" * 5000 + "}"),
+                (".toml", "version = " + "9" * 5000 + "\n"),
+            ]
+        ),
+        *(
+            Case(
+                f"definitions: template subject with {what}",
+                partial(_load_with_template, subject=f"Hello{char}there"),
+                DefinitionError,
+            )
+            for what, char in [
+                ("TAB", "\t"),
+                ("NUL", "\x00"),
+                ("VT", "\x0b"),
+                ("ESC", "\x1b"),
+                ("DEL", "\x7f"),
+                ("lone surrogate", "\ud800"),
+            ]
+        ),
+        *(
+            Case(
+                f"definitions: step name with {what}",
+                partial(_load_with_step, name=name),
+                DefinitionError,
+            )
+            for what, name in [
+                ("NUL", "Meet\x00"),
+                ("CRLF", "Meet\r\nX-Evil: 1"),
+                ("ESC", "Meet\x1b[2J"),
+                ("100,000 characters", "m" * 100_000),
+            ]
+        ),
+        Case(
+            "campaign: start with definitions whose subject holds CRLF",
+            lambda: campaigns.start_campaign(
+                attrs.evolve(
+                    app.ctx,
+                    definitions=load_definitions(
+                        _with_template(subject="Hi\r\nBcc: x@example.com"), validate=False
+                    ),
+                ),
+                "pia",
+                relation_id="client",
+                name="Broken",
+                procedure="standard",
+            ),
+            DefinitionError,
+        ),
+        *(
+            Case(
+                f"campaign: step note with {what} and no activity",
+                partial(app.call_with_note, note),
+                InvalidInput,
+            )
+            for what, note in [
+                ("NUL", "a\x00b"),
+                ("ESC", "\x1b[31mred"),
+                ("lone surrogate", "\ud800"),
+                ("10 MB", "n" * 10_000_000),
+            ]
+        ),
+        Case(
+            "csv import: duplicated header",
+            lambda: app.import_rows(b"name,city,Name\nAcme,Utrecht,Beta\n"),
+            MalformedFile,
+        ),
+        Case(
+            "csv import: unterminated quote",
+            lambda: app.import_rows(b'name,city\nAcme,"Utrecht\nBeta,Delft\nGamma,Ede\n'),
+            MalformedFile,
+        ),
+        Case(
+            "csv import: UTF-8 and cp1252 rows mixed",
+            lambda: app.import_rows(
+                "name\nCafé Noir\n".encode() + "Müller GmbH\n".encode("cp1252")
+            ),
+            MalformedFile,
+        ),
+        Case(
+            "entity: prospect id with NUL",
+            lambda: Prospect(ProspectId("p\x00"), ProjectId("x"), RelationId("r")),
+            InvalidInput,
+        ),
+        Case(
+            "entity: prospect id of 10,000 characters",
+            lambda: Prospect(ProspectId("p" * 10_000), ProjectId("x"), RelationId("r")),
+            InvalidInput,
+        ),
+        Case(
+            "entity: 10,000 visit report keywords of 1,000 characters",
+            lambda: VisitReport(
+                VisitReportId("v"),
+                "Visit",
+                RelationId("r"),
+                UserId("u"),
+                T0,
+                T0 + timedelta(hours=1),
+                keywords=["k" * 1000] * 10_000,
+            ),
+            InvalidInput,
         ),
         Case("definitions: not a file or mapping", lambda: load_definitions(42), DefinitionError),  # type: ignore[arg-type]
         Case(

@@ -14,11 +14,30 @@ from crm_procedures.errors import InvalidInput
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f\x7f<>,;\"]+@[^@\s\x00-\x1f\x7f<>,;\"]+\.[^@\s\x00-\x1f\x7f<>,;\".]+$"
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters other than TAB, LF and CR, and lone surrogates (half of a
+# UTF-16 pair: no encoding can write them, so a store or a mailer would fail later).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
 
 MAX_TEXT = 100_000
+"""The longest free text (a note, a report's text), in characters."""
 MAX_LINE = 1_000
+"""The longest one-line text (a name, an id, a subject), in characters."""
+MAX_NOTE = MAX_TEXT
+"""The longest note, in characters: the same wherever a note enters."""
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, safe for any value.
+
+    A whole number with thousands of digits cannot even be turned into text
+    (Python refuses above 4,300 digits); it is described by its size instead.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        digits = int(value.bit_length() * 0.30103) + 1
+        return f"a number of about {digits} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _name(attribute: Any) -> str:
@@ -56,10 +75,26 @@ def text(_inst: Any, attribute: Any, value: Any) -> None:
         return
     if not isinstance(value, str):
         raise InvalidInput(_name(attribute), "must be text", value)
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(_name(attribute), f"is longer than {MAX_TEXT} characters", value[:40])
+    check_note(value, _name(attribute))
+
+
+def check_note(value: Any, field: str = "note") -> str:
+    """Return ``value`` if it is an acceptable note; raise InvalidInput otherwise.
+
+    The one rule for notes wherever they enter (activities, history entries of
+    steps, corrections and status changes): text of at most :data:`MAX_NOTE`
+    characters; line breaks (LF, CR) and TAB are allowed, every other control
+    character (NUL, ESC, DEL, ...) and lone surrogates are refused.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be text", value)
+    if len(value) > MAX_NOTE:
+        raise InvalidInput(field, f"is longer than {MAX_NOTE} characters", value[:40])
     if _CONTROL.search(value):
-        raise InvalidInput(_name(attribute), "must not contain control characters", value)
+        raise InvalidInput(
+            field, "must not contain control characters other than tab and line breaks", value
+        )
+    return value
 
 
 def email(_inst: Any, attribute: Any, value: Any) -> None:

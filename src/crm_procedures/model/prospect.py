@@ -15,6 +15,7 @@ from typing import NamedTuple
 import attrs
 
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId, UserId
+from crm_procedures.model._checks import non_empty, one_line
 
 __all__ = ["EntryKind", "HistoryEntry", "Prospect", "ProspectStatus", "RelationStage"]
 
@@ -70,7 +71,7 @@ class HistoryEntry(NamedTuple):
     note: str = ""
 
 
-@attrs.define(slots=True, eq=True)
+@attrs.define(slots=True, eq=True, on_setattr=attrs.setters.NO_OP)
 class Prospect:
     """A relation inside a project: its status, stage and procedure history.
 
@@ -86,12 +87,19 @@ class Prospect:
         next_action_at: when the next action is due (orders worklists).
         owner: the user the prospect is assigned to, if any.
         version: the store's optimistic-concurrency version.
+
+    Raises :class:`~crm_procedures.errors.InvalidInput` for an empty id, or an
+    id with a line break or control character or longer than 1,000 characters.
     """
 
-    id: ProspectId
-    project_id: ProjectId
-    relation_id: RelationId
-    contact_id: ContactId | None = None
+    # Ids follow the id rule of every record (one line, no control characters,
+    # at most 1,000 characters), checked when a prospect is made. They are not
+    # checked again on assignment (on_setattr=NO_OP): nothing reassigns them,
+    # and a hook on every attribute set would slow the engine's hot path.
+    id: ProspectId = attrs.field(validator=non_empty)
+    project_id: ProjectId = attrs.field(validator=non_empty)
+    relation_id: RelationId = attrs.field(validator=non_empty)
+    contact_id: ContactId | None = attrs.field(default=None, validator=one_line)
     status: ProspectStatus = ProspectStatus.PREPARING
     close_reason: str | None = None
     stage: RelationStage = RelationStage.SUSPECT
@@ -105,19 +113,24 @@ class Prospect:
 
     def copy(self) -> Prospect:
         """An independent copy (the history list is copied; entries are immutable)."""
-        return Prospect(
-            self.id,
-            self.project_id,
-            self.relation_id,
-            self.contact_id,
-            self.status,
-            self.close_reason,
-            self.stage,
-            self.became_prospect_at,
-            self.became_prospect_by,
-            self.last_step,
-            list(self.history),
-            self.next_action_at,
-            self.owner,
-            self.version,
-        )
+        # The ids were checked when this prospect was made: fill the slots
+        # directly instead of running the validators again (stores copy often).
+        new: Prospect = _new_prospect(Prospect)
+        new.id = self.id
+        new.project_id = self.project_id
+        new.relation_id = self.relation_id
+        new.contact_id = self.contact_id
+        new.status = self.status
+        new.close_reason = self.close_reason
+        new.stage = self.stage
+        new.became_prospect_at = self.became_prospect_at
+        new.became_prospect_by = self.became_prospect_by
+        new.last_step = self.last_step
+        new.history = list(self.history)
+        new.next_action_at = self.next_action_at
+        new.owner = self.owner
+        new.version = self.version
+        return new
+
+
+_new_prospect = object.__new__

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import attrs
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.ids import ActivityId, ContactId, DocumentId, RelationId, UserId, VisitReportId
 from crm_procedures.model._checks import (
     aware,
@@ -17,7 +18,12 @@ from crm_procedures.model._checks import (
 )
 from crm_procedures.model._checks import text as free_text
 
-__all__ = ["VisitReport"]
+__all__ = ["MAX_KEYWORD", "MAX_KEYWORDS", "VisitReport"]
+
+MAX_KEYWORDS = 50
+"""The most keywords a visit report may carry."""
+MAX_KEYWORD = 100
+"""The longest keyword, in characters (so all keywords together stay within 5,000)."""
 
 
 @attrs.frozen
@@ -28,7 +34,10 @@ class VisitReport:
     ``keywords`` are free words searched case- and accent-insensitively;
     ``action`` is what to do next and can become a follow-up activity (V4).
     Raises :class:`~crm_procedures.errors.InvalidInput` for an empty
-    designation, a naive datetime or an end before the start.
+    designation, a naive datetime or an end before the start, more than
+    :data:`MAX_KEYWORDS` keywords or one longer than :data:`MAX_KEYWORD`
+    characters (keywords are search words, not a second text), or a contact
+    or attachment id that breaks the id rule.
     """
 
     id: VisitReportId = attrs.field(validator=non_empty)
@@ -52,5 +61,20 @@ class VisitReport:
 
     def __attrs_post_init__(self) -> None:
         order("start", "end", self.start, self.end)
+        if len(self.keywords) > MAX_KEYWORDS:
+            raise InvalidInput(
+                "keywords",
+                f"has {len(self.keywords)} keywords; at most {MAX_KEYWORDS} are allowed",
+                len(self.keywords),
+            )
         for i, word in enumerate(self.keywords):
             non_empty(None, f"keywords[{i}]", word)
+            if len(word) > MAX_KEYWORD:
+                raise InvalidInput(
+                    f"keywords[{i}]",
+                    f"is longer than {MAX_KEYWORD} characters; a keyword is a search word",
+                    word[:40],
+                )
+        for field, ids in (("contact_ids", self.contact_ids), ("attachments", self.attachments)):
+            for i, value in enumerate(ids):
+                non_empty(None, f"{field}[{i}]", value)

@@ -7,6 +7,12 @@ duplicate when a name in the same postcode (or, without a postcode, with the
 same first word) is similar enough; the score is the similarity of the two
 names, from 0 to 1.
 
+Names are compared by their *skeleton* (:func:`skeleton`, after Unicode TR39):
+compatibility forms are folded (NFKC: full-width ``Ｐｈｉｌｉｐｓ``, ligatures)
+and Cyrillic and Greek letters that look like Latin ones are read as those
+Latin letters, so ``Ρhilips`` with a Greek Rho is the same name as
+``Philips``.
+
 Similarity is :mod:`difflib`'s ratio (the share of matching characters), so
 scores are the same on every installation. Only names within a block are compared, and at most
 ``max_comparisons`` of them, so the cost per record stays flat however large
@@ -16,13 +22,57 @@ the index grows.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Callable, Iterable
 
 import attrs
 
 from crm_procedures.errors import InvalidInput
 
-__all__ = ["DuplicateIndex", "DuplicateMatch", "similarity"]
+__all__ = ["CONFUSABLES", "DuplicateIndex", "DuplicateMatch", "similarity", "skeleton"]
+
+# Cyrillic and Greek letters that look like Latin ones (a compact subset of the
+# Unicode TR39 confusables table: the letters a name can be spelt with).
+# Lowercase forms of uppercase lookalikes (Cyrillic в, н, т) map to the letter
+# their capital resembles, because names are often lowercased before comparing.
+_LOOKALIKES = {
+    # Cyrillic capitals
+    "А": "A", "В": "B", "Е": "E", "Ѕ": "S", "І": "I", "Ј": "J", "К": "K", "М": "M",
+    "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "У": "Y", "Х": "X", "Ү": "Y",
+    "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I",
+    # Cyrillic small letters
+    "а": "a", "в": "b", "е": "e", "ѕ": "s", "і": "i", "ј": "j", "к": "k", "м": "m",
+    "н": "h", "о": "o", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ү": "y",
+    "һ": "h", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ь": "b", "ɡ": "g",
+    # Greek capitals
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    # Greek small letters
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v",
+    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
+    # Latin letters that look like others
+    "ı": "i", "ɑ": "a", "ɩ": "i", "ʏ": "y",
+}  # fmt: skip
+
+CONFUSABLES: dict[int, str] = str.maketrans(_LOOKALIKES)
+"""Code point -> Latin letter, for the lookalikes :func:`skeleton` folds."""
+
+
+def skeleton(text: str) -> str:
+    """``text`` folded for comparing names: NFKC, then lookalike letters as Latin ones.
+
+    ``skeleton("Ρhilips")`` (a Greek Rho) and ``skeleton("Ｐｈｉｌｉｐｓ")``
+    (full-width) are both ``"Philips"``. ASCII text is returned unchanged, and
+    ``skeleton(skeleton(t)) == skeleton(t)``.
+    """
+    if text.isascii():
+        return text
+    folded = unicodedata.normalize("NFKC", text).translate(CONFUSABLES)
+    if folded.isascii():
+        return folded
+    # A Latin letter put in may compose with a following accent ("Е" + acute
+    # becomes "É"): normalise once more so that folding twice changes nothing.
+    return unicodedata.normalize("NFKC", folded).translate(CONFUSABLES)
 
 
 def _difflib_ratio(a: str, b: str) -> float:
@@ -87,7 +137,9 @@ class DuplicateIndex:
         """Index one record under its name key, postcode, e-mail addresses and phones.
 
         An earlier record keeps its entries: a later duplicate never replaces it.
+        The name key is compared by its :func:`skeleton`.
         """
+        name_key = skeleton(name_key)
         self._exact.setdefault((name_key, postcode), ref)
         for c in contacts:
             if c:
@@ -98,6 +150,7 @@ class DuplicateIndex:
         self, name_key: str, postcode: str = "", contacts: Iterable[str] = ()
     ) -> DuplicateMatch | None:
         """The best earlier record this one duplicates, or ``None``."""
+        name_key = skeleton(name_key)
         ref = self._exact.get((name_key, postcode))
         if ref is not None:
             return DuplicateMatch(ref, 1.0, "name and postcode")

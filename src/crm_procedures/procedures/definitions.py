@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_procedures.errors import DefinitionError, Finding, InvalidInput
+from crm_procedures.model._checks import shown
 from crm_procedures.model.dictionaries import Dictionary
 from crm_procedures.procedures import validation as _validation
 from crm_procedures.procedures.procedure import (
@@ -155,9 +156,12 @@ class _Reader:
             return None
         for dup in getattr(value, "duplicates", ()):
             self.problem("duplicate-key", f"{where}.{dup}" if where else dup, "defined twice")
-        for key in value:
-            if not isinstance(key, str):
-                self.problem("wrong-type", where, f"key {key!r} is not text")
+        odd = [key for key in value if not isinstance(key, str)]
+        if odd:
+            for key in odd:
+                self.problem("wrong-type", where, f"key {shown(key)} is not text")
+            # Reported once here; the rest of the reader sees text keys only.
+            return {k: v for k, v in value.items() if isinstance(k, str)}
         return value
 
     def keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -168,7 +172,7 @@ class _Reader:
                 self.problem(
                     "unknown-key",
                     _at(where, key),
-                    f"unknown key {key!r} (allowed: {', '.join(allowed)}){hint}",
+                    f"unknown key {shown(key)} (allowed: {', '.join(allowed)}){hint}",
                 )
 
     def text(
@@ -415,14 +419,30 @@ def _parse_text(text: str, suffix: str, name: str) -> Any:
             duplicate = "overwrite" in message or "twice" in message
             finding = Finding("duplicate-key" if duplicate else "syntax", message, where)
             raise DefinitionError([finding], name) from None
+        except ValueError as exc:
+            raise DefinitionError([_number_finding(exc, name)], name) from None
     if suffix == ".json":
         try:
             return json.loads(text, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
             finding = Finding("syntax", exc.msg, f"{name}:{exc.lineno}:{exc.colno}")
             raise DefinitionError([finding], name) from None
+        except ValueError as exc:
+            raise DefinitionError([_number_finding(exc, name)], name) from None
     finding = Finding("unsupported-format", "give a .toml or .json file (or a mapping)", name)
     raise DefinitionError([finding], name)
+
+
+def _number_finding(exc: ValueError, name: str) -> Finding:
+    """A number the parser cannot convert (Python refuses integers of over 4,300 digits)."""
+    digits = re.search(r"has (\d+) digits", str(exc))
+    size = f" ({digits.group(1)} digits)" if digits else ""
+    return Finding(
+        "number-too-large",
+        f"a number is too long to read{size}; numbers here are small, such as a "
+        "duration in minutes",
+        name,
+    )
 
 
 def _prefix(findings: list[Finding], name: str | None) -> list[Finding]:

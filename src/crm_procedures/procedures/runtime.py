@@ -21,6 +21,7 @@ from crm_procedures.errors import (
     TransitionNotAllowed,
 )
 from crm_procedures.ids import UserId
+from crm_procedures.model._checks import check_note
 from crm_procedures.model.prospect import (
     EntryKind,
     HistoryEntry,
@@ -61,9 +62,11 @@ def _check_time(at: object) -> datetime:
     return at
 
 
-def _check_actor(actor: object) -> None:
+def _check_actor(actor: object, note: object = "") -> None:
     if not isinstance(actor, str) or not actor:
         raise InvalidInput("actor", "must be a user id", actor)
+    if note != "":
+        check_note(note)
 
 
 def _refuse_status(prospect: Prospect) -> None:
@@ -121,7 +124,9 @@ def perform(
         ProspectClosed: the prospect is closed.
         TransitionNotAllowed: the matrix does not let ``role`` perform ``step``
             after the prospect's last step (the error names the allowed ones).
-        InvalidInput: ``at`` is naive or not a datetime, or ``actor`` is empty.
+        InvalidInput: ``at`` is naive or not a datetime, ``actor`` is empty, or
+            ``note`` breaks the note rule (at most 100,000 characters; no control
+            characters but tab and line breaks).
     """
     if prospect.status is not _RUNNING:
         _refuse_status(prospect)
@@ -134,6 +139,9 @@ def perform(
         raise InvalidInput("at", "must be a datetime", at) from None
     if not actor:
         raise InvalidInput("actor", "must be a user id", actor)
+    if note != "":
+        # Notes follow one rule wherever they enter (the activity's note rule).
+        check_note(note)
     last = prospect.last_step
     allowed = procedure._next.get((role, last))
     if allowed is None or step not in allowed:
@@ -209,12 +217,13 @@ def correct(
         ProspectNotReleased / ProspectClosed: the prospect is not running.
         AccessDenied: ``role`` has no correction right for that step.
         InvalidInput: ``supersedes_seq`` is not a step or correction entry, is
-            already superseded, ``step`` is not in the procedure, or ``at`` is naive.
+            already superseded, ``step`` is not in the procedure, ``at`` is naive,
+            or ``note`` breaks the note rule.
     """
     if prospect.status is not _RUNNING:
         _refuse_status(prospect)
     _check_time(at)
-    _check_actor(actor)
+    _check_actor(actor, note)
     if step is not None and step not in procedure.steps:
         raise InvalidInput("step", f"{step!r} is not a step of procedure {procedure.key!r}", step)
     target = next((e for e in prospect.history if e.seq == supersedes_seq), None)
@@ -268,10 +277,11 @@ def release(prospect: Prospect, actor: UserId, at: datetime, note: str = "") -> 
     """Release a prepared prospect (W8): preparing -> running; marketeers now see it.
 
     Raises:
-        InvalidInput: the prospect is not preparing, or ``at`` is naive.
+        InvalidInput: the prospect is not preparing, ``at`` is naive, or ``note``
+            breaks the note rule.
     """
     _check_time(at)
-    _check_actor(actor)
+    _check_actor(actor, note)
     if prospect.status is not _PREPARING:
         raise InvalidInput(
             "status", f"only a preparing prospect can be released; it is {prospect.status.value}"
@@ -296,10 +306,10 @@ def close(
 
     Raises:
         InvalidInput: ``reason`` is not a close reason of the procedure, or
-            ``at`` is naive.
+            ``at`` is naive, or ``note`` breaks the note rule.
     """
     _check_time(at)
-    _check_actor(actor)
+    _check_actor(actor, note)
     if reason not in procedure.close_reasons:
         allowed = ", ".join(repr(r) for r in procedure.close_reasons) or "none configured"
         raise InvalidInput(
@@ -318,10 +328,11 @@ def reopen(prospect: Prospect, actor: UserId, at: datetime, note: str = "") -> N
     The procedure continues after the last step, as before closing.
 
     Raises:
-        InvalidInput: the prospect is not closed, or ``at`` is naive.
+        InvalidInput: the prospect is not closed, ``at`` is naive, or ``note``
+            breaks the note rule.
     """
     _check_time(at)
-    _check_actor(actor)
+    _check_actor(actor, note)
     if prospect.status is not _CLOSED:
         raise InvalidInput(
             "status", f"only a closed prospect can be reopened; it is {prospect.status.value}"
@@ -348,10 +359,11 @@ def set_status(
 
     Raises:
         InvalidInput: an unknown status, a missing or unknown close reason, a
-            reason given for another status, or a naive ``at``.
+            reason given for another status, a naive ``at``, or a ``note`` that
+            breaks the note rule.
     """
     _check_time(at)
-    _check_actor(actor)
+    _check_actor(actor, note)
     try:
         new = ProspectStatus(status)
     except ValueError:
@@ -376,12 +388,12 @@ def mark_won(prospect: Prospect, actor: UserId, at: datetime, note: str = "") ->
 
     Raises:
         ProspectNotReleased / ProspectClosed: the prospect is not running.
-        InvalidInput: ``at`` is naive.
+        InvalidInput: ``at`` is naive, or ``note`` breaks the note rule.
     """
     if prospect.status is not _RUNNING:
         _refuse_status(prospect)
     _check_time(at)
-    _check_actor(actor)
+    _check_actor(actor, note)
     if prospect.stage is RelationStage.CUSTOMER:
         return
     if prospect.stage is _SUSPECT:

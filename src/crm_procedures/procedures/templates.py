@@ -29,6 +29,8 @@ from crm_procedures.model.project import Project
 from crm_procedures.model.relation import Relation
 
 __all__ = [
+    "MAX_BODY",
+    "MAX_SUBJECT",
     "TEMPLATE_FIELDS",
     "EmailTemplate",
     "RenderedEmail",
@@ -66,6 +68,16 @@ TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
 _TOKEN = re.compile(r"\{\{|\}\}")
 _NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
+# What a header refuses besides line breaks: every other C0 control (TAB
+# included), DEL, and lone surrogates (no encoding can write them).
+_SUBJECT_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# What a body refuses: control characters other than TAB, LF and CR, and lone surrogates.
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+MAX_SUBJECT = 1_000
+"""The longest template subject, in characters (before values are filled in)."""
+MAX_BODY = 1_000_000
+"""The longest template text or HTML body, in characters."""
 
 
 @attrs.frozen(slots=True)
@@ -145,15 +157,21 @@ def check_template(template: EmailTemplate) -> list[Finding]:
 
     Codes: ``template-syntax`` (malformed braces), ``template-unknown-field``
     (a placeholder outside :data:`TEMPLATE_FIELDS`), ``template-subject-line-break``
-    (a CR or LF in the subject), ``template-empty-subject``.
+    (a CR, LF or other line separator in the subject), ``template-subject-control``
+    (a TAB, NUL, ESC, DEL or other control character, or a lone surrogate, in
+    the subject: a mail header refuses them), ``template-control-character`` (a
+    control character other than TAB, LF and CR, or a lone surrogate, in the
+    text or HTML body), ``template-too-long`` (a subject over :data:`MAX_SUBJECT`
+    or a body over :data:`MAX_BODY` characters), ``template-empty-subject``.
     """
     findings: list[Finding] = []
     base = f"templates.{template.key}"
-    if not template.subject.strip():
+    subject = template.subject
+    if not subject.strip():
         findings.append(
             Finding("template-empty-subject", "the subject is empty", f"{base}.subject")
         )
-    if _LINE_BREAK.search(template.subject):
+    if _LINE_BREAK.search(subject):
         findings.append(
             Finding(
                 "template-subject-line-break",
@@ -161,6 +179,45 @@ def check_template(template: EmailTemplate) -> list[Finding]:
                 f"{base}.subject",
             )
         )
+    bad = _SUBJECT_CONTROL.search(subject)
+    if bad:
+        findings.append(
+            Finding(
+                "template-subject-control",
+                f"the subject contains the control character U+{ord(bad.group()):04X} at "
+                f"offset {bad.start()}; a mail header refuses tabs and control characters",
+                f"{base}.subject",
+            )
+        )
+    if len(subject) > MAX_SUBJECT:
+        findings.append(
+            Finding(
+                "template-too-long",
+                f"the subject has {len(subject)} characters; at most {MAX_SUBJECT} are allowed",
+                f"{base}.subject",
+            )
+        )
+    for part, body in (("text", template.text), ("html", template.html)):
+        if body is None:
+            continue
+        bad = _BODY_CONTROL.search(body)
+        if bad:
+            findings.append(
+                Finding(
+                    "template-control-character",
+                    f"the {part} contains the control character U+{ord(bad.group()):04X} at "
+                    f"offset {bad.start()}; only tab and line breaks are allowed",
+                    f"{base}.{part}",
+                )
+            )
+        if len(body) > MAX_BODY:
+            findings.append(
+                Finding(
+                    "template-too-long",
+                    f"the {part} has {len(body)} characters; at most {MAX_BODY} are allowed",
+                    f"{base}.{part}",
+                )
+            )
     parts = (("subject", template.subject), ("text", template.text), ("html", template.html))
     for part, source in parts:
         if source is None:

@@ -10,7 +10,15 @@ Stable finding codes (severity in brackets):
 ========================== =====================================================
 code                       meaning
 ========================== =====================================================
-invalid-key [error]        a key is empty or not ``[A-Za-z_][A-Za-z0-9_-]*``
+invalid-key [error]        a key is empty, not ``[A-Za-z_][A-Za-z0-9_-]*``, or
+                           longer than :data:`MAX_KEY` characters
+invalid-name [error]       a name or label has a line break, a control
+                           character or a lone surrogate, or is longer than
+                           :data:`MAX_NAME` characters
+invalid-text [error]       a description has a control character other than
+                           TAB/LF/CR or a lone surrogate, or is too long
+invalid-param [error]      a step parameter is a number outside 64 bits or
+                           text that breaks the text rule
 key-mismatch [error]       a collection maps a key to a definition with another key
 reserved-step-key [error]  a step is keyed ``START`` or ``*``
 empty-name [error]         a step or procedure has no name
@@ -20,7 +28,8 @@ missing-template [error]   a ``send_email`` step names no template
 unknown-template [error]   a step names a template that does not exist
 template-* [error]         a template is malformed (see ``check_template``)
 missing-duration [error]   a ``make_appointment`` step has no duration
-invalid-duration [error]   a duration is not a whole number of minutes above 0
+invalid-duration [error]   a duration is not a whole number of minutes from 1
+                           to :data:`MAX_DURATION_MINUTES`
 missing-step-field [error] a step lacks a field its declared kind requires
 unknown-role [error]       a matrix (or ``appointment_with``) names an undefined role
 empty-procedure [error]    a procedure has no steps
@@ -37,7 +46,7 @@ correction-unknown-role    a correction right names an undefined role
 [error]
 empty-close-reasons [err]  a procedure has no close reasons (it could never close)
 unknown-close-reason [err] a close reason is not in the ``close_reason`` list
-invalid-version [error]    a version below 1
+invalid-version [error]    a version below 1 or above :data:`MAX_VERSION`
 ========================== =====================================================
 
 A role without a START row is normal when another role starts (the client of
@@ -51,8 +60,10 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Mapping
+from typing import Any
 
-from crm_procedures.errors import Finding
+from crm_procedures.errors import Finding, InvalidInput
+from crm_procedures.model._checks import check_note, one_line, shown
 from crm_procedures.procedures.procedure import ANY_STEP, START, Definitions, Procedure
 from crm_procedures.procedures.step import (
     BUILTIN_STEP_KINDS,
@@ -63,10 +74,37 @@ from crm_procedures.procedures.step import (
 )
 from crm_procedures.procedures.templates import check_template
 
-__all__ = ["KEY_PATTERN", "errors", "validate"]
+__all__ = [
+    "KEY_PATTERN",
+    "MAX_DURATION_MINUTES",
+    "MAX_KEY",
+    "MAX_NAME",
+    "MAX_VERSION",
+    "errors",
+    "validate",
+]
 
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 """What role, step, template, kind and procedure keys look like."""
+
+MAX_KEY = 200
+"""The longest key (of a role, step, template, kind or procedure), in characters."""
+
+MAX_NAME = 200
+"""The longest step or procedure name or role label, in characters.
+
+A step's name becomes the subject of the activity recorded for it and part of
+the title of the appointments it books, so it is one line of readable length.
+"""
+
+MAX_DURATION_MINUTES = 7 * 24 * 60
+"""The longest appointment a step may book: one week (10,080 minutes)."""
+
+MAX_VERSION = 2**31 - 1
+"""The highest version number a definition may carry (larger ones are typing mistakes)."""
+
+_PARAM_MIN = -(2**63)
+_PARAM_MAX = 2**63 - 1
 
 _RESERVED = frozenset({"START", "*"})
 _STEP_ATTRIBUTES = ("template", "duration_minutes", "appointment_with")
@@ -101,12 +139,72 @@ def validate(definitions: Definitions) -> list[Finding]:
         _check_step(step, definitions, kinds, out)
     for template in definitions.templates.values():
         out.extend(check_template(template))
-    if definitions.version < 1:
-        out.append(Finding("invalid-version", "the version must be 1 or higher", "version"))
+    _check_version(definitions.version, "version", out)
+    for role in definitions.roles.values():
+        _check_name(role.label, f"roles.{role.key}.label", out)
+    for spec in definitions.step_kinds.values():
+        _check_text(spec.description, f"step_kinds.{spec.key}.description", out)
     reasons = {c.key for c in definitions.close_reasons.choices}
     for procedure in definitions.procedures.values():
         _check_procedure(procedure, definitions, reasons, out)
     return out
+
+
+def _check_version(version: Any, where: str, out: list[Finding]) -> None:
+    if isinstance(version, bool) or not isinstance(version, int):
+        out.append(Finding("invalid-version", "the version must be a whole number", where))
+    elif not 1 <= version <= MAX_VERSION:
+        out.append(
+            Finding(
+                "invalid-version",
+                f"the version must be 1 or higher and at most {MAX_VERSION}, not {shown(version)}",
+                where,
+            )
+        )
+
+
+def _check_name(value: Any, where: str, out: list[Finding]) -> None:
+    """A name or label: one line without control characters, at most MAX_NAME characters."""
+    if isinstance(value, str) and len(value) > MAX_NAME:
+        out.append(
+            Finding(
+                "invalid-name",
+                f"has {len(value)} characters; at most {MAX_NAME} are allowed",
+                where,
+            )
+        )
+        return
+    try:
+        one_line(None, where, value)
+    except InvalidInput as exc:
+        out.append(Finding("invalid-name", exc.reason, where))
+
+
+def _check_text(value: Any, where: str, out: list[Finding]) -> None:
+    """A description: the free-text (note) rule."""
+    try:
+        check_note(value, where)
+    except InvalidInput as exc:
+        out.append(Finding("invalid-text", exc.reason, where))
+
+
+def _check_param(value: Any, where: str, out: list[Finding]) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not _PARAM_MIN <= value <= _PARAM_MAX:
+            out.append(
+                Finding(
+                    "invalid-param",
+                    f"{shown(value)} does not fit in 64 bits (TOML's integers)",
+                    where,
+                )
+            )
+        return
+    try:
+        check_note(value, where)
+    except InvalidInput as exc:
+        out.append(Finding("invalid-param", exc.reason, where))
 
 
 def _check_keys(definitions: Definitions, out: list[Finding]) -> None:
@@ -124,9 +222,17 @@ def _check_keys(definitions: Definitions, out: list[Finding]) -> None:
                 out.append(
                     Finding(
                         "invalid-key",
-                        f"{key!r} is not a valid key: use letters, digits, '_' and '-', "
+                        f"{shown(key)} is not a valid key: use letters, digits, '_' and '-', "
                         "starting with a letter or '_'",
                         where,
+                    )
+                )
+            elif len(key) > MAX_KEY:
+                out.append(
+                    Finding(
+                        "invalid-key",
+                        f"the key has {len(key)} characters; at most {MAX_KEY} are allowed",
+                        f"{section}.{key[:40]}...",
                     )
                 )
             own = getattr(item, "key", key)
@@ -150,8 +256,13 @@ def _check_step(
     step: Step, definitions: Definitions, kinds: Mapping[str, StepKindSpec], out: list[Finding]
 ) -> None:
     where = f"steps.{step.key}"
-    if not step.name.strip():
+    if isinstance(step.name, str) and not step.name.strip():
         out.append(Finding("empty-name", "the step has no name", f"{where}.name"))
+    else:
+        _check_name(step.name, f"{where}.name", out)
+    _check_text(step.description, f"{where}.description", out)
+    for name, value in step.params.items():
+        _check_param(value, f"{where}.params.{name}", out)
     if step.kind not in kinds:
         declared = ", ".join(sorted(kinds))
         out.append(
@@ -187,11 +298,14 @@ def _check_step(
             )
         )
     d = step.duration_minutes
-    if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d <= 0):
+    if d is not None and (
+        isinstance(d, bool) or not isinstance(d, int) or not 0 < d <= MAX_DURATION_MINUTES
+    ):
         out.append(
             Finding(
                 "invalid-duration",
-                f"duration_minutes must be a whole number above 0, not {d!r}",
+                f"duration_minutes must be a whole number from 1 to {MAX_DURATION_MINUTES} "
+                f"(one week), not {shown(d)}",
                 f"{where}.duration_minutes",
             )
         )
@@ -225,10 +339,11 @@ def _check_procedure(
 ) -> None:
     base = f"procedures.{procedure.key}"
     defined = definitions.steps
-    if not procedure.name.strip():
+    if isinstance(procedure.name, str) and not procedure.name.strip():
         out.append(Finding("empty-name", "the procedure has no name", f"{base}.name"))
-    if procedure.version < 1:
-        out.append(Finding("invalid-version", "the version must be 1 or higher", f"{base}.version"))
+    _check_version(procedure.version, f"{base}.version", out)
+    _check_name(procedure.name, f"{base}.name", out)
+    _check_text(procedure.description, f"{base}.description", out)
     if not procedure.steps:
         out.append(Finding("empty-procedure", "the procedure lists no steps", f"{base}.steps"))
     members: set[str] = set()

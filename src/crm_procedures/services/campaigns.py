@@ -30,9 +30,9 @@ import attrs
 
 from crm_procedures.access.permissions import require
 from crm_procedures.access.viewer import Viewer
-from crm_procedures.errors import AccessDenied, InvalidInput, NotFound
+from crm_procedures.errors import AccessDenied, DefinitionError, InvalidInput, NotFound
 from crm_procedures.ids import ActivityId, ProjectId, ProspectId, RelationId, UserId
-from crm_procedures.model._checks import require_aware
+from crm_procedures.model._checks import MAX_LINE, require_aware
 from crm_procedures.model.activity import Activity, ActivityKind
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
@@ -44,6 +44,8 @@ from crm_procedures.procedures.definitions import dump_definitions, load_definit
 from crm_procedures.procedures.effects import BookAppointment, CustomEffect, Effect, SendEmail
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.procedures.templates import render, template_values
+from crm_procedures.procedures.validation import errors as _errors
+from crm_procedures.procedures.validation import validate as _validate
 from crm_procedures.services.context import Context, resolve_viewer
 
 __all__ = [
@@ -102,11 +104,18 @@ def _definitions_at(store: Store, uow: UnitOfWork, version: int) -> Definitions:
 
 
 def _pin_definitions(ctx: Context, uow: UnitOfWork) -> tuple[Definitions, int]:
-    """Store the context's definitions unless the latest stored version equals them."""
+    """Validate and store the context's definitions (unless the latest stored version equals them).
+
+    A bundle with error findings is refused before anything is stored: pinned,
+    it would make every later step of the campaign fail.
+    """
     if ctx.definitions is None:
         raise InvalidInput(
             "definitions", "the application has no definitions; load a procedure first"
         )
+    found = _errors(_validate(ctx.definitions))
+    if found:
+        raise DefinitionError(found)
     data = dump_definitions(ctx.definitions)
     versions = uow.definitions.versions(DEFINITIONS_KEY)
     if versions and uow.definitions.get(DEFINITIONS_KEY, versions[-1]) == data:
@@ -184,6 +193,8 @@ def start_campaign(
         NotFound: unknown relation or procedure.
         AccessDenied: the actor lacks ``project.write``.
         InvalidInput: bad field values; a member role the procedure does not know.
+        DefinitionError: the installation's definitions have error findings
+            (:func:`~crm_procedures.procedures.validation.validate`); nothing is stored.
     """
     with ctx.store.unit_of_work() as uow:
         viewer = resolve_viewer(uow, actor)
@@ -535,14 +546,27 @@ def _book(
     booking_viewer = attrs.evolve(
         viewer, permissions=viewer.permissions | {"activity.write", "activity.read_all"}
     )
+    try:
+        end = start + timedelta(minutes=effect.duration_minutes)
+    except OverflowError:
+        raise InvalidInput(
+            "appointment_start",
+            f"an appointment of {effect.duration_minutes} minutes from {start} would end "
+            "after the year 9999",
+            start,
+        ) from None
+    title = f"{step_name}: {relation.name}"
+    if len(title) > MAX_LINE:
+        # A long relation name after the step's name: the title is one readable line.
+        title = title[: MAX_LINE - 1] + "\u2026"
     result = book_appointment_in(
         uow,
         ctx,
         booking_viewer,
         employee=employee,
         start=start,
-        end=start + timedelta(minutes=effect.duration_minutes),
-        title=f"{step_name}: {relation.name}",
+        end=end,
+        title=title,
         relation_id=prospect.relation_id,
         contact_id=prospect.contact_id,
         project_id=project.id,

@@ -34,14 +34,14 @@ from typing import Any
 import attrs
 
 from crm_procedures.access.permissions import may_import_suspects
-from crm_procedures.errors import AccessDenied, InvalidInput
+from crm_procedures.errors import AccessDenied, InvalidInput, MalformedFile
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
 from crm_procedures.model._storable import UNSTORABLE_REASON, unstorable
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
 from crm_procedures.model.relation import Address, Relation, RelationKind
-from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch
+from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch, skeleton
 from crm_procedures.policies.normalise import (
     DEFAULT_CONVENTIONS,
     NameConventions,
@@ -288,24 +288,70 @@ def _resolve_mapping(headers: Sequence[str], mapping: Mapping[str, str] | None) 
     return out
 
 
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
 def _decode(data: bytes, encoding: str | None) -> str:
     if encoding:
         try:
             return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise InvalidInput("encoding", f"cannot decode the file as {encoding}: {exc}") from None
+        except LookupError as exc:
+            raise InvalidInput("encoding", f"unknown encoding {encoding!r}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise MalformedFile(
+                _line_of(data, exc.start), f"cannot decode the file as {encoding}: {exc.reason}"
+            ) from None
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedFile(
+                _line_of(data, exc.start + 3),
+                "the file starts with a UTF-8 byte-order mark but this line is not UTF-8; "
+                "save the whole file as UTF-8",
+            ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    _refuse_mixed_encodings(data)
+    # Every byte decodes in cp1252 except five unassigned ones.
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            "encoding", "the file is neither UTF-8 nor cp1252; pass encoding='...'"
-        ) from exc
+        raise MalformedFile(
+            _line_of(data, exc.start),
+            "the file is neither UTF-8 nor cp1252; pass encoding='...'",
+        ) from None
+
+
+def _refuse_mixed_encodings(data: bytes) -> None:
+    """Refuse a file whose non-ASCII lines are partly UTF-8 and partly not.
+
+    Such a file was pasted together from two sources; decoding it all as
+    cp1252 would silently garble the UTF-8 rows ("CafÃ©").
+    """
+    utf8: list[int] = []
+    other: list[int] = []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other.append(number)
+        else:
+            utf8.append(number)
+    if utf8 and other:
+        shown = ", ".join(map(str, other[:10])) + (", ..." if len(other) > 10 else "")
+        raise MalformedFile(
+            other[0],
+            f"the file mixes encodings: line {utf8[0]} is UTF-8 but "
+            + (f"lines {shown} are not " if len(other) > 1 else f"line {shown} is not ")
+            + "(cp1252?); save the whole file in one encoding, or pass encoding='...'",
+            other,
+        )
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -325,14 +371,19 @@ def read_csv_rows(
 
     ``source`` is a path (:class:`pathlib.Path` or another path-like), the
     file's bytes, or its text. Bytes are decoded as UTF-8 (with or without a
-    byte-order mark), falling back to cp1252, unless ``encoding`` is given. The
+    byte-order mark), falling back to cp1252 when no line is UTF-8 (a file
+    mixing the two is refused), unless ``encoding`` is given. The
     delimiter (``,``, ``;`` or tab) is taken from the header line unless given.
     Line numbers count physical lines from 1 (the header), so a row with a
     quoted line break in it moves the numbers of the rows after it.
 
     Raises:
-        InvalidInput: the file cannot be read or decoded, is empty, or a plain
-            string that looks like a file name was given.
+        InvalidInput: the file cannot be read, is empty, or a plain string that
+            looks like a file name was given.
+        MalformedFile: (an InvalidInput) naming the line: the file cannot be
+            decoded or mixes UTF-8 with another encoding, two columns have the
+            same header (case and spaces aside), or a quote is never closed or
+            closed in the middle of a cell.
     """
     if isinstance(source, os.PathLike):
         try:
@@ -352,13 +403,19 @@ def read_csv_rows(
         raise InvalidInput("source", "must be a path, bytes or CSV text", type(source).__name__)
     if not text.strip():
         raise InvalidInput("source", "is empty: a header row is needed")
+    # Strict: a quote that is never closed, or closed in the middle of a cell,
+    # is an error instead of silently swallowing the lines after it.
     reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=delimiter or _sniff_delimiter(text)
+        io.StringIO(text, newline=""),
+        delimiter=delimiter or _sniff_delimiter(text),
+        strict=True,
     )
     try:
         header = next(reader)
     except csv.Error as exc:
-        raise InvalidInput("source", f"line 1: {exc}") from None
+        raise MalformedFile(1, _csv_problem(exc, reader.line_num)) from None
+    header = [h.strip() for h in header]
+    _refuse_duplicate_headers(header)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         previous = reader.line_num
@@ -368,12 +425,43 @@ def read_csv_rows(
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise InvalidInput("source", f"line {reader.line_num}: {exc}") from None
+                raise MalformedFile(previous + 1, _csv_problem(exc, reader.line_num)) from None
             start, previous = previous + 1, reader.line_num
             if any(c.strip() for c in cells):
                 yield start, cells
 
-    return [h.strip() for h in header], rows()
+    return header, rows()
+
+
+def _csv_problem(exc: csv.Error, reached: int) -> str:
+    message = str(exc)
+    if "unexpected end of data" in message:
+        return (
+            "a quoted cell that begins on this line is never closed (the file ends inside "
+            "it); close the quote or double the quote character inside the cell"
+        )
+    if "expected after" in message:
+        return (
+            f"a quoted cell that begins on this line is closed (on line {reached}) by a "
+            "quote followed by more text instead of a delimiter; double a quote inside a "
+            'quoted cell ("")'
+        )
+    return message
+
+
+def _refuse_duplicate_headers(header: Sequence[str]) -> None:
+    seen: dict[str, int] = {}
+    for column, name in enumerate(header, 1):
+        key = _header_key(name)
+        if not key:
+            continue  # empty columns (trailing delimiters) name nothing
+        first = seen.setdefault(key, column)
+        if first != column:
+            raise MalformedFile(
+                1,
+                f"column {column} ({name!r}) has the same header as column {first} "
+                f"({header[first - 1]!r}); rename one of them",
+            )
 
 
 @attrs.frozen
@@ -528,7 +616,7 @@ def _build(
         line,
         relation,
         contact,
-        comparison_key(name, s.conventions),
+        comparison_key(skeleton(name), s.conventions),
         postcode,
         tuple(k for k in keys if k),
         warnings,
@@ -611,6 +699,9 @@ def import_suspects(
         InvalidInput: the source cannot be read or has no name column, or a
             mapping names an unknown field or column. Bad rows never raise:
             they are reported.
+        MalformedFile: (an InvalidInput) the file as a whole is doubtful, with
+            the line: mixed encodings, a header given twice, an unclosed quote
+            (see :func:`read_csv_rows`). Nothing is stored.
     """
     header, rows = _rows_of(source, delimiter, encoding)
     columns = tuple(_resolve_mapping(header, mapping).items())
@@ -625,7 +716,8 @@ def import_suspects(
         if check_store:
             for rel in _existing_relations(uow):
                 keys = [k for k in (rel.email, rel.phone) if k]
-                index.add(rel.id, comparison_key(rel.name, conventions), rel.postcode, keys)
+                name_key = comparison_key(skeleton(rel.name), conventions)
+                index.add(rel.id, name_key, rel.postcode, keys)
         good: list[_Row] = []
         rejected: list[RejectedRow] = []
         duplicates: list[DuplicateRow] = []
