@@ -74,7 +74,11 @@ from crm_procedures.procedures import (
     standard_definitions,
     validate,
 )
+from crm_procedures.services.actions import Action, AvailableActions
 from crm_procedures.services.app import CrmApp, SystemClock
+from crm_procedures.services.campaigns import StepResult
+from crm_procedures.services.previews import EmailPreview, StepPreview
+from crm_procedures.services.step_kinds import StepContext, StepHandler, StepInputs, StepKind
 
 if TYPE_CHECKING:
     from crm_procedures.adapters.sql.store import open_store
@@ -93,6 +97,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "START",
     "AccessDenied",
+    "Action",
     "Activity",
     "ActivityFrozen",
     "ActivityKind",
@@ -100,6 +105,7 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "Attendee",
+    "AvailableActions",
     "BookAppointment",
     "Change",
     "Choice",
@@ -114,6 +120,7 @@ __all__ = [
     "Dictionary",
     "Document",
     "Effect",
+    "EmailPreview",
     "EmailTemplate",
     "EntryKind",
     "Finding",
@@ -140,7 +147,13 @@ __all__ = [
     "RuleViolation",
     "SendEmail",
     "Step",
+    "StepContext",
+    "StepHandler",
+    "StepInputs",
+    "StepKind",
     "StepKindSpec",
+    "StepPreview",
+    "StepResult",
     "SystemClock",
     "TemplateError",
     "Timer",

@@ -26,7 +26,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import attrs
 
@@ -54,6 +54,7 @@ from crm_procedures.procedures.effects import CustomEffect, Effect
 from crm_procedures.procedures.outcomes import apply_outcome
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.services.context import Context, resolve_viewer
+from crm_procedures.services.previews import StepPreview
 from crm_procedures.services.step_kinds import (
     StepContext,
     StepInputs,
@@ -61,9 +62,6 @@ from crm_procedures.services.step_kinds import (
     _StepUnitOfWork,
     legacy_kinds,
 )
-
-if TYPE_CHECKING:
-    from crm_procedures.services.messages import EmailPreview
 
 __all__ = [
     "DEFINITIONS_KEY",
@@ -163,7 +161,17 @@ def _require_role(uow: UnitOfWork, viewer: Viewer, project: Project, role: str) 
         user = uow.users.find(viewer.user_id)
         if user is not None and role in user.roles:
             return
-    raise AccessDenied(viewer.user_id, f"role:{role}", f"project {project.id}")
+    if members:
+        hint = (
+            f"membership of the project in role {role!r} grants it (members: "
+            f"{', '.join(members)}); add the user to the project's members[{role!r}]"
+        )
+    else:
+        hint = (
+            f"the project names no members for role {role!r}, so the user's roles grant it; "
+            f"give the user the role {role!r} or name them among the project's members"
+        )
+    raise AccessDenied(viewer.user_id, f"role:{role}", f"project {project.id}", hint)
 
 
 def _audit(
@@ -557,27 +565,6 @@ def _inputs(
     if values is not None and not isinstance(values, Mapping):
         raise InvalidInput("inputs", "must be a mapping of names to values", values)
     return StepInputs(appointment_start, appointment_with, location, subject, text, values or {})
-
-
-@attrs.frozen
-class StepPreview:
-    """What performing a step would send, computed without storing anything.
-
-    Attributes:
-        step: the step's key.
-        emails: the e-mails it would send (recipients, subject, text, HTML,
-            attachments), in order; an invitation is one of them.
-        messages: every outbox message it would record (any channel).
-    """
-
-    step: str
-    emails: tuple[EmailPreview, ...] = ()
-    messages: tuple[OutboxMessage, ...] = ()
-
-    @property
-    def email(self) -> EmailPreview | None:
-        """The first e-mail, or ``None`` when the step sends none."""
-        return self.emails[0] if self.emails else None
 
 
 def preview_step(

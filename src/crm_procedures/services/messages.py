@@ -21,8 +21,6 @@ from email.message import EmailMessage
 from email.parser import Parser
 from typing import TYPE_CHECKING
 
-import attrs
-
 from crm_procedures.adapters.ical import (
     EmailCalendar,
     invitation_email,
@@ -46,6 +44,7 @@ from crm_procedures.procedures.templates import (
     render,
     template_values,
 )
+from crm_procedures.services.previews import EmailPreview
 
 if TYPE_CHECKING:
     from crm_procedures.services.step_kinds import StepContext
@@ -200,32 +199,6 @@ def step_email(ctx: StepContext, key: str) -> EmailMessage:
         date=ctx.now,
         reply_to=(sender_name, sender_email) if sender_email else None,
     )
-
-
-@attrs.frozen
-class EmailPreview:
-    """An e-mail as its recipient would read it.
-
-    Attributes:
-        key: the outbox idempotency key it would be recorded under.
-        sender: the From header.
-        recipients: the To (and Cc) addresses.
-        subject: the subject line.
-        text: the plain-text body.
-        html: the HTML alternative, or ``None``.
-        attachments: ``(file name, MIME type)`` of each attachment or
-            calendar part.
-        reply_to: the Reply-To header, or ``None``.
-    """
-
-    key: str
-    sender: str
-    recipients: tuple[str, ...]
-    subject: str
-    text: str
-    html: str | None = None
-    attachments: tuple[tuple[str, str], ...] = ()
-    reply_to: str | None = None
 
 
 def email_preview(message: OutboxMessage) -> EmailPreview | None:
