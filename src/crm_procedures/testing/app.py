@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["in_memory_app"]
 
-_SETTINGS = ("language", "sender_email", "sender_name")
+_SETTINGS = ("language", "sender_email", "sender_name", "step_kinds")
 
 
 def in_memory_app(
@@ -32,7 +32,7 @@ def in_memory_app(
     given. ``definitions`` default to the standard procedure
     (:func:`~crm_procedures.procedures.standard.standard_definitions`).
     ``settings`` are the facade's settings: ``language``, ``sender_email``,
-    ``sender_name``.
+    ``sender_name``, ``step_kinds`` (the host's own :class:`StepKind` objects).
 
     Raises:
         InvalidInput: an unknown setting.
