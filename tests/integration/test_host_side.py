@@ -566,3 +566,16 @@ def test_preview_refuses_what_perform_refuses(campaign: Campaign) -> None:
         warnings.simplefilter("error")
         with pytest.raises(InvalidInput, match="appointment_start"):
             campaigns.preview_step(c.ctx, "ann", c.acme, "make_appointment", role="marketeer")
+
+
+def test_the_docs_table_lists_every_template_field_with_its_meaning() -> None:
+    from pathlib import Path
+
+    from crm_procedures.procedures.templates import TEMPLATE_FIELDS
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "procedures.md"
+    table = docs.read_text(encoding="utf-8").split("## Template fields", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `{{")]
+    assert [row.split("`")[1].strip("{}") for row in rows] == list(TEMPLATE_FIELDS)
+    for row, meaning in zip(rows, TEMPLATE_FIELDS.values(), strict=True):
+        assert meaning in row
