@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm_procedures import (
     AccessDenied,
@@ -32,13 +34,14 @@ from crm_procedures import (
     standard_definitions,
     validate,
 )
+from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.relation import Relation
 from crm_procedures.services import campaigns, step_kinds
 from crm_procedures.services.actions import available_actions, available_actions_many
 from crm_procedures.services.enrolment import enroll
 from crm_procedures.services.step_kinds import step_kind_registry
-from integration.campaign import Campaign, new_prospect, snapshot
+from integration.campaign import Campaign, make_campaign, new_prospect, snapshot
 from integration.test_campaigns import do, parse, stored, walk
 
 TICKET = "ticket"
@@ -579,3 +582,25 @@ def test_the_docs_table_lists_every_template_field_with_its_meaning() -> None:
     assert [row.split("`")[1].strip("{}") for row in rows] == list(TEMPLATE_FIELDS)
     for row, meaning in zip(rows, TEMPLATE_FIELDS.values(), strict=True):
         assert meaning in row
+
+
+@settings(max_examples=60, deadline=None)
+@given(subject=st.text(max_size=40), text=st.text(max_size=80))
+def test_any_edit_is_sent_as_rendered_or_refused_with_a_template_error(
+    subject: str, text: str
+) -> None:
+    c = make_campaign(MemoryStore())
+    walk(c, "call")
+    before = snapshot(c.store, c.project.id)
+    try:
+        preview = campaigns.preview_step(
+            c.ctx, "ann", c.acme, "send_info", role="marketeer", subject=subject, text=text
+        )
+    except (TemplateError, InvalidInput):
+        assert snapshot(c.store, c.project.id) == before
+        return
+    assert snapshot(c.store, c.project.id) == before
+    assert preview.email is not None
+    assert preview.email.html is None
+    if "{{" not in subject and "}}" not in subject:
+        assert preview.email.subject.split() == subject.split()
