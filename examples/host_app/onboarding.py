@@ -2,7 +2,9 @@
 
 A bicycle wholesaler signs up new dealers. The sales office imports a list of
 candidate dealers, releases them to the account manager, who runs the
-``onboarding`` procedure of ``onboarding.toml`` with each of them. The
+``onboarding`` procedure of ``onboarding.toml`` with each of them. Signing
+the agreement opens the dealer's account in the wholesaler's ERP: a step kind
+of the host's own (``erp_account``), registered once on the application. The
 service below is all the host writes: the library does the procedure rules,
 the e-mail, the invitation, the history and the reports.
 """
@@ -12,13 +14,46 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from crm_procedures import CrmApp, Definitions, Prospect, load_definitions
+from crm_procedures import (
+    AvailableActions,
+    CrmApp,
+    Definitions,
+    EmailPreview,
+    Prospect,
+    StepContext,
+    StepKind,
+    load_definitions,
+)
 from crm_procedures.model.reports import Funnel
 from crm_procedures.services import campaigns, imports, reports
+from crm_procedures.services.actions import available_actions_many
+from crm_procedures.services.enrolment import enroll
 
 HERE = Path(__file__).resolve().parent
 PROCEDURE = "onboarding"
 ROLE = "account_manager"
+
+
+ERP = "erp"
+"""The outbox channel of the ERP: the host's own sender delivers it after the commit."""
+
+
+def open_erp_account(ctx: StepContext) -> None:
+    """What an ``erp_account`` step does: ask the ERP for the dealer's account."""
+    ctx.emit(
+        ERP,
+        {
+            "action": "open_account",
+            "dealer": ctx.relation().name,
+            "price_list": str(ctx.params["price_list"]),
+            "account_manager": ctx.actor,
+        },
+    )
+
+
+def onboarding_step_kinds() -> list[StepKind]:
+    """The host's own step kinds, registered on its CrmApp."""
+    return [StepKind("erp_account", open_erp_account, "Open the dealer's account in the ERP")]
 
 
 def onboarding_definitions() -> Definitions:
@@ -65,9 +100,35 @@ class DealerOnboarding:
             self.app.ctx, self.manager, prospect_id, "call", role=ROLE, note=note
         )
 
-    def send_welcome_pack(self, prospect_id: str) -> None:
-        """Mail the welcome pack to the dealer's contact person."""
-        campaigns.perform_step(self.app.ctx, self.manager, prospect_id, "send_welcome", role=ROLE)
+    def enrol(self, relation_id: str, contact_id: str | None = None) -> str:
+        """Sign one dealer up from the web shop's form: in the worklist at once."""
+        return enroll(self.app.ctx, self.office, self.project_id, relation_id, contact_id).id
+
+    def buttons(self, prospect_ids: list[str]) -> dict[str, AvailableActions]:
+        """What the account manager may do now with each dealer of one worklist page."""
+        return dict(available_actions_many(self.app.ctx, self.manager, prospect_ids))
+
+    def preview_welcome_pack(self, prospect_id: str) -> EmailPreview:
+        """The welcome e-mail as the dealer would read it; nothing is sent or stored."""
+        preview = campaigns.preview_step(
+            self.app.ctx, self.manager, prospect_id, "send_welcome", role=ROLE
+        )
+        assert preview.email is not None  # a send-e-mail step always has its e-mail
+        return preview.email
+
+    def send_welcome_pack(
+        self, prospect_id: str, subject: str | None = None, text: str | None = None
+    ) -> None:
+        """Mail the welcome pack to the dealer's contact person, as edited by the manager."""
+        campaigns.perform_step(
+            self.app.ctx,
+            self.manager,
+            prospect_id,
+            "send_welcome",
+            role=ROLE,
+            subject=subject,
+            text=text,
+        )
 
     def plan_first_visit(self, prospect_id: str, at: datetime, location: str = "") -> str:
         """Book the first visit; the contact gets an invitation. Returns its UID."""
@@ -83,10 +144,13 @@ class DealerOnboarding:
         assert result.appointment is not None  # a make-appointment step always books one
         return result.appointment.uid
 
-    def signed(self, prospect_id: str) -> None:
-        """The dealer signed the agreement: the onboarding is done."""
-        campaigns.perform_step(self.app.ctx, self.manager, prospect_id, "signed", role=ROLE)
-        campaigns.mark_won(self.app.ctx, self.office, prospect_id, note="agreement signed")
+    def signed(self, prospect_id: str) -> tuple[str, ...]:
+        """The dealer signed: the ERP account is requested and the dealer is won (the
+        step's ``outcome``). Returns the outbox keys of the ERP request."""
+        result = campaigns.perform_step(
+            self.app.ctx, self.manager, prospect_id, "signed", role=ROLE, note="agreement signed"
+        )
+        return result.message_keys
 
     def season_funnel(self) -> Funnel:
         """How far this season's dealers got."""

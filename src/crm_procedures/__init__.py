@@ -76,7 +76,11 @@ from crm_procedures.procedures import (
     standard_definitions,
     validate,
 )
+from crm_procedures.services.actions import Action, AvailableActions
 from crm_procedures.services.app import CrmApp, SystemClock
+from crm_procedures.services.campaigns import StepResult
+from crm_procedures.services.previews import EmailPreview, StepPreview
+from crm_procedures.services.step_kinds import StepContext, StepHandler, StepInputs, StepKind
 
 if TYPE_CHECKING:
     from crm_procedures.adapters.sql.store import open_store
@@ -95,6 +99,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "START",
     "AccessDenied",
+    "Action",
     "Activity",
     "ActivityFrozen",
     "ActivityKind",
@@ -102,6 +107,7 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "Attendee",
+    "AvailableActions",
     "BookAppointment",
     "Change",
     "Choice",
@@ -116,6 +122,7 @@ __all__ = [
     "Dictionary",
     "Document",
     "Effect",
+    "EmailPreview",
     "EmailTemplate",
     "EntryKind",
     "Finding",
@@ -143,7 +150,13 @@ __all__ = [
     "RuleViolation",
     "SendEmail",
     "Step",
+    "StepContext",
+    "StepHandler",
+    "StepInputs",
+    "StepKind",
     "StepKindSpec",
+    "StepPreview",
+    "StepResult",
     "StoreBusy",
     "SystemClock",
     "TemplateError",

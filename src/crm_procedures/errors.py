@@ -268,11 +268,12 @@ class AccessDenied(CrmError, PermissionError):
         permission: the permission that was missing.
     """
 
-    def __init__(self, user_id: str, permission: str, what: str = "") -> None:
+    def __init__(self, user_id: str, permission: str, what: str = "", hint: str = "") -> None:
         self.user_id = user_id
         self.permission = permission
         on = f" on {what}" if what else ""
-        super().__init__(f"user {user_id} lacks permission {permission!r}{on}")
+        how = f"; {hint}" if hint else ""
+        super().__init__(f"user {user_id} lacks permission {permission!r}{on}{how}")
 
 
 class TemplateError(CrmError, ValueError):

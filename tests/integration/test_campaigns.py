@@ -186,9 +186,9 @@ def test_added_prospects_are_preparing_suspects_until_released(campaign: Campaig
     assert p.stage is RelationStage.SUSPECT
     assert p.version == 1
     before = snapshot(c.store, c.project.id)
-    # W8: marketeers do not see a prospect in preparation; a project leader does,
-    # and the engine refuses steps until it is released.
-    with pytest.raises(NotFound):
+    # W8: marketeers do not see a prospect in preparation, but they see the project,
+    # so they are told it is not released yet; the engine refuses steps until it is.
+    with pytest.raises(ProspectNotReleased):
         do(c, "ann", "marketeer", "call", p.id)
     with pytest.raises(ProspectNotReleased):
         do(c, "pia", "project_leader", "call", p.id)

@@ -36,7 +36,6 @@ from crm_procedures.errors import (
     AccessDenied,
     CrmError,
     InvalidInput,
-    NotFound,
     ProspectClosed,
     ProspectNotReleased,
     TransitionNotAllowed,
@@ -189,7 +188,9 @@ class EngineModel(RuleBasedStateMachine):
         return self.prospects[data.draw(st.sampled_from(sorted(self.prospects)))]
 
     def load_error(self, actor: str, p: ModelProspect) -> type[CrmError] | None:
-        return None if self.visible(actor, p) else NotFound
+        # Every user is a member of the project, so one who may not see a prospect
+        # in preparation may know it exists: it is "not released", not "not found".
+        return None if self.visible(actor, p) else ProspectNotReleased
 
     def status_error(self, p: ModelProspect) -> type[CrmError] | None:
         if p.status == "preparing":
@@ -313,6 +314,8 @@ class EngineModel(RuleBasedStateMachine):
         members = MEMBERS[role]
         actor = members[own % len(members)] if own else data.draw(st.sampled_from(USERS))
         error = self.load_error(actor, p)
+        if error is None and step not in STEPS:
+            error = InvalidInput  # a step the procedure does not have, whoever asks
         if error is None and actor not in members:
             error = AccessDenied
         error = error or self.status_error(p)

@@ -1,20 +1,21 @@
 """The host's own fixtures: its procedure, a clock in its time zone, its users.
 
 ``crm_app``, ``crm_clock``, ``crm_outbox`` and ``crm_definitions`` come from the
-crm_procedures pytest plugin; overriding two of them is all it takes to run
-the host's own procedure.
+crm_procedures pytest plugin; overriding them is all it takes to run the
+host's own procedure with its own step kinds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from onboarding import DealerOnboarding, onboarding_definitions
+from onboarding import DealerOnboarding, onboarding_definitions, onboarding_step_kinds
 
 from crm_procedures import CrmApp, Definitions
-from crm_procedures.testing import FrozenClock, a_group, a_relation, a_user
+from crm_procedures.testing import FrozenClock, a_group, a_relation, a_user, in_memory_app
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -27,6 +28,19 @@ def crm_definitions() -> Definitions:
 @pytest.fixture
 def crm_clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=AMSTERDAM))
+
+
+@pytest.fixture
+def crm_app(crm_clock: FrozenClock, crm_definitions: Definitions) -> Iterator[CrmApp]:
+    """The plugin's in-memory app, with the host's own step kinds registered."""
+    app = in_memory_app(
+        crm_definitions,
+        crm_clock,
+        sender_name="Fietsgroothandel",
+        step_kinds=onboarding_step_kinds(),
+    )
+    yield app
+    app.close()
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from onboarding import DealerOnboarding
 
-from crm_procedures import CrmApp, TransitionNotAllowed
+from crm_procedures import CrmApp, RelationStage, TransitionNotAllowed
 from crm_procedures.testing import (
     FrozenClock,
     OutboxView,
+    a_relation,
     assert_invitation,
     assert_no_messages,
     assert_sent,
@@ -74,14 +75,54 @@ def test_first_visit_invites_the_contact(
     assert "Spaak" in invitation.summary
 
 
-def test_a_signed_dealer_counts_as_won_in_the_season_funnel(
-    season: DealerOnboarding, crm_clock: FrozenClock
+def test_a_signed_dealer_gets_an_erp_account_and_counts_as_won(
+    season: DealerOnboarding, crm_app: CrmApp, crm_clock: FrozenClock
 ) -> None:
     dealer = only_dealer(season, "Spaak")
     season.called(dealer)
     season.send_welcome_pack(dealer)
     season.plan_first_visit(dealer, crm_clock.now() + timedelta(days=2))
-    season.signed(dealer)
+    (key,) = season.signed(dealer)
+    with crm_app.store.unit_of_work() as uow:
+        (request,) = [m for m in uow.outbox.list() if m.channel == "erp"]
+        assert uow.prospects.get(dealer).stage is RelationStage.CUSTOMER
+    assert request.key == key
+    assert request.payload["dealer"] == "Fietsenmakerij de Spaak"
+    assert request.payload["price_list"] == "dealer-2026"
     funnel = season.season_funnel()
     assert (funnel.total, funnel.prospects, funnel.won) == (2, 1, 1)
     assert funnel.steps["signed"] == 1
+
+
+def test_the_manager_sees_edits_and_sends_the_welcome_pack(
+    season: DealerOnboarding, crm_app: CrmApp
+) -> None:
+    dealer = only_dealer(season, "Oost")
+    season.called(dealer)
+    preview = season.preview_welcome_pack(dealer)
+    assert preview.recipients == ("anna@oost.example",)
+    assert preview.subject == "Welcome as a dealer of Fietsgroothandel, Rijwielhandel Oost"
+    assert_no_messages(crm_app)
+    season.send_welcome_pack(dealer, text=preview.text + "\nSee you on Tuesday!")
+    (mail,) = assert_sent(crm_app, to="anna@oost.example", count=1)
+    assert "See you on Tuesday!" in mail.text
+    assert "Tomek Kowalski" in mail.text
+
+
+def test_the_buttons_follow_the_procedure(season: DealerOnboarding) -> None:
+    dealer = only_dealer(season, "Oost")
+    before = season.buttons([dealer])[dealer]
+    assert [a.step for a in before.steps()] == ["call"]
+    season.called(dealer)
+    after = season.buttons([dealer])[dealer]
+    assert [a.step for a in after.steps()] == ["call", "send_welcome"]
+
+
+def test_a_dealer_from_the_web_form_is_in_the_worklist_at_once(
+    season: DealerOnboarding, crm_app: CrmApp
+) -> None:
+    with crm_app.store.unit_of_work() as uow:
+        uow.relations.add(a_relation(id="web", name="Fietshuis Web"))
+        uow.commit()
+    dealer = season.enrol("web")
+    assert dealer in [p.id for p in season.dealers()]

@@ -8,7 +8,8 @@ a dotted key to a text. Key families:
 * ``choice.<dictionary>.<choice>``: the label of one choice (the order of the
   keys in ``en.json`` is the sort order of the choices);
 * ``error.<name>``: the message template of an error class;
-* ``report.*``: report titles, column headings and row labels.
+* ``report.*``: report titles, column headings and row labels;
+* ``action.*``: the prospect actions a user may be offered (close, reopen, ...).
 
 Message templates use ``string.Template`` placeholders (``${field}``): a
 template is data, never code, and every language's template of one key names

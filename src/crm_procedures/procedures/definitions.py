@@ -95,6 +95,9 @@ _STEP = (
     "final",
     "description",
     "params",
+    "outcome",
+    "close_reason",
+    "labels",
 )
 _TEMPLATE = ("subject", "text", "html", "language")
 _PROCEDURE = ("name", "description", "steps", "version", "matrix", "corrections", "close_reasons")
@@ -275,6 +278,13 @@ def _read_step(r: _Reader, key: str, t: Mapping[str, Any]) -> Step:
                     f"{where}.params.{name}",
                     f"expected text, a whole number or a boolean, got {_type_name(value)}",
                 )
+    labels: dict[str, str] = {}
+    if "labels" in t:
+        for language, label in (r.table(t["labels"], f"{where}.labels") or {}).items():
+            if isinstance(label, str):
+                labels[language] = label
+            else:
+                r.problem("wrong-type", f"{where}.labels.{language}", "expected text")
     return Step(
         key,
         r.text(t, "name", where, required=True) or "",
@@ -285,6 +295,9 @@ def _read_step(r: _Reader, key: str, t: Mapping[str, Any]) -> Step:
         bool(r.boolean(t, "final", where)),
         r.text(t, "description", where) or "",
         params,
+        r.text(t, "outcome", where),
+        r.text(t, "close_reason", where),
+        labels,
     )
 
 
@@ -516,6 +529,12 @@ def _dump_step(step: Step) -> dict[str, Any]:
         out["description"] = step.description
     if step.params:
         out["params"] = dict(step.params)
+    for name in ("outcome", "close_reason"):
+        value = getattr(step, name)
+        if value is not None:
+            out[name] = value
+    if step.labels:
+        out["labels"] = dict(step.labels)
     return out
 
 

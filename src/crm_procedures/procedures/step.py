@@ -18,6 +18,7 @@ import attrs
 __all__ = [
     "BUILTIN_STEP_KINDS",
     "MAKE_APPOINTMENT",
+    "OUTCOMES",
     "PLAIN",
     "SEND_EMAIL",
     "ParamValue",
@@ -35,11 +36,18 @@ SEND_EMAIL = "send_email"
 MAKE_APPOINTMENT = "make_appointment"
 """Performing the step books an appointment of ``duration_minutes`` with the contact."""
 
+OUTCOMES = ("won", "closed")
+"""What a final step may end the procedure with (``Step.outcome``)."""
+
 ParamValue = str | int | bool
 """The value types a step's free ``params`` may hold (TOML scalars)."""
 
 
 def _params(value: Any) -> Mapping[str, ParamValue]:
+    return MappingProxyType(dict(value))
+
+
+def _labels(value: Any) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
@@ -110,6 +118,12 @@ class Step:
         final: the procedure may end here; validation does not call it a dead end.
         description: free text for people.
         params: extra settings for installation-declared kinds.
+        outcome: what reaching this step ends the procedure with: ``"won"``
+            (the relation becomes a customer) or ``"closed"`` (with
+            ``close_reason``); ``None`` leaves the prospect running.
+        close_reason: the close reason of an ``outcome = "closed"`` step.
+        labels: the step's name per language (``{"nl": "Terugbellen"}``);
+            ``name`` is used for a language without one.
     """
 
     key: str
@@ -121,3 +135,10 @@ class Step:
     final: bool = False
     description: str = ""
     params: Mapping[str, ParamValue] = attrs.field(factory=dict, converter=_params, hash=False)
+    outcome: str | None = None
+    close_reason: str | None = None
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=_labels, hash=False)
+
+    def label(self, language: str) -> str:
+        """The step's name in ``language``, else its ``name``."""
+        return self.labels.get(language) or self.name

@@ -53,8 +53,10 @@ TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
         "relation.city": "the city of the relation's first address",
         "project.name": "the project's name",
         "project.description": "the project's description",
-        "sender.name": "the sender's display name",
-        "sender.email": "the sender's e-mail address",
+        "sender.name": "the acting user's name (who performs the step)",
+        "sender.email": "the acting user's e-mail address (empty when none is stored)",
+        "organisation.name": "the installation's name (CrmApp(sender_name=...))",
+        "organisation.email": "the installation's address (CrmApp(sender_email=...))",
         "appointment.start": "start, 'YYYY-MM-DD HH:MM Zone', in the appointment's own zone",
         "appointment.end": "end, 'YYYY-MM-DD HH:MM Zone', in the appointment's own zone",
         "appointment.date": "the start date, 'YYYY-MM-DD'",
@@ -313,8 +315,15 @@ def template_values(
     sender_email: str,
     appointment: Appointment | None = None,
     language: str = "en",
+    *,
+    organisation_name: str = "",
+    organisation_email: str = "",
 ) -> dict[str, str]:
     """The values of every field in :data:`TEMPLATE_FIELDS` for one e-mail.
+
+    ``sender_name`` and ``sender_email`` are the acting user's (``{{sender.*}}``);
+    ``organisation_name`` and ``organisation_email`` the installation's
+    (``{{organisation.*}}``, the From of step e-mails).
 
     Appointment fields are empty without an appointment; its times are shown
     in the appointment's own time zone (the zone it was made in), not the
@@ -336,6 +345,8 @@ def template_values(
         "project.description": project.description,
         "sender.name": sender_name,
         "sender.email": sender_email,
+        "organisation.name": organisation_name,
+        "organisation.email": organisation_email,
         "appointment.start": "",
         "appointment.end": "",
         "appointment.date": "",

@@ -147,6 +147,9 @@ def validate(definitions: Definitions) -> list[Finding]:
     reasons = {c.key for c in definitions.close_reasons.choices}
     for procedure in definitions.procedures.values():
         _check_procedure(procedure, definitions, reasons, out)
+    from crm_procedures.procedures.outcomes import check_outcomes
+
+    out.extend(check_outcomes(definitions))
     return out
 
 

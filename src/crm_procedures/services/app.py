@@ -14,7 +14,7 @@ in-memory adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from crm_procedures.services.context import Context
 
 if TYPE_CHECKING:
     from crm_procedures.procedures.procedure import Definitions
+    from crm_procedures.services.step_kinds import StepKind
 
 __all__ = ["CrmApp", "SystemClock"]
 
@@ -52,7 +53,20 @@ class CrmApp:
         mailer: delivers e-mail from the outbox (optional until you dispatch).
         calendar: publishes appointments (optional).
         blobs: document content (optional).
-        settings: installation settings (sender address, language, limits).
+        language: the installation's default language (en, nl, pl).
+        sender_email: the installation's address: the From of every e-mail,
+            ``{{organisation.email}}`` in templates.
+        sender_name: the installation's name: the From display name,
+            ``{{organisation.name}}`` in templates.
+        step_kinds: the application's own step kinds (:class:`StepKind`), on
+            top of the built-in ones and those installed packages register
+            under the entry point group ``crm_procedures.step_kinds``; one of
+            these replaces a built-in or discovered kind with the same key.
+        discover_step_kinds: look for kinds in the entry point group (default on).
+
+    Raises:
+        InvalidInput: ``step_kinds`` holds something that is not a StepKind,
+            or two kinds with one key.
     """
 
     store: Store
@@ -64,9 +78,15 @@ class CrmApp:
     language: str = "en"
     sender_email: str = "crm@example.com"
     sender_name: str = "CRM"
+    step_kinds: Iterable[StepKind] = ()
+    discover_step_kinds: bool = True
     ctx: Context = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        from crm_procedures.services.step_kinds import step_kind_registry
+
+        registry = step_kind_registry(self.step_kinds, discover=self.discover_step_kinds)
+        self.step_kinds = tuple(self.step_kinds)
         self.ctx = Context(
             store=self.store,
             clock=self.clock,
@@ -75,6 +95,7 @@ class CrmApp:
             sender_email=self.sender_email,
             sender_name=self.sender_name,
             definitions=self.definitions,
+            step_kinds=registry,
         )
 
     @property

@@ -21,36 +21,55 @@ campaign.
 
 from __future__ import annotations
 
+import difflib
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
 import attrs
 
 from crm_procedures.access.permissions import require
-from crm_procedures.access.viewer import Viewer
-from crm_procedures.errors import AccessDenied, DefinitionError, InvalidInput, NotFound
+from crm_procedures.access.viewer import Viewer, may_see_project
+from crm_procedures.errors import (
+    AccessDenied,
+    ConcurrencyConflict,
+    DefinitionError,
+    InvalidInput,
+    NotFound,
+    ProspectNotReleased,
+)
 from crm_procedures.ids import ActivityId, ProjectId, ProspectId, RelationId, UserId
-from crm_procedures.model._checks import MAX_LINE, require_aware
+from crm_procedures.model._checks import require_aware
 from crm_procedures.model.activity import Activity, ActivityKind
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
+from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import HistoryEntry, Prospect, ProspectStatus
 from crm_procedures.ports import Store, UnitOfWork
 from crm_procedures.procedures import runtime
 from crm_procedures.procedures.definitions import dump_definitions, load_definitions
-from crm_procedures.procedures.effects import BookAppointment, CustomEffect, Effect, SendEmail
+from crm_procedures.procedures.effects import CustomEffect, Effect
+from crm_procedures.procedures.outcomes import apply_outcome
 from crm_procedures.procedures.procedure import Definitions, Procedure
-from crm_procedures.procedures.templates import render, template_values
 from crm_procedures.procedures.validation import errors as _errors
 from crm_procedures.procedures.validation import validate as _validate
 from crm_procedures.services.context import Context, resolve_viewer
+from crm_procedures.services.previews import StepPreview
+from crm_procedures.services.step_kinds import (
+    StepContext,
+    StepInputs,
+    StepKind,
+    _StepUnitOfWork,
+    legacy_kinds,
+)
 
 __all__ = [
     "DEFINITIONS_KEY",
     "StepHandler",
+    "StepPreview",
     "StepResult",
     "add_prospects",
     "close_prospect",
@@ -58,6 +77,7 @@ __all__ = [
     "definitions_of",
     "mark_won",
     "perform_step",
+    "preview_step",
     "prospect_history",
     "release",
     "reopen_prospect",
@@ -69,7 +89,8 @@ DEFINITIONS_KEY = "definitions"
 """The key under which campaigns store the definitions bundle they pin."""
 
 StepHandler = Callable[[UnitOfWork, Context, Prospect, CustomEffect], None]
-"""Carries out the effect of an installation's own step kind, inside the unit of work."""
+"""Deprecated: an old-style handler for ``perform_step(handlers=...)``; register a
+:class:`~crm_procedures.services.step_kinds.StepKind` on the application instead."""
 
 
 @attrs.frozen
@@ -150,7 +171,17 @@ def _require_role(uow: UnitOfWork, viewer: Viewer, project: Project, role: str) 
         user = uow.users.find(viewer.user_id)
         if user is not None and role in user.roles:
             return
-    raise AccessDenied(viewer.user_id, f"role:{role}", f"project {project.id}")
+    if members:
+        hint = (
+            f"membership of the project in role {role!r} grants it (members: "
+            f"{', '.join(members)}); add the user to the project's members[{role!r}]"
+        )
+    else:
+        hint = (
+            f"the project names no members for role {role!r}, so the user's roles grant it; "
+            f"give the user the role {role!r} or name them among the project's members"
+        )
+    raise AccessDenied(viewer.user_id, f"role:{role}", f"project {project.id}", hint)
 
 
 def _audit(
@@ -328,15 +359,129 @@ def release(
     return released
 
 
+def _prospect_for(uow: UnitOfWork, viewer: Viewer, prospect_id: str) -> Prospect:
+    """The prospect as ``viewer`` may see it; says "not released" to those who may know it."""
+    try:
+        return uow.prospects.get(prospect_id, viewer)
+    except NotFound:
+        found = uow.prospects.find(prospect_id) if isinstance(prospect_id, str) else None
+        if found is not None and found.status is ProspectStatus.PREPARING:
+            project = uow.projects.find(found.project_id)
+            if project is not None and may_see_project(viewer, project):
+                raise ProspectNotReleased(found.id) from None
+        raise
+
+
 def _load(
     ctx: Context, uow: UnitOfWork, actor: str, prospect_id: str, permission: str
 ) -> tuple[Viewer, Prospect, Project, Definitions, Procedure]:
     viewer = resolve_viewer(uow, actor)
-    prospect = uow.prospects.get(prospect_id, viewer)
+    prospect = _prospect_for(uow, viewer, prospect_id)
     project = uow.projects.get(prospect.project_id, viewer)
     require(viewer, permission, f"prospect {prospect.id}")
     defs, proc = _procedure_of(ctx, uow, project)
     return viewer, prospect, project, defs, proc
+
+
+def _did_you_mean(word: object, known: Iterable[str]) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(known), n=3)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _check_step_and_role(proc: Procedure, step: str, role: str) -> None:
+    if not isinstance(step, str) or step not in proc.steps:
+        raise InvalidInput(
+            "step",
+            f"{step!r} is not a step of procedure {proc.key!r}{_did_you_mean(step, proc.steps)}",
+            step,
+        )
+    if not isinstance(role, str) or role not in proc.roles:
+        known = ", ".join(repr(r) for r in proc.roles)
+        raise InvalidInput(
+            "role",
+            f"{role!r} is not a role of procedure {proc.key!r} ({known})"
+            f"{_did_you_mean(role, proc.roles)}",
+            role,
+        )
+
+
+def _registry(ctx: Context, handlers: Mapping[str, StepHandler] | None) -> Mapping[str, StepKind]:
+    if not handlers:
+        return ctx.step_kinds
+    warnings.warn(
+        "perform_step(handlers=...) is deprecated; register the kinds once with "
+        "CrmApp(step_kinds=[StepKind(key, handler)])",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return {**ctx.step_kinds, **{k.key: k for k in legacy_kinds(handlers)}}
+
+
+def _perform_in(
+    ctx: Context,
+    uow: UnitOfWork,
+    actor: str,
+    prospect_id: str,
+    step: str,
+    role: str,
+    note: str,
+    inputs: StepInputs,
+    kinds: Mapping[str, StepKind],
+    next_action_at: datetime | None,
+    expected_version: int | None,
+    record_activity: bool,
+) -> tuple[StepResult, tuple[OutboxMessage, ...]]:
+    """Perform the step inside ``uow`` (the caller commits, or not for a preview)."""
+    viewer, prospect, project, defs, proc = _load(ctx, uow, actor, prospect_id, "prospect.write")
+    if expected_version is not None and expected_version != prospect.version:
+        raise ConcurrencyConflict("prospect", prospect.id, expected_version, prospect.version)
+    _check_step_and_role(proc, step, role)
+    _require_role(uow, viewer, project, role)
+    now = ctx.now()
+    effects = runtime.perform(proc, prospect, step, role, UserId(actor), now, note)
+    if next_action_at is not None:
+        prospect.next_action_at = require_aware(next_action_at, "next_action_at")
+    step_uow = _StepUnitOfWork(uow)
+    appointment: Appointment | None = None
+    for effect in effects:
+        definition = defs.step(effect.step)
+        kind = kinds.get(definition.kind)
+        if kind is None:
+            raise InvalidInput(
+                "step_kinds",
+                f"step {effect.step!r} is of kind {definition.kind!r}, which the application "
+                f"does not know; register it: CrmApp(step_kinds=[StepKind({definition.kind!r}, "
+                "handler)]) or the entry point group 'crm_procedures.step_kinds'",
+            )
+        step_ctx = StepContext(
+            services=ctx,
+            uow=cast(UnitOfWork, step_uow),
+            viewer=viewer,
+            actor=actor,
+            role=role,
+            project=project,
+            prospect=prospect,
+            definitions=defs,
+            step=definition,
+            effect=effect,
+            now=now,
+            inputs=inputs,
+        )
+        kind.handler(step_ctx)
+        appointment = step_ctx.appointment or appointment
+    outcome = apply_outcome(proc, prospect, defs.step(step), UserId(actor), now)
+    if record_activity:
+        uow.activities.add(
+            _step_activity(ctx, defs, project, prospect, step, actor, note, now, appointment)
+        )
+    stored = uow.prospects.save(prospect)
+    what = f"{role}: {step}" + (f" ({outcome})" if outcome else "")
+    _audit(uow, actor, stored, now, "perform", what)
+    messages = tuple(step_uow.outbox.messages)
+    keys = tuple(dict.fromkeys(m.key for m in messages))
+    return StepResult(stored, effects, keys, appointment), messages
 
 
 def perform_step(
@@ -351,19 +496,32 @@ def perform_step(
     appointment_with: str | None = None,
     location: str = "",
     next_action_at: datetime | None = None,
+    subject: str | None = None,
+    text: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
     handlers: Mapping[str, StepHandler] | None = None,
     expected_version: int | None = None,
     record_activity: bool = True,
 ) -> StepResult:
     """``actor``, acting as ``role``, performs ``step`` on a prospect.
 
-    A send-e-mail step renders its template for the prospect's contact and
-    records the e-mail in the outbox; a make-appointment step books an
-    appointment of the step's duration at ``appointment_start`` with
-    ``appointment_with`` (default: the first project member in the step's
-    ``appointment_with`` role, else the actor) and records its invitation;
-    a step of an installation's own kind calls its handler from ``handlers``.
-    All of it commits together with the step, or not at all.
+    The step's kind is looked up in the application's registry
+    (``CrmApp(step_kinds=...)``, the entry point group
+    ``crm_procedures.step_kinds``, and the built-in kinds) and its handler is
+    called with a :class:`~crm_procedures.services.step_kinds.StepContext`.
+    A send-e-mail step renders its template for the prospect's contact
+    (``subject`` and ``text`` replace the template's when the user edited
+    them; they pass the same checks) and records the e-mail in the outbox; a
+    make-appointment step books an appointment of the step's duration at
+    ``appointment_start`` with ``appointment_with`` (default: the first
+    project member in the step's ``appointment_with`` role, else the actor)
+    and records its invitation. ``inputs`` are further values for a host's
+    own kind (``ctx.inputs.values``). A step that declares an ``outcome``
+    marks the prospect won or closes it. All of it commits together with the
+    step, or not at all.
+
+    ``handlers`` (deprecated) maps a kind to an old-style
+    ``handler(uow, ctx, prospect, effect)`` for this call only.
 
     With ``record_activity`` the step is also recorded as a completed
     activity of the actor (a contact by phone, or by e-mail for an e-mail
@@ -376,62 +534,96 @@ def perform_step(
 
     Raises:
         NotFound: unknown (or invisible) prospect.
+        ProspectNotReleased: the prospect is still being prepared (also to a
+            user who may see the project but not prospects in preparation).
         AccessDenied: the actor may not act in ``role`` or lacks ``prospect.write``.
-        TransitionNotAllowed, ProspectClosed, ProspectNotReleased: refused by the engine.
+        TransitionNotAllowed, ProspectClosed: refused by the engine.
         ConcurrencyConflict: somebody else changed the prospect meanwhile.
-        InvalidInput: a make-appointment step without ``appointment_start``; an
-            e-mail step on a prospect without a contact with an e-mail address.
+        InvalidInput: ``step`` or ``role`` is not in the procedure (the message
+            names close matches); a make-appointment step without
+            ``appointment_start``; an e-mail step on a prospect without a
+            contact with an e-mail address; a kind nobody registered.
+        TemplateError: an edited subject or text that fails the template checks.
     """
+    kinds = _registry(ctx, handlers)
+    step_inputs = _inputs(appointment_start, appointment_with, location, subject, text, inputs)
     with ctx.store.unit_of_work() as uow:
-        viewer, prospect, project, defs, proc = _load(
-            ctx, uow, actor, prospect_id, "prospect.write"
+        result, _messages = _perform_in(
+            ctx,
+            uow,
+            actor,
+            prospect_id,
+            step,
+            role,
+            note,
+            step_inputs,
+            kinds,
+            next_action_at,
+            expected_version,
+            record_activity,
         )
-        if expected_version is not None and expected_version != prospect.version:
-            from crm_procedures.errors import ConcurrencyConflict
-
-            raise ConcurrencyConflict("prospect", prospect.id, expected_version, prospect.version)
-        _require_role(uow, viewer, project, role)
-        now = ctx.now()
-        effects = runtime.perform(proc, prospect, step, role, UserId(actor), now, note)
-        if next_action_at is not None:
-            prospect.next_action_at = require_aware(next_action_at, "next_action_at")
-        keys: list[str] = []
-        appointment: Appointment | None = None
-        seq = len(prospect.history)
-        for effect in effects:
-            if isinstance(effect, SendEmail):
-                keys.append(_send_email(ctx, uow, defs, project, prospect, effect, actor, seq))
-            elif isinstance(effect, BookAppointment):
-                appointment, key = _book(
-                    ctx,
-                    uow,
-                    viewer,
-                    project,
-                    prospect,
-                    effect,
-                    appointment_start,
-                    appointment_with,
-                    location,
-                    defs,
-                )
-                keys.append(key)
-            else:
-                handler = (handlers or {}).get(effect.kind)
-                if handler is None:
-                    raise InvalidInput(
-                        "handlers",
-                        f"step {effect.step!r} is of kind {effect.kind!r}; pass a handler "
-                        f"for it (handlers={{{effect.kind!r}: ...}})",
-                    )
-                handler(uow, ctx, prospect, effect)
-        if record_activity:
-            uow.activities.add(
-                _step_activity(ctx, defs, project, prospect, step, actor, note, now, appointment)
-            )
-        stored = uow.prospects.save(prospect)
-        _audit(uow, actor, stored, now, "perform", f"{role}: {step}")
         uow.commit()
-    return StepResult(stored, effects, tuple(keys), appointment)
+    return result
+
+
+def _inputs(
+    appointment_start: datetime | None,
+    appointment_with: str | None,
+    location: str,
+    subject: str | None,
+    text: str | None,
+    values: Mapping[str, Any] | None,
+) -> StepInputs:
+    if values is not None and not isinstance(values, Mapping):
+        raise InvalidInput("inputs", "must be a mapping of names to values", values)
+    return StepInputs(appointment_start, appointment_with, location, subject, text, values or {})
+
+
+def preview_step(
+    ctx: Context,
+    actor: str,
+    prospect_id: str,
+    step: str,
+    *,
+    role: str,
+    appointment_start: datetime | None = None,
+    appointment_with: str | None = None,
+    location: str = "",
+    subject: str | None = None,
+    text: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+) -> StepPreview:
+    """The e-mails (and other outbox messages) ``step`` would send, without storing anything.
+
+    Runs exactly what :func:`perform_step` runs, with the same checks and the
+    same ``subject``/``text`` edits, in a unit of work that is never
+    committed. Show the result to the user, let them edit subject and text,
+    and pass the edits to :func:`perform_step`.
+
+    Raises:
+        What :func:`perform_step` raises for the same arguments.
+    """
+    step_inputs = _inputs(appointment_start, appointment_with, location, subject, text, inputs)
+    with ctx.store.unit_of_work() as uow:
+        _result, messages = _perform_in(
+            ctx,
+            uow,
+            actor,
+            prospect_id,
+            step,
+            role,
+            "",
+            step_inputs,
+            ctx.step_kinds,
+            None,
+            None,
+            False,
+        )
+        from crm_procedures.services.messages import email_preview
+
+        emails = tuple(e for e in map(email_preview, messages) if e is not None)
+        # No commit: leaving the block rolls the unit of work back; nothing is stored.
+    return StepPreview(step, emails, messages)
 
 
 def _step_activity(
@@ -464,119 +656,6 @@ def _step_activity(
         created_at=now,
         completed_at=now,
     )
-
-
-def _send_email(
-    ctx: Context,
-    uow: UnitOfWork,
-    defs: Definitions,
-    project: Project,
-    prospect: Prospect,
-    effect: SendEmail,
-    actor: str,
-    seq: int,
-) -> str:
-    from crm_procedures.services.messages import build_email, outbox_message_for_email
-
-    if effect.contact_id is None:
-        raise InvalidInput(
-            "contact_id",
-            f"step {effect.step!r} sends an e-mail, but prospect {prospect.id} has no contact "
-            "person; set one first",
-        )
-    contact = uow.contacts.get(effect.contact_id)
-    if not contact.email:
-        raise InvalidInput(
-            "contact.email",
-            f"contact {contact.full_name} has no e-mail address; step {effect.step!r} cannot "
-            "send its e-mail",
-        )
-    relation = uow.relations.get(prospect.relation_id)
-    sender = uow.users.find(actor)
-    sender_name = sender.name if sender else ctx.sender_name
-    template = defs.template(effect.template)
-    values = template_values(
-        contact, relation, project, sender_name, ctx.sender_email, language=template.language
-    )
-    rendered = render(template, values)
-    key = f"prospect:{prospect.id}:entry:{seq}:mail"
-    msg = build_email(
-        sender=(sender_name, ctx.sender_email),
-        to=(contact.full_name, contact.email),
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        key=key,
-        date=ctx.now(),
-        reply_to=(sender.name, sender.email) if sender and sender.email else None,
-    )
-    uow.outbox.add(outbox_message_for_email(msg, key, ctx.now(), ctx.new_id))
-    return key
-
-
-def _book(
-    ctx: Context,
-    uow: UnitOfWork,
-    viewer: Viewer,
-    project: Project,
-    prospect: Prospect,
-    effect: BookAppointment,
-    start: datetime | None,
-    with_user: str | None,
-    location: str,
-    defs: Definitions,
-) -> tuple[Appointment, str]:
-    from crm_procedures.services.agenda import book_appointment_in
-
-    if start is None:
-        raise InvalidInput(
-            "appointment_start",
-            f"step {effect.step!r} books an appointment: give appointment_start",
-        )
-    require_aware(start, "appointment_start")
-    employee = with_user
-    if employee is None and effect.with_role is not None:
-        members = project.members.get(effect.with_role, ())
-        employee = members[0] if members else None
-    employee = employee or viewer.user_id
-    relation = uow.relations.get(prospect.relation_id)
-    step_name = defs.step(effect.step).name
-    # The matrix authorised this step, which includes booking in the agenda
-    # of the employee the procedure names: the actor acts with that right.
-    booking_viewer = attrs.evolve(
-        viewer, permissions=viewer.permissions | {"activity.write", "activity.read_all"}
-    )
-    try:
-        end = start + timedelta(minutes=effect.duration_minutes)
-    except OverflowError:
-        raise InvalidInput(
-            "appointment_start",
-            f"an appointment of {effect.duration_minutes} minutes from {start} would end "
-            "after the year 9999",
-            start,
-        ) from None
-    title = f"{step_name}: {relation.name}"
-    if len(title) > MAX_LINE:
-        # A long relation name after the step's name: the title is one readable line.
-        title = title[: MAX_LINE - 1] + "\u2026"
-    result = book_appointment_in(
-        uow,
-        ctx,
-        booking_viewer,
-        employee=employee,
-        start=start,
-        end=end,
-        title=title,
-        relation_id=prospect.relation_id,
-        contact_id=prospect.contact_id,
-        project_id=project.id,
-        prospect_id=prospect.id,
-        location=location,
-        description=f"{project.name}",
-        allow_conflicts=True,
-    )
-    key = result.invitation.key if result.invitation is not None else result.appointment.uid
-    return result.appointment, key
 
 
 def correct_step(

@@ -8,7 +8,7 @@ themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from crm_procedures.ports import BlobStore, Clock, Store, UnitOfWork
 
 if TYPE_CHECKING:
     from crm_procedures.procedures.procedure import Definitions
+    from crm_procedures.services.step_kinds import StepKind
 
 __all__ = ["SYSTEM_USER", "Context", "resolve_viewer"]
 
@@ -42,6 +43,9 @@ class Context:
         sender_email: the From address of outgoing e-mail.
         sender_name: the display name of that address.
         definitions: the installation's procedures, templates and dictionaries.
+        step_kinds: what performing a step of each kind does (built-in kinds,
+            kinds found through the ``crm_procedures.step_kinds`` entry point
+            group, and the application's own).
     """
 
     store: Store
@@ -52,10 +56,17 @@ class Context:
     sender_email: str = "crm@example.com"
     sender_name: str = "CRM"
     definitions: Definitions | None = None
+    step_kinds: Mapping[str, StepKind] = attrs.field(factory=lambda: _default_step_kinds())
 
     def now(self) -> datetime:
         """The clock's time, checked to be timezone-aware."""
         return require_aware(self.clock.now(), "clock.now()")
+
+
+def _default_step_kinds() -> Mapping[str, StepKind]:
+    from crm_procedures.services.step_kinds import default_step_kinds
+
+    return default_step_kinds()
 
 
 def resolve_viewer(uow: UnitOfWork, user_id: str) -> Viewer:

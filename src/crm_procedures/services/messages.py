@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from email import policy as _policy
 from email.message import EmailMessage
+from email.parser import Parser
+from typing import TYPE_CHECKING
 
 from crm_procedures.adapters.ical import (
     EmailCalendar,
@@ -32,23 +35,37 @@ from crm_procedures.adapters.mime import (
     check_header,
     message_id_for,
 )
-from crm_procedures.errors import InvalidInput
+from crm_procedures.errors import InvalidInput, TemplateError
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.procedures.templates import (
+    EmailTemplate,
+    check_template,
+    render,
+    template_values,
+)
+from crm_procedures.services.previews import EmailPreview
+
+if TYPE_CHECKING:
+    from crm_procedures.services.step_kinds import StepContext
 
 __all__ = [
     "MAIL_CHANNEL",
     "SMTP_POLICY",
     "Attachment",
     "EmailCalendar",
+    "EmailPreview",
     "Recipient",
     "build_email",
     "check_header",
+    "edited_template",
+    "email_preview",
     "invitation_email",
     "invitation_ics",
     "invitation_key",
     "message_id_for",
     "outbox_message_for_email",
+    "step_email",
 ]
 
 MAIL_CHANNEL = "mail"
@@ -87,4 +104,129 @@ def outbox_message_for_email(
         payload={"message": msg.as_string()},
         created_at=now,
         due_at=due_at or now,
+    )
+
+
+def edited_template(
+    template: EmailTemplate, subject: str | None, text: str | None
+) -> EmailTemplate:
+    """``template`` with the user's edited ``subject`` and/or ``text``, checked like any template.
+
+    The edits may use the same ``{{fields}}``. An edited text replaces the
+    HTML alternative too (the e-mail goes as plain text), so the two parts
+    never say different things.
+
+    Raises:
+        InvalidInput: ``subject`` or ``text`` is not text.
+        TemplateError: the edited template has a problem validation would
+            report (unknown field, malformed braces, an empty subject or one
+            with a line break).
+    """
+    if subject is None and text is None:
+        return template
+    for name, value in (("subject", subject), ("text", text)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(name, "must be text", value)
+    edited = EmailTemplate(
+        template.key,
+        template.subject if subject is None else subject,
+        template.text if text is None else text,
+        template.html if text is None else None,
+        template.language,
+    )
+    findings = check_template(edited)
+    if findings:
+        raise TemplateError(
+            template.key, "the edited e-mail: " + "; ".join(f.message for f in findings)
+        )
+    return edited
+
+
+def step_email(ctx: StepContext, key: str) -> EmailMessage:
+    """The e-mail a send-e-mail step sends: its template rendered for the prospect's contact.
+
+    From is the installation (``CrmApp(sender_name=..., sender_email=...)``),
+    Reply-To the acting user when they have an address. ``{{sender.*}}`` is
+    the acting user, ``{{organisation.*}}`` the installation. The user's
+    edits (``ctx.inputs.subject`` / ``text``) replace the template's.
+
+    Raises:
+        InvalidInput: the step has no template, the prospect no contact person,
+            or the contact no e-mail address.
+        TemplateError: an edit that does not pass the template checks.
+    """
+    step = ctx.step
+    if step.template is None:
+        raise InvalidInput("template", f"step {step.key!r} sends an e-mail but names no template")
+    if ctx.prospect.contact_id is None:
+        raise InvalidInput(
+            "contact_id",
+            f"step {step.key!r} sends an e-mail, but prospect {ctx.prospect.id} has no contact "
+            "person; set one first",
+        )
+    contact = ctx.uow.contacts.get(ctx.prospect.contact_id)
+    if not contact.email:
+        raise InvalidInput(
+            "contact.email",
+            f"contact {contact.full_name} has no e-mail address; step {step.key!r} cannot "
+            "send its e-mail",
+        )
+    services = ctx.services
+    sender = ctx.uow.users.find(ctx.actor)
+    sender_name = sender.name if sender else ""
+    sender_email = (sender.email or "") if sender else ""
+    template = edited_template(
+        ctx.definitions.template(step.template), ctx.inputs.subject, ctx.inputs.text
+    )
+    values = template_values(
+        contact,
+        ctx.relation(),
+        ctx.project,
+        sender_name,
+        sender_email,
+        language=template.language,
+        organisation_name=services.sender_name,
+        organisation_email=services.sender_email,
+    )
+    rendered = render(template, values)
+    return build_email(
+        sender=(services.sender_name, services.sender_email),
+        to=(contact.full_name, contact.email),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        key=key,
+        date=ctx.now,
+        reply_to=(sender_name, sender_email) if sender_email else None,
+    )
+
+
+def email_preview(message: OutboxMessage) -> EmailPreview | None:
+    """The e-mail a ``mail``-channel outbox message holds; ``None`` for another channel."""
+    if message.channel != MAIL_CHANNEL or not isinstance(message.payload.get("message"), str):
+        return None
+    parsed = Parser(policy=_policy.default).parsestr(message.payload["message"])
+    assert isinstance(parsed, EmailMessage)
+    recipients: list[str] = []
+    for header in ("To", "Cc"):
+        value = parsed.get(header)
+        if value is not None:
+            recipients.extend(a.addr_spec for a in value.addresses)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    attachments: list[tuple[str, str]] = []
+    for part in parsed.walk():
+        if part.is_multipart() or part in (text_part, html_part):
+            continue
+        attachments.append((part.get_filename() or "", part.get_content_type()))
+    reply_to = parsed.get("Reply-To")
+    return EmailPreview(
+        key=message.key,
+        sender=str(parsed.get("From", "")),
+        recipients=tuple(recipients),
+        subject=str(parsed.get("Subject", "")),
+        text=text_part.get_content() if text_part is not None else "",
+        html=html_part.get_content() if html_part is not None else None,
+        attachments=tuple(attachments),
+        reply_to=str(reply_to) if reply_to is not None else None,
     )

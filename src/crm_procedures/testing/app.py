@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["STORE_CHOICES", "in_memory_app", "make_app"]
 
-_SETTINGS = ("language", "sender_email", "sender_name")
+_SETTINGS = ("language", "sender_email", "sender_name", "step_kinds")
 _PORTS = ("store", "clock", "definitions", "mailer", "calendar", "blobs")
 
 STORE_CHOICES = ("memory", "sqlite")
@@ -42,7 +42,7 @@ def in_memory_app(
     given. ``definitions`` default to the standard procedure
     (:func:`~crm_procedures.procedures.standard.standard_definitions`).
     ``settings`` are the facade's settings: ``language``, ``sender_email``,
-    ``sender_name``.
+    ``sender_name``, ``step_kinds`` (the host's own :class:`StepKind` objects).
 
     Raises:
         InvalidInput: an unknown setting.
