@@ -19,7 +19,7 @@ from crm_procedures.errors import InvalidInput
 __all__ = ["InboundMessage", "InboxCursor"]
 
 _DUMP_PREFIX = "inbox-cursor/1"
-_PART = re.compile(r"[\x21-\x7e]{1,512}")
+_PART = re.compile(r"[\x21-\x7e]{1,1024}")
 """Printable ASCII without spaces: an epoch or a position as it appears in a dump."""
 
 
@@ -27,7 +27,7 @@ def _check_part(name: str, value: object) -> None:
     if not isinstance(value, str) or not _PART.fullmatch(value):
         raise InvalidInput(
             f"cursor.{name}",
-            "must be 1 to 512 printable ASCII characters without spaces",
+            "must be 1 to 1,024 printable ASCII characters without spaces",
             value,
         )
 
