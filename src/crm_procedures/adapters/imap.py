@@ -43,8 +43,10 @@ class ImapInbox:
     """An :class:`~crm_procedures.ports.Inbox` over IMAP (see the module documentation).
 
     Args:
-        host, port: the server (port defaults to 993 with ``ssl``, else 143).
-        username, password: the login.
+        host: the server's name or address.
+        username: the login name.
+        password: the login password (never shown in messages or ``repr``).
+        port: the server's port (default 993 with ``ssl``, else 143).
         mailbox: the mailbox to read (ASCII name, no quotes or backslashes).
         ssl: connect with TLS (IMAPS).
         starttls: upgrade a plain connection with STARTTLS (ignored with ``ssl``).

@@ -114,10 +114,12 @@ class CalendarCounter:
     """An attendee's proposal of other times (iTIP COUNTER), for a person to answer.
 
     Attributes:
-        start, end: the proposed times, timezone-aware; ``None`` when the
-            value names no zone this machine knows (an Outlook Windows zone
-            name, a floating time) or is a date without a time.
-        start_text, end_text: the DTSTART/DTEND values as written.
+        start: the proposed start, timezone-aware; ``None`` when the value
+            names no zone this machine knows (an Outlook Windows zone name, a
+            floating time) or is a date without a time.
+        end: the proposed end, likewise.
+        start_text: the DTSTART value as written.
+        end_text: the DTEND value as written.
     """
 
     kind: ClassVar[Kind] = Kind.CALENDAR_COUNTER

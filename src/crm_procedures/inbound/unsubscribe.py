@@ -51,7 +51,8 @@ class UnsubscribeRequest:
     """What a valid token asks: unsubscribe ``contact_id`` from ``project_id``.
 
     Attributes:
-        contact_id, project_id: as signed.
+        contact_id: as signed.
+        project_id: as signed.
         issued: the day the token was made.
     """
 
