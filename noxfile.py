@@ -26,6 +26,7 @@ TEST_DEPS = [
     "pytest-cov>=5",
     "hypothesis>=6.100",
     "aiosmtpd>=1.4",
+    "pymap>=0.36",
     "types-python-dateutil",
 ]
 LINT_DEPS = ["ruff>=0.6"]

@@ -22,6 +22,7 @@ __all__ = [
     "DefinitionError",
     "DeliveryError",
     "Finding",
+    "InboxUnavailable",
     "InvalidInput",
     "MalformedFile",
     "NotFound",
@@ -32,6 +33,7 @@ __all__ = [
     "StoreBusy",
     "TemplateError",
     "TransitionNotAllowed",
+    "UnsubscribeTokenInvalid",
 ]
 
 
@@ -351,3 +353,35 @@ class MalformedFile(InvalidInput):
         self.line = line
         self.lines: tuple[int, ...] = tuple(lines) or (line,)
         super().__init__("source", f"line {line}: {reason}", line)
+
+
+class InboxUnavailable(CrmError):
+    """An inbox (IMAP server, mail folder) could not be read; retry later.
+
+    Nothing was fetched, so nothing needs undoing: poll again with the same
+    cursor.
+
+    Attributes:
+        inbox: which inbox (``imap://host:port/mailbox`` or the folder path).
+        reason: what went wrong, in words.
+    """
+
+    def __init__(self, inbox: str, reason: str) -> None:
+        self.inbox = inbox
+        self.reason = reason
+        super().__init__(f"the inbox {inbox} cannot be read: {reason}")
+
+
+class UnsubscribeTokenInvalid(CrmError, ValueError):
+    """An unsubscribe token is malformed, forged, signed with another secret, or expired.
+
+    Attributes:
+        reason: why the token was refused (``malformed``, ``signature``, ``expired``).
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"this unsubscribe link is not valid ({reason}); ask for a new one "
+            "or unsubscribe by replying to the e-mail"
+        )

@@ -41,6 +41,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from crm_procedures.access.viewer import Viewer
+from crm_procedures.inbound.cursor import InboundMessage, InboxCursor
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
@@ -67,6 +68,7 @@ __all__ = [
     "DefinitionRepository",
     "DocumentRepository",
     "GroupRepository",
+    "Inbox",
     "Mailer",
     "Outbox",
     "Page",
@@ -514,4 +516,33 @@ class ReportQueries(Protocol):
 
     def prospects_of_relation(self, relation_id: str, viewer: Viewer | None) -> list[Prospect]:
         """The visible prospects of one relation (every project), by project id then id."""
+        ...
+
+
+class Inbox(Protocol):
+    """A mailbox the library reads answers from (replies, bounces, calendar answers).
+
+    Reading is resumable and at-least-once: :meth:`fetch` returns the messages
+    after a cursor, oldest first, each with the cursor that covers it. The
+    caller applies a message and stores ``message.cursor.dump()`` in the same
+    unit of work; a poller killed in between reads the message again, and the
+    store recognises it by its Message-ID. An inbox never deletes or flags
+    what it hands out.
+
+    When the position a cursor names no longer exists in the same form (IMAP
+    UIDVALIDITY changed: the server renumbered the mailbox) the inbox reads
+    again from the beginning; the Message-ID rule keeps that harmless.
+    """
+
+    def fetch(self, after: InboxCursor | None = None, limit: int = 100) -> list[InboundMessage]:
+        """Up to ``limit`` messages after ``after`` (from the beginning when ``None``).
+
+        Raises InvalidInput for a cursor of another kind of inbox or a bad
+        limit, and InboxUnavailable when the mailbox cannot be read (retry
+        later with the same cursor).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the connection or files; a later fetch opens them again."""
         ...
