@@ -157,19 +157,30 @@ OPEN_SERIES_YEARS = 10
 """Years after the start through which an open-ended series' zone changes are listed one by one."""
 MAX_SPAN_YEARS = 100
 """The most years of zone changes listed one by one for one appointment."""
-TAIL_YEARS = 28
+TAIL_YEARS = 15
 """Years after the listed span that are checked (and written as a yearly rule, or listed)."""
 
 
 def _transitions(tz: tzinfo, first_year: int, last_year: int) -> list[_Transition]:
     """Every offset change in [first_year, last_year]: (UTC instant, from, to, name, dst)."""
     out = []
-    day = timedelta(days=1)
+    # Two changes of one zone lie at least ~4 days apart in the whole tz
+    # database (Africa/Freetown 1939; Brazil 2000, Gaza 2040: 7 days), so a
+    # 2-day step sees every change; each is then bisected to the second.
+    day = timedelta(days=2)
     t = datetime(first_year, 1, 1, tzinfo=UTC)
     end = datetime(last_year + 1, 1, 1, tzinfo=UTC)
     prev = _state(tz, t)
+    seen = (prev[0], prev[1])
     while t < end:
         nxt = t + day
+        # Offset and name first (cheap); the full state only where they change.
+        local = nxt.astimezone(tz)
+        quick = (local.utcoffset(), local.tzname())
+        if quick == seen:
+            t = nxt
+            continue
+        seen = quick
         state = _state(tz, nxt)
         if state != prev:
             lo, hi = t, nxt
@@ -305,7 +316,7 @@ def vtimezone_lines(key: str, first_year: int, last_year: int) -> tuple[str, ...
             break
         rules.append((group, onsets[0], rule))
     listed = span
-    if not rules:
+    if tail and not rules:
         # No yearly rule (Morocco's and Gaza's changes follow Ramadan): list
         # the changes zoneinfo knows, up to MAX_SPAN_YEARS after the start.
         further = min(max(tail_last, first_year + MAX_SPAN_YEARS), 9998)
