@@ -27,6 +27,7 @@ TEST_DEPS = [
     "hypothesis>=6.100",
     "aiosmtpd>=1.4",
     "types-python-dateutil",
+    "vobject>=0.9.6",
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPE_DEPS = ["mypy>=1.10", "types-python-dateutil", "pytest>=8", "hypothesis>=6.100"]
