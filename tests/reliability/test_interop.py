@@ -177,7 +177,7 @@ class Checker:
     def ics(self, data: bytes, appointments: Versions) -> None:
         self.documents += 1
         try:
-            cal = icalendar.Calendar.from_ical(data)
+            cal: Any = icalendar.Calendar.from_ical(data)
             (event,) = cal.walk("VEVENT")
             uid = str(event["UID"])
             theirs = vobject.readOne(data.decode("utf-8"))

@@ -171,7 +171,7 @@ def _transitions(tz: tzinfo, first_year: int, last_year: int) -> list[_Transitio
     t = datetime(first_year, 1, 1, tzinfo=UTC)
     end = datetime(last_year + 1, 1, 1, tzinfo=UTC)
     prev = _state(tz, t)
-    seen = (prev[0], prev[1])
+    seen: tuple[timedelta | None, str | None] = (prev[0], prev[1])
     while t < end:
         nxt = t + day
         # Offset and name first (cheap); the full state only where they change.
@@ -223,28 +223,25 @@ def _yearly_rule(onsets: Sequence[datetime]) -> str | None:
         return None
     month, weekday = first.month, _WEEKDAYS[first.weekday()]
     days = [o.day for o in onsets]
-    if all(o.day > _days_in_month(o.year, month) - 7 for o in onsets):
+    # The candidate days of the month, as (lowest, highest) or "the last seven".
+    last_week = all(o.day > _days_in_month(o.year, month) - 7 for o in onsets)
+    if last_week:
         rule = f"FREQ=YEARLY;BYMONTH={month};BYDAY=-1{weekday}"
-        matches = lambda o: o.day > _days_in_month(o.year, month) - 7  # noqa: E731
     elif len({(d - 1) // 7 for d in days}) == 1 and (days[0] - 1) // 7 < 4:
         nth = (days[0] - 1) // 7 + 1
         rule = f"FREQ=YEARLY;BYMONTH={month};BYDAY={nth}{weekday}"
-        matches = lambda o: (o.day - 1) // 7 + 1 == nth  # noqa: E731
+        low = 7 * (nth - 1) + 1
     elif max(days) - min(days) <= 6 and min(days) + 6 <= _days_in_month(2001, month):
         low = min(days)
         window = ",".join(str(d) for d in range(low, low + 7))
         rule = f"FREQ=YEARLY;BYMONTH={month};BYDAY={weekday};BYMONTHDAY={window}"
-        matches = lambda o: low <= o.day <= low + 6  # noqa: E731
     else:
         return None
     # Check: in each year the rule gives exactly one day, and it is the onset.
     for o in onsets:
-        hits = [
-            d
-            for d in range(1, _days_in_month(o.year, month) + 1)
-            if datetime(o.year, month, d).weekday() == first.weekday()
-            and matches(datetime(o.year, month, d))
-        ]
+        size = _days_in_month(o.year, month)
+        window_days = range(size - 6, size + 1) if last_week else range(low, low + 7)
+        hits = [d for d in window_days if datetime(o.year, month, d).weekday() == first.weekday()]
         if hits != [o.day]:
             return None
     return rule
