@@ -28,6 +28,7 @@ TEST_DEPS = [
     "aiosmtpd>=1.4",
     "pymap>=0.36",
     "types-python-dateutil",
+    "vobject>=0.9.6",
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPE_DEPS = ["mypy>=1.10", "types-python-dateutil", "pytest>=8", "hypothesis>=6.100"]

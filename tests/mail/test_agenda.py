@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email
+import time
 from datetime import datetime, timedelta
 from email import policy
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -267,3 +269,112 @@ def test_attendees_are_deduplicated_and_contact_can_be_left_out(ctx: Context) ->
     quiet = book(ctx, start=at(11, 10), end=at(11, 11), invite_contact=False)
     assert quiet.appointment.attendees == ()
     assert quiet.invitation is None
+
+
+# --- defects of issue 16 ------------------------------------------------------------------
+
+
+def test_defect_09_a_booking_overlapping_a_gap_occurrence_is_a_conflict(ctx: Context) -> None:
+    """Weekly Sunday 02:30-03:30; on 2026-03-29 that reads 03:30-04:30 CEST (RFC 5545)."""
+    sunday = datetime(2026, 3, 22, 2, 30, tzinfo=AMS)
+    series = book(
+        ctx, start=sunday, end=sunday + timedelta(hours=1), title="Night", rrule="FREQ=WEEKLY"
+    ).appointment
+    (gap,) = occurrences(
+        series, datetime(2026, 3, 29, tzinfo=AMS), datetime(2026, 3, 30, tzinfo=AMS)
+    )
+    assert gap.start == datetime(2026, 3, 29, 3, 30, tzinfo=AMS)
+    assert gap.end == datetime(2026, 3, 29, 4, 30, tzinfo=AMS)
+    with pytest.raises(AppointmentConflict):
+        book(
+            ctx,
+            start=datetime(2026, 3, 29, 4, 0, tzinfo=AMS),
+            end=datetime(2026, 3, 29, 4, 15, tzinfo=AMS),
+        )
+    found = conflicts(
+        ctx,
+        "anna",
+        datetime(2026, 3, 29, 4, 0, tzinfo=AMS),
+        datetime(2026, 3, 29, 4, 15, tzinfo=AMS),
+    )
+    assert [o.appointment.id for o in found] == [series.id]
+
+
+def test_defect_08_conflicts_compare_instants_across_the_repeated_hour(ctx: Context) -> None:
+    # 02:10-02:50 in the second (fold=1) hour is 01:10Z-01:50Z; an appointment
+    # 02:20-02:40 in the first hour (00:20Z-00:40Z) does not overlap it.
+    second = datetime(2026, 10, 25, 2, 10, tzinfo=AMS, fold=1)
+    # (Python's wall-clock "+ timedelta" drops fold, so the end is built explicitly.)
+    book(ctx, start=second, end=second.replace(minute=50), contact_id=None)
+    first = datetime(2026, 10, 25, 2, 20, tzinfo=AMS)
+    assert conflicts(ctx, "anna", first, first + timedelta(minutes=20)) == []
+    later = datetime(2026, 10, 25, 2, 20, tzinfo=AMS, fold=1)
+    assert len(conflicts(ctx, "anna", later, later.replace(minute=25))) == 1
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=WEEKLY;INTERVAL=0",
+        "FREQ=MONTHLY;BYMONTHDAY=-40",
+        "FREQ=YEARLY;BYWEEKNO=60",
+    ],
+)
+def test_defect_10_unbounded_or_out_of_range_rules_are_refused_quickly(
+    ctx: Context, rule: str
+) -> None:
+    began = time.perf_counter()
+    with pytest.raises(InvalidInput) as info:
+        book(ctx, rrule=rule)
+    assert info.value.field == "rrule"
+    assert time.perf_counter() - began < 2.0
+    assert outbox(ctx) == []
+
+
+def test_defect_10_agenda_with_many_series_stays_cheap(ctx: Context) -> None:
+    for i in range(20):
+        book(
+            ctx,
+            start=at(2, 9) + timedelta(minutes=i),
+            end=at(2, 9) + timedelta(minutes=i + 1),
+            rrule="FREQ=MONTHLY;BYDAY=-1FR;BYMONTH=2,5,8,11",
+            contact_id=None,
+            allow_conflicts=True,
+        )
+    began = time.perf_counter()
+    found = agenda(ctx, "anna", "anna", at(1, 0, month=1), at(1, 0, month=1) + timedelta(days=3650))
+    assert time.perf_counter() - began < 5.0
+    assert len(found) == 20 * (3 + 9 * 4)  # May, Aug, Nov 2026, then four a year
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(1, 1, 1, 0, 5, tzinfo=AMS), datetime(1, 1, 1, 1, 5, tzinfo=AMS)),
+        (
+            datetime(9999, 12, 31, 22, tzinfo=ZoneInfo("America/New_York")),
+            datetime(9999, 12, 31, 23, tzinfo=ZoneInfo("America/New_York")),
+        ),
+    ],
+)
+def test_defect_11_bookings_at_date_extremes_are_refused(
+    ctx: Context, start: datetime, end: datetime
+) -> None:
+    with pytest.raises(InvalidInput):
+        book(ctx, start=start, end=end)
+    with pytest.raises(InvalidInput):
+        conflicts(ctx, "anna", start, end)
+    assert outbox(ctx) == []
+
+
+def test_defect_11_agenda_windows_at_date_extremes_read_everything(ctx: Context) -> None:
+    booked = book(ctx).appointment
+    found = agenda(
+        ctx,
+        "anna",
+        "anna",
+        datetime(1, 1, 1, 0, 5, tzinfo=AMS),
+        datetime(9999, 12, 31, 22, tzinfo=ZoneInfo("America/New_York")),
+    )
+    assert [o.appointment.id for o in found] == [booked.id]

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+import time
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+import vobject
 
 from crm_procedures.adapters.ical import (
+    OPEN_SERIES_YEARS,
+    TAIL_YEARS,
     check_rrule,
     escape_text,
     fold_line,
@@ -19,7 +24,13 @@ from crm_procedures.adapters.ical import (
 )
 from crm_procedures.errors import InvalidInput
 from crm_procedures.ids import AppointmentId, UserId
-from crm_procedures.model.appointment import Appointment, AppointmentStatus, Attendee
+from crm_procedures.model.appointment import (
+    Appointment,
+    AppointmentStatus,
+    Attendee,
+    first_occurrence,
+)
+from crm_procedures.services.agenda import occurrences
 
 AMS = ZoneInfo("Europe/Amsterdam")
 WAW = ZoneInfo("Europe/Warsaw")
@@ -208,13 +219,15 @@ def test_vtimezone_gives_the_same_offsets_as_zoneinfo(key: str) -> None:
         for x in ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:x", *lines, "END:VCALENDAR"]
     )
     (component,) = parse(data.encode()).walk("VTIMEZONE")
-    ours = component.to_tz()
+    # lookup_tzid=False: build the zone from our VTIMEZONE, not from the TZID name.
+    ours = component.to_tz(lookup_tzid=False)
     real = ZoneInfo(key)
     t = datetime(2026, 1, 1, tzinfo=UTC)
     while t < datetime(2030, 1, 1, tzinfo=UTC):
         assert t.astimezone(ours).utcoffset() == t.astimezone(real).utcoffset(), t
         t += timedelta(hours=1)
-    # EU rule: DST starts at 02:00 local standard time, per RFC 5545 DTSTART semantics.
+    # EU rule: DST starts at 02:00 local standard time, per RFC 5545 DTSTART semantics;
+    # after the listed years the checked yearly rule carries on.
     if key != "America/New_York":
         assert "DTSTART:20260329T020000" in lines
         assert "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU" in lines
@@ -295,3 +308,225 @@ def test_same_input_gives_the_same_bytes() -> None:
     assert re.search(
         rb"UID:a-1@crm\.example\.com\r\n", invitation_ics(appointment(), dtstamp=STAMP)
     )
+
+
+# --- defects of issue 16 ------------------------------------------------------------------
+
+
+def zone_of(data: bytes) -> Any:
+    """The tzinfo icalendar builds from the VTIMEZONE itself (not from the TZID name)."""
+    (component,) = parse(data).walk("VTIMEZONE")
+    return component.to_tz(lookup_tzid=False)
+
+
+def read_with_vobject(data: bytes) -> Any:
+    """vobject's reading with this document's VTIMEZONE (it keeps one per TZID per process)."""
+    text = data.decode("utf-8")
+    for component in vobject.readOne(text).contents.get("vtimezone", []):
+        vobject.icalendar.registerTzid(component.tzid.value, component.gettzinfo())
+    return vobject.readOne(text)
+
+
+def series(key: str, rrule: str, year: int = 2026) -> Appointment:
+    zone = ZoneInfo(key)
+    return appointment(
+        start=datetime(year, 3, 10, 12, tzinfo=zone),
+        end=datetime(year, 3, 10, 13, tzinfo=zone),
+        rrule=rrule,
+    )
+
+
+def test_defect_07_vtimezone_gives_zoneinfo_offsets_at_every_occurrence_in_every_zone() -> None:
+    """Every IANA zone: a two-year monthly series, every occurrence read back by icalendar."""
+    keys = sorted(zoneinfo.available_timezones())
+    assert len(keys) > 300
+    wrong: list[tuple[str, datetime]] = []
+    for key in keys:
+        a = series(key, "FREQ=MONTHLY;UNTIL=20280310T000000Z")
+        data = invitation_ics(a, dtstamp=STAMP)
+        if b"BEGIN:VTIMEZONE" not in data:
+            continue  # a UTC alias: written in UTC
+        ours = zone_of(data)
+        for occ in occurrences(a, a.start, a.start + timedelta(days=800)):
+            if occ.start.astimezone(ours).utcoffset() != occ.start.utcoffset():
+                wrong.append((key, occ.start))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "Asia/Jerusalem",
+        "Asia/Gaza",
+        "Africa/Casablanca",
+        "America/Santiago",
+        "America/Nuuk",
+        "Europe/Amsterdam",
+        "Australia/Lord_Howe",
+        "Africa/Cairo",
+    ],
+)
+def test_defect_07_open_series_offsets_hold_over_the_documented_horizon(key: str) -> None:
+    """Zones whose rules were guessed wrong: weekly, open-ended, read by icalendar and vobject."""
+    a = series(key, "FREQ=WEEKLY")
+    data = invitation_ics(a, dtstamp=STAMP)
+    ours = zone_of(data)
+    horizon = a.start + timedelta(days=365 * (OPEN_SERIES_YEARS + TAIL_YEARS))
+    mine = occurrences(a, a.start, horizon)
+    assert len(mine) > 52 * (OPEN_SERIES_YEARS + TAIL_YEARS) - 5
+    assert [
+        o.start for o in mine if o.start.astimezone(ours).utcoffset() != o.start.utcoffset()
+    ] == []
+    theirs = read_with_vobject(data).vevent.getrruleset()
+    for occ, other in zip(mine, theirs):
+        assert occ.start.astimezone(UTC) == other.astimezone(UTC), (key, occ.start, other)
+
+
+def test_defect_07_a_yearly_rule_is_written_only_where_zoneinfo_follows_it() -> None:
+    # Santiago changes on "the first Sunday after the first Saturday of April" at 24:00;
+    # the old code guessed "first Sunday of April".
+    lines = vtimezone_lines("America/Santiago", 2026, 2027)
+    rules = [line for line in lines if line.startswith("RRULE:")]
+    assert rules, lines
+    assert all("BYDAY=1SU" not in r or "BYMONTHDAY" in r for r in rules)
+    jerusalem = vtimezone_lines("Asia/Jerusalem", 2026, 2027)
+    assert "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=FR;BYMONTHDAY=23,24,25,26,27,28,29" in jerusalem
+
+
+@pytest.mark.parametrize(
+    ("key", "wall", "utc"),
+    [
+        ("Europe/Amsterdam", datetime(2026, 10, 25, 2, 30), "20261025T013000Z"),
+        ("America/New_York", datetime(2026, 11, 1, 1, 30), "20261101T063000Z"),
+    ],
+)
+def test_defect_08_second_of_two_equal_wall_times_is_written_in_utc(
+    key: str, wall: datetime, utc: str
+) -> None:
+    zone = ZoneInfo(key)
+    start = wall.replace(tzinfo=zone, fold=1)
+    a = appointment(start=start, end=start + timedelta(minutes=30))
+    data = invitation_ics(a, dtstamp=STAMP)
+    assert f"DTSTART:{utc}" in unfolded(data)
+    assert event(data)["DTSTART"].dt == start.astimezone(UTC)
+    # The first of the two is still written with its zone.
+    first = appointment(start=wall.replace(tzinfo=zone), end=start + timedelta(minutes=30))
+    lines = unfolded(invitation_ics(first, dtstamp=STAMP))
+    assert f"DTSTART;TZID={key}:{wall:%Y%m%dT%H%M%S}" in lines
+    assert event(data)["DTEND"].dt == a.end
+
+
+def test_defect_08_start_and_end_are_compared_as_instants() -> None:
+    start = datetime(2026, 10, 25, 2, 30, tzinfo=AMS, fold=1)  # 01:30Z
+    with pytest.raises(InvalidInput) as info:
+        appointment(start=start, end=datetime(2026, 10, 25, 2, 45, tzinfo=AMS))  # 00:45Z
+    assert info.value.field == "end"
+    ok = appointment(start=datetime(2026, 10, 25, 2, 45, tzinfo=AMS), end=start)
+    assert ok.end.astimezone(UTC) - ok.start.astimezone(UTC) == timedelta(minutes=45)
+
+
+def test_defect_08_recurring_start_in_the_repeated_hour_is_refused() -> None:
+    start = datetime(2026, 10, 25, 2, 30, tzinfo=AMS, fold=1)
+    with pytest.raises(InvalidInput) as info:
+        appointment(start=start, end=start + timedelta(hours=1), rrule="FREQ=WEEKLY")
+    assert info.value.field == "start"
+
+
+def test_defect_09_gap_occurrence_is_written_and_read_as_rfc_5545_says() -> None:
+    """Sunday 02:30 weekly; 2026-03-29 02:30 does not exist in Amsterdam: 03:30 CEST."""
+    start = datetime(2026, 3, 22, 2, 30, tzinfo=AMS)
+    a = appointment(start=start, end=start + timedelta(minutes=30), rrule="FREQ=WEEKLY;COUNT=3")
+    occ = occurrences(a, start, start + timedelta(days=20))
+    assert [o.start.astimezone(UTC) for o in occ] == [
+        datetime(2026, 3, 22, 1, 30, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        datetime(2026, 4, 5, 0, 30, tzinfo=UTC),
+    ]
+    assert all(
+        o.end.astimezone(UTC) - o.start.astimezone(UTC) == timedelta(minutes=30) for o in occ
+    )
+    # The invitation carries the wall time and the rule; RFC 5545 gives the reading
+    # above (vobject's dateutil expansion uses the offset after the gap instead).
+    lines = unfolded(invitation_ics(a, dtstamp=STAMP))
+    assert "DTSTART;TZID=Europe/Amsterdam:20260322T023000" in lines
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "FREQ=WEEKLY;INTERVAL=0",
+        "FREQ=MONTHLY;BYMONTHDAY=-40",
+        "FREQ=MONTHLY;BYMONTHDAY=0",
+        "FREQ=YEARLY;BYWEEKNO=60",
+        "FREQ=YEARLY;BYYEARDAY=367",
+        "FREQ=DAILY;BYHOUR=24",
+        "FREQ=DAILY;BYMINUTE=60",
+        "FREQ=DAILY;BYSECOND=61",
+        "FREQ=YEARLY;BYMONTH=13",
+        "FREQ=YEARLY;BYMONTH=-1",
+        "FREQ=MONTHLY;BYDAY=54MO",
+        "FREQ=WEEKLY;BYDAY=1MO",
+        "FREQ=MONTHLY;BYSETPOS=1",
+        "FREQ=WEEKLY;BYMONTHDAY=3",
+        "FREQ=MONTHLY;BYWEEKNO=3",
+        "FREQ=WEEKLY;COUNT=0",
+        "FREQ=WEEKLY;COUNT=" + "9" * 5000,
+        "FREQ=WEEKLY;FREQ=DAILY",
+        "FREQ=WEEKLY;WKST=XX",
+        "FREQ=WEEKLY;UNTIL=20261332T000000Z",
+        "FREQ=HOURLY",
+    ],
+)
+def test_defect_10_rules_outside_rfc_5545_ranges_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_rrule(bad)
+    assert info.value.field == "rrule"
+
+
+@pytest.mark.parametrize(
+    "never",
+    [
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31",
+        "FREQ=MONTHLY;BYMONTH=6;BYMONTHDAY=31",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;INTERVAL=7",
+    ],
+)
+def test_defect_10_a_rule_that_never_happens_is_found_cheaply(never: str) -> None:
+    began = time.perf_counter()
+    assert first_occurrence(never, datetime(2026, 3, 10, 10, tzinfo=AMS)) is None
+    assert time.perf_counter() - began < 2.0
+    leap = first_occurrence("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", datetime(2097, 1, 1, tzinfo=AMS))
+    assert leap == datetime(2104, 2, 29, tzinfo=AMS)  # 2100 is no leap year
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(1, 1, 1, 0, 5, tzinfo=AMS), datetime(1, 1, 1, 1, 5, tzinfo=AMS)),
+        (
+            datetime(9999, 12, 31, 22, tzinfo=ZoneInfo("America/New_York")),
+            datetime(9999, 12, 31, 23, tzinfo=ZoneInfo("America/New_York")),
+        ),
+        (datetime(9999, 6, 1, 10, tzinfo=UTC), datetime(9999, 6, 1, 11, tzinfo=UTC)),
+    ],
+)
+def test_defect_11_appointments_at_date_extremes_are_refused(
+    start: datetime, end: datetime
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        appointment(start=start, end=end)
+    assert info.value.field == "start"
+
+
+def test_defect_11_invitation_for_the_latest_allowed_year_is_written() -> None:
+    zone = ZoneInfo("America/New_York")
+    a = appointment(
+        start=datetime(9899, 12, 31, 10, tzinfo=zone),
+        end=datetime(9899, 12, 31, 11, tzinfo=zone),
+        rrule="FREQ=YEARLY",
+        exdates=(datetime(9899, 12, 31, 10, tzinfo=zone),),
+    )
+    data = invitation_ics(a, dtstamp=STAMP)
+    assert event(data)["DTSTART"].dt == a.start
+    vobject.readOne(data.decode("utf-8"))

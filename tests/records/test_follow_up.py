@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model.activity import ActivityKind
-from crm_procedures.model.activity_rules import complete, follow_up
+from crm_procedures.model.activity_rules import MAX_FOLLOW_UP, complete, follow_up
 from records.builders import AMS, T0, WAW, an_activity
 
 
@@ -134,3 +138,61 @@ def test_follow_up_refuses_a_naive_datetime() -> None:
 def test_follow_up_without_an_own_time_counts_from_now() -> None:
     nxt = follow_up(an_activity(), in_hours=2, now=T0, new_id="A-2")
     assert nxt.start == T0 + timedelta(hours=2)
+
+
+# --- defects of issue 16 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [{"in_days": 10**7}, {"in_hours": 10**12}, {"in_weeks": 10**6}, {"in_days": 36_526}],
+)
+def test_defect_11_huge_follow_up_intervals_are_refused(amount: dict[str, int]) -> None:
+    with pytest.raises(InvalidInput) as info:
+        follow_up(an_activity(start=T0), now=T0, new_id="B", **amount)  # type: ignore[arg-type]
+    assert info.value.field == next(iter(amount))
+
+
+def test_defect_11_huge_business_day_counts_are_refused_at_once() -> None:
+    began = time.perf_counter()
+    with pytest.raises(InvalidInput):
+        follow_up(an_activity(start=T0), in_days=3_000_000, business_days=True, now=T0, new_id="B")
+    longest = follow_up(
+        an_activity(start=T0),
+        in_days=MAX_FOLLOW_UP["in_days"],
+        business_days=True,
+        now=T0,
+        new_id="B",
+    )
+    assert time.perf_counter() - began < 0.5
+    assert longest.start is not None
+    assert longest.start.weekday() < 5
+
+
+def test_defect_11_a_follow_up_beyond_the_year_9999_is_refused() -> None:
+    late = datetime(9999, 12, 1, 10, tzinfo=UTC)
+    with pytest.raises(InvalidInput):
+        follow_up(an_activity(start=late), in_weeks=5_000, now=T0, new_id="B")
+
+
+@given(
+    day=st.dates(min_value=date(2020, 1, 1), max_value=date(2040, 12, 31)),
+    days=st.integers(min_value=0, max_value=400),
+)
+@settings(max_examples=200, deadline=None)
+def test_defect_11_business_day_arithmetic_equals_counting_workdays(day: date, days: int) -> None:
+    start = datetime.combine(day, time_of_day(10), tzinfo=AMS)
+    nxt = follow_up(
+        an_activity(start=start), in_days=days, business_days=True, now=start, new_id="B"
+    )
+    assert nxt.start is not None
+    # Reference: walk day by day, counting Monday-Friday.
+    current, left = start.date(), days
+    while left:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    while current.weekday() >= 5:
+        current += timedelta(days=1)
+    assert nxt.start.date() == current
+    assert nxt.start.time() == time_of_day(10)

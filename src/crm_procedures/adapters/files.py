@@ -7,7 +7,10 @@ hand files to another system (a pickup directory, a shared calendar folder).
 safe) and never overwrites: delivering a Message-ID twice leaves one file.
 :class:`FolderCalendar` keeps ``<uid>.ics`` with the latest version of each
 appointment: a higher SEQUENCE replaces the file, an older or equal one is
-ignored, and a cancellation is written as a ``METHOD:CANCEL`` object.
+ignored, and a cancellation is written as a ``METHOD:CANCEL`` object. The
+UID is made a file name by :func:`uid_file_name`, which never gives two UIDs
+one file (``2026/1@x`` and ``2026_1@x`` stay apart, also on file systems that
+ignore case).
 
 Files are written to a temporary name first and then moved into place, so a
 reader never sees half a file.
@@ -15,6 +18,7 @@ reader never sees half a file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -28,7 +32,7 @@ from crm_procedures.adapters.memory_mail import message_id_of
 from crm_procedures.errors import DeliveryError, InvalidInput
 from crm_procedures.model.appointment import Appointment
 
-__all__ = ["FolderCalendar", "FolderMailer", "safe_file_name"]
+__all__ = ["FolderCalendar", "FolderMailer", "safe_file_name", "uid_file_name"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 _SEQUENCE = re.compile(rb"^SEQUENCE:(\d+)\r?$", re.MULTILINE)
@@ -44,6 +48,40 @@ def safe_file_name(text: str) -> str:
     name = _UNSAFE.sub("_", text.strip().strip("<>"))[:200]
     if not name or name.startswith("."):
         name = "_" + name
+    return name
+
+
+_KEEP = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._@+-")
+_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+)
+_MAX_NAME = 200
+
+
+def uid_file_name(uid: str) -> str:
+    """A file name (without extension) for ``uid``, different for every different UID.
+
+    Lower-case letters, digits and ``._@+-`` stay as they are (so the usual
+    ``a-1@crm.example.com`` keeps its readable name); every other character,
+    upper-case letters and a leading dot included, becomes ``%XX`` per UTF-8
+    byte. Since ``%`` itself is encoded, the mapping is one-to-one, also
+    where the file system ignores case. A name longer than 200 characters
+    is cut and given a SHA-256 suffix after ``~`` (a character the encoding
+    never produces). Names Windows reserves (``con``, ``nul``...) are
+    encoded too.
+    """
+    out = []
+    for i, ch in enumerate(uid):
+        if ch in _KEEP and not (i == 0 and ch == "."):
+            out.append(ch)
+        else:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass")))
+    name = "".join(out)
+    if name.split(".", 1)[0] in _RESERVED:
+        name = f"%{ord(name[0]):02X}{name[1:]}"
+    if len(name) > _MAX_NAME or not name:
+        digest = hashlib.sha256(uid.encode("utf-8", "surrogatepass")).hexdigest()
+        name = f"{name[:120]}~{digest}"
     return name
 
 
@@ -127,6 +165,9 @@ class FolderMailer:
 class FolderCalendar:
     """A Calendar that keeps ``<folder>/<uid>.ics`` per appointment.
 
+    The file name is :func:`uid_file_name` of the UID: one file per UID, never
+    one file for two.
+
     ``publish`` writes a ``METHOD:REQUEST`` object when the appointment's
     SEQUENCE is higher than the file's (or there is no file); ``cancel`` writes
     the ``METHOD:CANCEL`` version (also at the same SEQUENCE as a confirmed
@@ -147,8 +188,8 @@ class FolderCalendar:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def path_for(self, uid: str) -> Path:
-        """The file that holds the appointment with this UID."""
-        return self.folder / f"{safe_file_name(uid)}.ics"
+        """The file that holds the appointment with this UID (see :func:`uid_file_name`)."""
+        return self.folder / f"{uid_file_name(uid)}.ics"
 
     def held(self, uid: str) -> tuple[int, bool] | None:
         """``(sequence, cancelled)`` of the file for ``uid``, or None when there is none."""

@@ -34,12 +34,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_procedures.adapters.mime import Attachment, Recipient, build_email, check_header
 from crm_procedures.errors import InvalidInput
-from crm_procedures.model.appointment import Appointment
+from crm_procedures.model.appointment import (
+    Appointment,
+    ambiguous,
+    check_recurrence,
+    first_occurrence,
+    recurrence_rule,
+)
 from crm_procedures.ports import Mailer
 
 __all__ = [
+    "MAX_SPAN_YEARS",
     "METHODS",
+    "OPEN_SERIES_YEARS",
     "PRODID",
+    "TAIL_YEARS",
     "EmailCalendar",
     "escape_text",
     "fold_line",
@@ -59,25 +68,6 @@ METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
-_RRULE = re.compile(r"^[A-Z]+=[A-Z0-9,+\-]+(;[A-Z]+=[A-Z0-9,+\-]+)*$")
-_RRULE_KEYS = frozenset(
-    {
-        "FREQ",
-        "UNTIL",
-        "COUNT",
-        "INTERVAL",
-        "BYSECOND",
-        "BYMINUTE",
-        "BYHOUR",
-        "BYDAY",
-        "BYMONTHDAY",
-        "BYYEARDAY",
-        "BYWEEKNO",
-        "BYMONTH",
-        "BYSETPOS",
-        "WKST",
-    }
-)
 _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Zulu", "Zulu", "Universal", "Etc/Universal"})
 
 
@@ -161,24 +151,42 @@ def _state(tz: tzinfo, instant: datetime) -> tuple[timedelta, str, bool]:
     return (local.utcoffset() or timedelta(0), local.tzname() or "", bool(dst))
 
 
-def _transitions(
-    tz: tzinfo, first_year: int, last_year: int
-) -> list[tuple[datetime, timedelta, timedelta, str, bool]]:
+_Transition = tuple[datetime, timedelta, timedelta, str, bool]
+
+OPEN_SERIES_YEARS = 10
+"""Years after the start through which an open-ended series' zone changes are listed one by one."""
+MAX_SPAN_YEARS = 100
+"""The most years of zone changes listed one by one for one appointment."""
+TAIL_YEARS = 15
+"""Years after the listed span that are checked (and written as a yearly rule, or listed)."""
+
+
+def _transitions(tz: tzinfo, first_year: int, last_year: int) -> list[_Transition]:
     """Every offset change in [first_year, last_year]: (UTC instant, from, to, name, dst)."""
     out = []
-    day = timedelta(days=1)
+    # Two changes of one zone lie at least ~4 days apart in the whole tz
+    # database (Africa/Freetown 1939; Brazil 2000, Gaza 2040: 7 days), so a
+    # 2-day step sees every change; each is then bisected to the second.
+    day = timedelta(days=2)
     t = datetime(first_year, 1, 1, tzinfo=UTC)
     end = datetime(last_year + 1, 1, 1, tzinfo=UTC)
     prev = _state(tz, t)
+    seen: tuple[timedelta | None, str | None] = (prev[0], prev[1])
     while t < end:
         nxt = t + day
+        # Offset and name first (cheap); the full state only where they change.
+        local = nxt.astimezone(tz)
+        quick = (local.utcoffset(), local.tzname())
+        if quick == seen:
+            t = nxt
+            continue
+        seen = quick
         state = _state(tz, nxt)
         if state != prev:
             lo, hi = t, nxt
             # Zone changes happen on whole seconds: bisect to one second.
             while hi - lo > timedelta(seconds=1):
-                mid = lo + (hi - lo) / 2
-                mid = mid.replace(microsecond=0)
+                mid = (lo + (hi - lo) / 2).replace(microsecond=0)
                 if mid <= lo:
                     break
                 if _state(tz, mid) == prev:
@@ -191,104 +199,182 @@ def _transitions(
     return out
 
 
+def _days_in_month(year: int, month: int) -> int:
+    nxt = datetime(year + month // 12, month % 12 + 1, 1)
+    return (nxt - datetime(year, month, 1)).days
+
+
 def _yearly_rule(onsets: Sequence[datetime]) -> str | None:
-    """An RRULE (``FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU``) describing every onset, if one does."""
+    """A yearly RRULE giving exactly ``onsets`` (one per consecutive year), if one does.
+
+    The rule is "weekday W in a 7-day window of month M at time T" (the form
+    of every rule in the tz database's footer): ``BYDAY=-1SU``, ``BYDAY=2SU``
+    or ``BYDAY=FR;BYMONTHDAY=23,...,29``. The candidate is checked against
+    every onset before it is returned, so nothing is guessed.
+    """
     if len(onsets) < 2:
         return None
     first = onsets[0]
-    rules = set()
-    for i, local in enumerate(onsets):
-        if local.year != first.year + i or local.time() != first.time():
-            return None
-        weekday = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")[local.weekday()]
-        next_month = (local.replace(day=1) + timedelta(days=32)).replace(day=1)
-        last = (next_month - local.replace(tzinfo=None).replace(hour=0, minute=0, second=0)).days
-        nth = "-1" if last <= 7 else str((local.day - 1) // 7 + 1)
-        rules.add((local.month, nth, weekday))
-    if len(rules) != 1:
+    if any(
+        o.year != first.year + i
+        or (o.month, o.weekday(), o.time()) != (first.month, first.weekday(), first.time())
+        for i, o in enumerate(onsets)
+    ):
         return None
-    month, nth, weekday = rules.pop()
-    return f"FREQ=YEARLY;BYMONTH={month};BYDAY={nth}{weekday}"
+    month, weekday = first.month, _WEEKDAYS[first.weekday()]
+    days = [o.day for o in onsets]
+    # The candidate days of the month, as (lowest, highest) or "the last seven".
+    last_week = all(o.day > _days_in_month(o.year, month) - 7 for o in onsets)
+    if last_week:
+        rule = f"FREQ=YEARLY;BYMONTH={month};BYDAY=-1{weekday}"
+    elif len({(d - 1) // 7 for d in days}) == 1 and (days[0] - 1) // 7 < 4:
+        nth = (days[0] - 1) // 7 + 1
+        rule = f"FREQ=YEARLY;BYMONTH={month};BYDAY={nth}{weekday}"
+        low = 7 * (nth - 1) + 1
+    elif max(days) - min(days) <= 6 and min(days) + 6 <= _days_in_month(2001, month):
+        low = min(days)
+        window = ",".join(str(d) for d in range(low, low + 7))
+        rule = f"FREQ=YEARLY;BYMONTH={month};BYDAY={weekday};BYMONTHDAY={window}"
+    else:
+        return None
+    # Check: in each year the rule gives exactly one day, and it is the onset.
+    for o in onsets:
+        size = _days_in_month(o.year, month)
+        window_days = range(size - 6, size + 1) if last_week else range(low, low + 7)
+        hits = [d for d in window_days if datetime(o.year, month, d).weekday() == first.weekday()]
+        if hits != [o.day]:
+            return None
+    return rule
+
+
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_Group = tuple[timedelta, timedelta, str, bool]
+
+
+def _observance(kind_key: _Group, dtstart: datetime, extra: list[str], lines: list[str]) -> None:
+    before, after, tzname, is_dst = kind_key
+    kind = "DAYLIGHT" if is_dst else "STANDARD"
+    lines.append(f"BEGIN:{kind}")
+    lines.append(f"DTSTART:{_local(dtstart)}")
+    lines.extend(extra)
+    if tzname:
+        lines.append(f"TZNAME:{escape_text(tzname)}")
+    lines.append(f"TZOFFSETFROM:{_offset(before)}")
+    lines.append(f"TZOFFSETTO:{_offset(after)}")
+    lines.append(f"END:{kind}")
+
+
+def _onset(t: _Transition) -> datetime:
+    # DTSTART/RDATE of an observance: the local time before the change (RFC 5545 3.6.5).
+    return (t[0] + t[1]).replace(tzinfo=None)
 
 
 @functools.lru_cache(maxsize=512)
 def vtimezone_lines(key: str, first_year: int, last_year: int) -> tuple[str, ...]:
     """The unfolded content lines of a VTIMEZONE for the IANA zone ``key``.
 
-    Observances are computed from ``zoneinfo`` over [first_year, last_year].
-    Where the changes follow a yearly rule over that span (the EU's "last
-    Sunday of March / October") the observance carries that RRULE, so the
-    definition also holds after the span (as Outlook writes them); otherwise
-    each change is listed with RDATE. DTSTART of each observance is the local
-    time before the change (RFC 5545 3.6.5). Raises InvalidInput for an
-    unknown zone.
+    Built from ``zoneinfo``'s own transitions, never from a guessed rule:
+    every change in [first_year, last_year] is listed (one observance per
+    kind of change, each further change as its own RDATE line). The :data:`TAIL_YEARS`
+    years after ``last_year`` are computed too: when zoneinfo's changes there
+    follow one yearly rule (the EU's "last Sunday of March"), checked against
+    each of those years, the observances carry that RRULE so the definition
+    also holds afterwards; otherwise every change up to
+    :data:`MAX_SPAN_YEARS` after ``first_year`` is listed (zones whose
+    changes follow no rule, such as Africa/Casablanca, have them tabulated
+    that far).
+    DTSTART of each observance is the local time before the change (RFC 5545
+    3.6.5). Raises InvalidInput for an unknown zone or years outside
+    1..9999.
     """
     try:
         tz = ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInput("tzid", f"unknown time zone {key!r}", key) from exc
+    if not 1 <= first_year <= last_year <= 9998:
+        raise InvalidInput("years", "must satisfy 1 <= first_year <= last_year <= 9998", key)
+    tail_last = min(last_year + TAIL_YEARS, 9998)
+    span = _transitions(tz, first_year, last_year)
+    tail = _transitions(tz, last_year + 1, tail_last) if tail_last > last_year else []
     start = datetime(first_year, 1, 1, tzinfo=UTC)
     offset, name, dst = _state(tz, start)
-    groups: dict[tuple[timedelta, timedelta, str, bool], list[datetime]] = {
+    groups: dict[_Group, list[datetime]] = {
         (offset, offset, name, dst): [datetime(first_year, 1, 1)]
     }
-    for instant, before, after, tzname, is_dst in _transitions(tz, first_year, last_year):
-        onset = (instant + before).replace(tzinfo=None)
-        groups.setdefault((before, after, tzname, is_dst), []).append(onset)
+    rules: list[tuple[_Group, datetime, str]] = []
+    tail_groups: dict[_Group, list[datetime]] = {}
+    for t in tail:
+        tail_groups.setdefault((t[1], t[2], t[3], t[4]), []).append(_onset(t))
+    years = tail_last - last_year
+    for group, onsets in tail_groups.items():
+        rule = _yearly_rule(onsets) if len(onsets) == years and years >= 2 else None
+        if rule is None:
+            rules = []
+            break
+        rules.append((group, onsets[0], rule))
+    listed = span
+    if tail and not rules:
+        # No yearly rule (Morocco's and Gaza's changes follow Ramadan): list
+        # the changes zoneinfo knows, up to MAX_SPAN_YEARS after the start.
+        further = min(max(tail_last, first_year + MAX_SPAN_YEARS), 9998)
+        listed = (
+            span + tail + (_transitions(tz, tail_last + 1, further) if further > tail_last else [])
+        )
+    for t in listed:
+        groups.setdefault((t[1], t[2], t[3], t[4]), []).append(_onset(t))
     lines = ["BEGIN:VTIMEZONE", f"TZID:{key}"]
-    for (before, after, tzname, is_dst), onsets in groups.items():
-        kind = "DAYLIGHT" if is_dst else "STANDARD"
-        lines.append(f"BEGIN:{kind}")
-        lines.append(f"DTSTART:{_local(onsets[0])}")
-        rule = _yearly_rule(onsets) if onsets[-1].year == last_year else None
-        if rule is not None:
-            lines.append(f"RRULE:{rule}")
-        elif len(onsets) > 1:
-            lines.append("RDATE:" + ",".join(_local(o) for o in onsets[1:]))
-        if tzname:
-            lines.append(f"TZNAME:{escape_text(tzname)}")
-        lines.append(f"TZOFFSETFROM:{_offset(before)}")
-        lines.append(f"TZOFFSETTO:{_offset(after)}")
-        lines.append(f"END:{kind}")
+    for group, onsets in groups.items():
+        # One RDATE per change: vobject keeps only the first value of a list.
+        extra = [f"RDATE:{_local(o)}" for o in onsets[1:]]
+        _observance(group, onsets[0], extra, lines)
+    for group, onset, rule in rules:
+        _observance(group, onset, [f"RRULE:{rule}"], lines)
     lines.append("END:VTIMEZONE")
     return tuple(lines)
 
 
 def check_rrule(rrule: str) -> str:
-    """Return the RRULE value (without a ``RRULE:`` prefix) if it is well-formed.
+    """Return the RRULE value (without a ``RRULE:`` prefix) if RFC 5545 allows it.
 
-    Only RFC 5545 rule parts are accepted, with plain values; ``UNTIL`` must be
-    a UTC date-time (``...Z``), as RFC 5545 requires next to a zoned
-    DTSTART. Raises InvalidInput otherwise.
+    See :func:`crm_procedures.model.appointment.check_recurrence` for what
+    is refused (unknown or repeated parts, values outside RFC 5545's ranges,
+    ``UNTIL`` that is not UTC, ``UNTIL`` with ``COUNT``). Raises InvalidInput.
     """
-    value = rrule.strip()
-    if value.upper().startswith("RRULE:"):
-        value = value[6:]
-    value = value.upper()
-    if not _RRULE.match(value):
-        raise InvalidInput("rrule", "is not an RFC 5545 rule such as 'FREQ=WEEKLY;COUNT=4'", rrule)
-    parts = dict(p.split("=", 1) for p in value.split(";"))
-    unknown = set(parts) - _RRULE_KEYS
-    if unknown:
-        raise InvalidInput("rrule", f"unknown rule part(s): {', '.join(sorted(unknown))}", rrule)
-    if "FREQ" not in parts:
-        raise InvalidInput("rrule", "needs FREQ (e.g. FREQ=WEEKLY)", rrule)
-    until = parts.get("UNTIL")
-    if until is not None and not re.fullmatch(r"\d{8}T\d{6}Z", until):
-        raise InvalidInput("rrule", "UNTIL must be a UTC time such as 20261231T230000Z", rrule)
-    if "UNTIL" in parts and "COUNT" in parts:
-        raise InvalidInput("rrule", "may have UNTIL or COUNT, not both", rrule)
-    return value
+    return check_recurrence(rrule)
 
 
-def _zone_years(appointment: Appointment) -> tuple[int, int]:
-    first = appointment.start.year
-    last = max(appointment.end.year, first + 1)
+def _zone_years(appointment: Appointment, tz: tzinfo) -> tuple[int, int]:
+    """The years whose zone changes the invitation must describe exactly.
+
+    From the start (or an earlier excluded date) to the end; for a series to
+    its last occurrence (UNTIL, or COUNT expanded), or
+    :data:`OPEN_SERIES_YEARS` after the start when it is open-ended; at most
+    :data:`MAX_SPAN_YEARS`.
+    """
+    local_start = appointment.start.astimezone(tz)
+    first = min([local_start.year, *(ex.astimezone(tz).year for ex in appointment.exdates)])
+    last = appointment.end.astimezone(tz).year
+    cap = local_start.year + MAX_SPAN_YEARS
     if appointment.rrule:
-        # A yearly rule covers the years after the span; listing at least
-        # three changes lets the rule be recognised.
-        last = max(last, first + 2)
-    return first, last
+        value = check_recurrence(appointment.rrule)
+        parts = dict(p.split("=", 1) for p in value.split(";"))
+        duration = appointment.end.astimezone(UTC) - appointment.start.astimezone(UTC)
+        if "UNTIL" in parts:
+            until = datetime.strptime(parts["UNTIL"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            last = max(last, min((until + duration + timedelta(days=1)).year, cap))
+        elif "COUNT" in parts:
+            horizon = local_start.replace(tzinfo=None) + timedelta(days=366 * MAX_SPAN_YEARS)
+            naive = local_start.replace(tzinfo=None)
+            final = naive
+            if first_occurrence(value, appointment.start) is not None:
+                for occ in recurrence_rule(value, naive):
+                    if occ > horizon:
+                        break
+                    final = occ
+            last = max(last, min((final + duration + timedelta(days=1)).year, cap))
+        else:
+            last = max(last, local_start.year + OPEN_SERIES_YEARS)
+    return first, min(last, cap, 9998)
 
 
 def invitation_ics(
@@ -328,10 +414,20 @@ def invitation_ics(
     tz = appointment.start.tzinfo
     key = _zone_key(tz)
 
+    def in_zone(dt: datetime) -> datetime | None:
+        # The local time under TZID, or None when RFC 5545 would read it as
+        # another instant (the second of two equal wall times: it always
+        # takes the first).
+        if key is None or tz is None:
+            return None
+        local = dt.astimezone(tz)
+        return None if local.fold == 1 and ambiguous(local) else local
+
     def when(dt: datetime) -> str:
-        if key is None:
+        local = in_zone(dt)
+        if local is None:
             return f":{_utc(dt)}"
-        return f";TZID={key}:{_local(dt.astimezone(tz))}"
+        return f";TZID={key}:{_local(local)}"
 
     cancel = method == "CANCEL" or appointment.cancelled
     lines = [
@@ -341,8 +437,8 @@ def invitation_ics(
         "CALSCALE:GREGORIAN",
         f"METHOD:{method}",
     ]
-    if key is not None:
-        lines.extend(vtimezone_lines(key, *_zone_years(appointment)))
+    if key is not None and tz is not None:
+        lines.extend(vtimezone_lines(key, *_zone_years(appointment, tz)))
     lines.append("BEGIN:VEVENT")
     lines.append(f"UID:{escape_text(appointment.uid)}")
     lines.append(f"SEQUENCE:{appointment.sequence}")
@@ -351,13 +447,13 @@ def invitation_ics(
     lines.append(f"DTEND{when(appointment.end)}")
     if appointment.rrule:
         lines.append(f"RRULE:{check_rrule(appointment.rrule)}")
-        if appointment.exdates:
-            if key is None:
-                values = ",".join(_utc(ex) for ex in appointment.exdates)
-                lines.append(f"EXDATE:{values}")
-            else:
-                values = ",".join(_local(ex.astimezone(tz)) for ex in appointment.exdates)
-                lines.append(f"EXDATE;TZID={key}:{values}")
+        local_ex = [in_zone(ex) for ex in appointment.exdates]
+        zoned = [_local(x) for x in local_ex if x is not None]
+        utc = [_utc(ex) for ex, x in zip(appointment.exdates, local_ex) if x is None]
+        if zoned:
+            lines.append(f"EXDATE;TZID={key}:{','.join(zoned)}")
+        if utc:
+            lines.append(f"EXDATE:{','.join(utc)}")
     lines.append(f"SUMMARY:{escape_text(appointment.title)}")
     if appointment.location:
         lines.append(f"LOCATION:{escape_text(appointment.location)}")

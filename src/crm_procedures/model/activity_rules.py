@@ -32,6 +32,7 @@ from crm_procedures.model.contact import Contact
 
 __all__ = [
     "CHANGEABLE_FIELDS",
+    "MAX_FOLLOW_UP",
     "REQUIRED_FIELDS",
     "change",
     "check_required",
@@ -383,9 +384,13 @@ def follow_up(
     * ``on`` picks a date (keeping the local time of day) or an aware datetime.
 
     With ``business_days=True`` a result on a Saturday or Sunday moves to the
-    next Monday. Contacts and meetings get the new time as ``start`` (an end
-    keeps the original length); tasks get it as ``due``. Following up a
-    completed activity is allowed: it is only read.
+    next Monday. A follow-up lies at most about a century ahead: ``in_hours``
+    up to 876,600, ``in_days`` up to 36,525 (business days too) and
+    ``in_weeks`` up to 5,218 (:data:`MAX_FOLLOW_UP`); larger amounts, and
+    results beyond the year 9999, are refused at once. Contacts and meetings
+    get the new time as ``start`` (an end keeps the original length); tasks
+    get it as ``due``. Following up a completed activity is allowed: it is
+    only read.
 
     Raises:
         InvalidInput: no interval or date given, ``on`` combined with an
@@ -406,10 +411,46 @@ def follow_up(
     for name, amount in given.items():
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise InvalidInput(name, "must be a whole number >= 0", amount)
+        if amount > MAX_FOLLOW_UP[name]:
+            raise InvalidInput(
+                name,
+                f"must be at most {MAX_FOLLOW_UP[name]:,} (about a century); "
+                "schedule far follow-ups with 'on'",
+                amount,
+            )
 
     base = activity.start or activity.due or now
     zone = base.tzinfo
     assert zone is not None
+    try:
+        target = _target(base, zone, on, in_hours, in_days, in_weeks, business_days)
+        if target < now:
+            raise InvalidInput(
+                "follow_up",
+                f"would be on {target.isoformat()}, in the past (now is {now.isoformat()}); "
+                "choose a later date or a longer interval",
+                target,
+            )
+        return _analogous(activity, target, now, new_id)
+    except OverflowError as exc:
+        raise InvalidInput(
+            "follow_up", "would lie beyond the year 9999; choose a shorter interval", base
+        ) from exc
+
+
+MAX_FOLLOW_UP = {"in_hours": 876_600, "in_days": 36_525, "in_weeks": 5_218}
+"""The largest amount each follow-up interval takes (about a century)."""
+
+
+def _target(
+    base: datetime,
+    zone: tzinfo,
+    on: date | datetime | None,
+    in_hours: int | None,
+    in_days: int | None,
+    in_weeks: int | None,
+    business_days: bool,
+) -> datetime:
     if on is not None:
         target = _on(on, base, zone)
     else:
@@ -425,14 +466,7 @@ def follow_up(
             target = (target.astimezone(UTC) + timedelta(hours=in_hours)).astimezone(zone)
     if business_days:
         target = _next_workday(target, zone)
-    if target < now:
-        raise InvalidInput(
-            "follow_up",
-            f"would be on {target.isoformat()}, in the past (now is {now.isoformat()}); "
-            "choose a later date or a longer interval",
-            target,
-        )
-    return _analogous(activity, target, now, new_id)
+    return target
 
 
 def _analogous(activity: Activity, target: datetime, now: datetime, new_id: str) -> Activity:
@@ -477,11 +511,18 @@ def _add_wall_days(moment: datetime, days: int, zone: tzinfo) -> datetime:
 
 
 def _add_business_days(moment: datetime, days: int, zone: tzinfo) -> datetime:
+    """The ``days``-th Monday-Friday after ``moment``'s date, same wall time; O(1)."""
     if days == 0:
         return moment
     local = moment.replace(tzinfo=None)
-    rule = rrule(DAILY, byweekday=_WORKDAYS, dtstart=local + timedelta(days=1), count=days)
-    last = list(rule)[-1]
+    # From a weekend day the next workdays are those after the Friday before.
+    weekday = local.weekday()
+    if weekday >= 5:
+        local -= timedelta(days=weekday - 4)
+        weekday = 4
+    weeks, rest = divmod(days, 5)
+    extra = 2 if weekday + rest > 4 else 0
+    last = local + timedelta(days=7 * weeks + rest + extra)
     return _normalise(last.replace(tzinfo=zone, fold=moment.fold), zone)
 
 

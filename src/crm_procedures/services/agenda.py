@@ -18,6 +18,15 @@ sent for an appointment that was not stored, nor lost for one that was (X4).
   zone, so a weekly 10:00 stays at 10:00 across daylight-saving changes;
   ``exdates`` taken out).
 
+Times are compared as instants (UTC), never by wall clock. An occurrence
+whose wall time falls in a daylight-saving gap is read as RFC 5545 says (with
+the offset before the gap, so 02:30 on the spring-forward night in Amsterdam
+is 03:30 CEST), and every occurrence lasts exactly as long as the first; the
+invitation, the agenda and the conflict check all use that reading.
+Recurrence rules are checked against RFC 5545's ranges and must have an
+occurrence within ten years of the start, so expanding one costs a bounded
+amount whatever the rule.
+
 Who may do what: an employee reads and changes their own agenda. Another
 user reads it when their activity scope covers the employee (``group`` scope
 and a shared group, or ``activity.read_all``) and changes it when they also
@@ -30,14 +39,23 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import attrs
-from dateutil.rrule import rrule as _RRule
-from dateutil.rrule import rrulestr
 
 from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.errors import AccessDenied, CrmError, InvalidInput, NotFound
 from crm_procedures.ids import AppointmentId, ContactId, ProjectId, ProspectId, RelationId, UserId
 from crm_procedures.model._checks import is_email, require_aware
-from crm_procedures.model.appointment import Appointment, AppointmentStatus, Attendee
+from crm_procedures.model.appointment import (
+    EARLIEST,
+    FIRST_OCCURRENCE_YEARS,
+    LATEST,
+    Appointment,
+    AppointmentStatus,
+    Attendee,
+    check_moment,
+    check_recurrence,
+    first_occurrence,
+    recurrence_rule,
+)
 from crm_procedures.model.audit import Change, diff
 from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.ports import UnitOfWork
@@ -61,7 +79,11 @@ _CONFLICT_HORIZON = timedelta(days=366)
 """How far ahead the occurrences of a new recurring appointment are checked for conflicts."""
 _MAX_OCCURRENCES = 5_000
 """The most occurrences one appointment contributes to one agenda query."""
-_ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_DAY = timedelta(days=1)
+
+
+def _u(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
 
 
 @attrs.frozen
@@ -82,8 +104,8 @@ class Occurrence:
         return self.appointment.rrule is not None
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
-        """True when this occurrence shares time with [start, end)."""
-        return self.start < end and start < self.end
+        """True when this occurrence shares time with [start, end) (compared as instants)."""
+        return _u(self.start) < _u(end) and _u(start) < _u(self.end)
 
 
 @attrs.frozen
@@ -128,63 +150,85 @@ class AppointmentConflict(CrmError):
 def _check_rrule(rrule: str | None, start: datetime) -> str | None:
     if rrule is None:
         return None
-    from crm_procedures.adapters.ical import check_rrule
-
-    value = check_rrule(rrule)
-    freq = dict(p.split("=", 1) for p in value.split(";"))["FREQ"]
-    if freq not in _ALLOWED_FREQ:
+    value = check_recurrence(rrule)
+    if first_occurrence(value, start) is None:
         raise InvalidInput(
-            "rrule", f"appointments repeat daily, weekly, monthly or yearly, not {freq}", rrule
+            "rrule",
+            f"has no occurrence within {FIRST_OCCURRENCE_YEARS} years of the start "
+            "(e.g. BYMONTH=2;BYMONTHDAY=30 never happens); check the rule",
+            rrule,
         )
-    try:
-        _rule(value, start)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("rrule", f"is not a valid recurrence rule: {exc}", rrule) from exc
     return value
 
 
-def _rule(value: str, start: datetime) -> _RRule:
-    rule = rrulestr(value, dtstart=start)
-    if not isinstance(rule, _RRule):  # pragma: no cover - rrulestr gives an rruleset only for sets
-        raise InvalidInput("rrule", "must be a single rule", value)
-    return rule
+def _window(value: datetime, field: str) -> datetime:
+    """A window bound as a UTC instant, clamped to [EARLIEST, LATEST]."""
+    if not isinstance(value, datetime):
+        raise InvalidInput(field, "must be a datetime", value)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(
+            field, "must be timezone-aware (naive datetimes are never guessed)", value
+        )
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:
+        # Beyond what datetime can hold in UTC: the window reaches past every
+        # appointment on that side.
+        return EARLIEST if value.year < 5000 else LATEST
+    require_aware(value, field)
+    return min(max(instant, EARLIEST), LATEST)
 
 
 def occurrences(appointment: Appointment, start: datetime, end: datetime) -> list[Occurrence]:
     """The occurrences of ``appointment`` that overlap [start, end), by start.
 
     A cancelled appointment has none. Recurring appointments are expanded in
-    their own time zone (wall time kept across DST changes); occurrences
-    whose start equals one of ``exdates`` are left out. At most 5,000
-    occurrences are returned per appointment.
+    their own time zone (wall time kept across DST changes; a wall time in a
+    daylight-saving gap read with the offset before the gap, as RFC 5545
+    says); each occurrence lasts exactly as long as the first. Occurrences
+    whose start equals one of ``exdates`` (as instants) are left out. At most
+    5,000 occurrences are returned per appointment. A rule without an
+    occurrence within ten years of its start has none.
 
     Raises:
         InvalidInput: a naive ``start``/``end``, or a malformed ``rrule``.
     """
-    require_aware(start, "start")
-    require_aware(end, "end")
-    if appointment.cancelled or end <= start:
+    lo = _window(start, "start")
+    hi = _window(end, "end")
+    if appointment.cancelled or hi <= lo:
         return []
+    a_start, a_end = _u(appointment.start), _u(appointment.end)
     if not appointment.rrule:
-        if appointment.start < end and start < appointment.end:
+        if a_start < hi and lo < a_end:
             return [Occurrence(appointment, appointment.start, appointment.end)]
         return []
-    value = _check_rrule(appointment.rrule, appointment.start)
-    assert value is not None
-    duration = appointment.end - appointment.start
-    excluded = {ex.astimezone(UTC) for ex in appointment.exdates}
+    value = check_recurrence(appointment.rrule)
+    if first_occurrence(value, appointment.start) is None:
+        return []
+    zone = appointment.start.tzinfo
+    duration = a_end - a_start
+    excluded = {_u(ex) for ex in appointment.exdates}
+    # dateutil walks wall times in the appointment's zone; begin a day early
+    # so that no offset difference hides an occurrence, then compare instants.
+    begin = a_start - _DAY if lo - a_start <= duration + _DAY else lo - duration - _DAY
     out: list[Occurrence] = []
-    rule = _rule(value, appointment.start)
-    for occ_start in rule.xafter(start - duration, inc=False):
-        if occ_start >= end:
+    rule = recurrence_rule(value, appointment.start)
+    for occ in rule.xafter(begin.astimezone(zone), inc=True):
+        # fold=0 (as dateutil gives) is RFC 5545's reading: the first of two
+        # equal wall times, and the offset before a gap.
+        occ_start = _u(occ.replace(fold=0))
+        if occ_start >= hi + _DAY:
             break
-        if occ_start.astimezone(UTC) in excluded:
+        if occ_start >= hi or occ_start in excluded:
             continue
         occ_end = occ_start + duration
-        if occ_end > start:
-            out.append(Occurrence(appointment, occ_start, occ_end))
+        if occ_end > lo:
+            out.append(
+                Occurrence(appointment, occ_start.astimezone(zone), occ_end.astimezone(zone))
+            )
             if len(out) >= _MAX_OCCURRENCES:
                 break
+    out.sort(key=lambda o: _u(o.start))
     return out
 
 
@@ -223,7 +267,7 @@ def _occurrences_in(
     out: list[Occurrence] = []
     for a in appointments:
         out.extend(occurrences(a, start, end))
-    out.sort(key=lambda o: (o.start, o.end, o.appointment.id))
+    out.sort(key=lambda o: (_u(o.start), _u(o.end), o.appointment.id))
     return out
 
 
@@ -236,8 +280,8 @@ def _find_conflicts(uow: UnitOfWork, appointment: Appointment) -> list[Occurrenc
         mine = [Occurrence(appointment, appointment.start, appointment.end)]
     if not mine:
         return []
-    window_start = mine[0].start
-    window_end = max(o.end for o in mine)
+    window_start = min(_u(o.start) for o in mine)
+    window_end = max(_u(o.end) for o in mine)
     others = [
         a
         for a in _candidates(uow, appointment.employee, window_end)
@@ -248,11 +292,16 @@ def _find_conflicts(uow: UnitOfWork, appointment: Appointment) -> list[Occurrenc
     seen: set[tuple[str, datetime]] = set()
     # Both lists are sorted by start: a sweep keeps this linear in practice.
     j = 0
+    ends = [_u(o.end) for o in theirs]
+    starts = [_u(o.start) for o in theirs]
+    longest = max((e - b for b, e in zip(starts, ends)), default=timedelta(0))
     for occ in mine:
-        while j < len(theirs) and theirs[j].end <= occ.start:
+        occ_start, occ_end = _u(occ.start), _u(occ.end)
+        # theirs is sorted by start: skip those that start too early to reach occ.
+        while j < len(theirs) and starts[j] + longest <= occ_start:
             j += 1
         k = j
-        while k < len(theirs) and theirs[k].start < occ.end:
+        while k < len(theirs) and starts[k] < occ_end:
             other = theirs[k]
             if other.overlaps(occ.start, occ.end):
                 tag = (other.appointment.id, other.start)
@@ -260,7 +309,7 @@ def _find_conflicts(uow: UnitOfWork, appointment: Appointment) -> list[Occurrenc
                     seen.add(tag)
                     found.append(other)
             k += 1
-    found.sort(key=lambda o: (o.start, o.appointment.id))
+    found.sort(key=lambda o: (_u(o.start), o.appointment.id))
     return found
 
 
@@ -434,8 +483,8 @@ def book_appointment_in(
     :func:`book_appointment` raises.
     """
     now = ctx.now()
-    require_aware(start, "start")
-    require_aware(end, "end")
+    check_moment(start, "start")
+    check_moment(end, "end")
     checked_rule = _check_rrule(rrule, start)
     people = _attendees(attendees)
     viewer = _viewer(uow, actor)
@@ -505,8 +554,8 @@ def reschedule(
         AppointmentConflict: as for :func:`book_appointment`.
     """
     now = ctx.now()
-    require_aware(start, "start")
-    require_aware(end, "end")
+    check_moment(start, "start")
+    check_moment(end, "end")
     people = _attendees(attendees) if attendees is not None else None
     with ctx.store.unit_of_work() as uow:
         viewer = _viewer(uow, actor)
@@ -519,12 +568,18 @@ def reschedule(
                 "appointment", f"appointment {appointment_id} is cancelled; book a new one", None
             )
         shift = start - old.start
+        try:
+            moved = tuple(ex + shift for ex in old.exdates)
+        except OverflowError as exc:
+            raise InvalidInput(
+                "start", "moves an excluded date beyond the years a calendar holds", start
+            ) from exc
         new = attrs.evolve(
             old,
             start=start,
             end=end,
             sequence=old.sequence + 1,
-            exdates=tuple(ex + shift for ex in old.exdates),
+            exdates=moved,
             title=old.title if title is None else title,
             location=old.location if location is None else location,
             description=old.description if description is None else description,
@@ -591,16 +646,15 @@ def agenda(
         InvalidInput: naive times, or ``end`` before ``start``.
         AccessDenied: the viewer may not see this employee's agenda.
     """
-    require_aware(start, "start")
-    require_aware(end, "end")
-    if end < start:
+    lo, hi = _window(start, "start"), _window(end, "end")
+    if hi < lo:
         raise InvalidInput("end", "must not lie before start", end)
     with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = _viewer(uow, viewer_or_actor)
         if not _may_read(viewer, employee):
             raise AccessDenied(viewer.user_id, "activity.read_group", f"the agenda of {employee}")
-        masters = _candidates(uow, employee, end)
-    return _occurrences_in(masters, start, end)
+        masters = _candidates(uow, employee, hi)
+    return _occurrences_in(masters, lo, hi)
 
 
 def conflicts(
@@ -622,8 +676,8 @@ def conflicts(
     Raises:
         InvalidInput: naive or reversed times, a malformed rule.
     """
-    require_aware(start, "start")
-    require_aware(end, "end")
+    check_moment(start, "start")
+    check_moment(end, "end")
     probe = Appointment(
         id=AppointmentId(exclude or "__probe__"),
         employee=UserId(employee),
