@@ -27,12 +27,19 @@ TEST_DEPS = [
     "hypothesis>=6.100",
     "aiosmtpd>=1.4",
     "types-python-dateutil",
+    "holidays>=0.50",
 ]
 LINT_DEPS = ["ruff>=0.6"]
-TYPE_DEPS = ["mypy>=1.10", "types-python-dateutil", "pytest>=8", "hypothesis>=6.100"]
+TYPE_DEPS = [
+    "mypy>=1.10",
+    "types-python-dateutil",
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "holidays>=0.50",
+]
 CONTRACT_DEPS = ["import-linter>=2.0"]
 DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
-BENCH_DEPS = ["transitions>=0.9", "python-statemachine>=2.3"]
+BENCH_DEPS = ["transitions>=0.9", "python-statemachine>=2.3", "holidays>=0.50"]
 CHART_DEPS = ["matplotlib>=3.7"]
 
 
