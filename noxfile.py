@@ -29,12 +29,19 @@ TEST_DEPS = [
     "pymap>=0.36",
     "types-python-dateutil",
     "vobject>=0.9.6",
+    "holidays>=0.50",
 ]
 LINT_DEPS = ["ruff>=0.6"]
-TYPE_DEPS = ["mypy>=1.10", "types-python-dateutil", "pytest>=8", "hypothesis>=6.100"]
+TYPE_DEPS = [
+    "mypy>=1.10",
+    "types-python-dateutil",
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "holidays>=0.50",
+]
 CONTRACT_DEPS = ["import-linter>=2.0"]
 DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
-BENCH_DEPS = ["transitions>=0.9", "python-statemachine>=2.3"]
+BENCH_DEPS = ["transitions>=0.9", "python-statemachine>=2.3", "holidays>=0.50"]
 CHART_DEPS = ["matplotlib>=3.7"]
 EXAMPLE_DEPS = ["django>=5.1"]
 """What examples/ needs beyond the library: Django for examples/django_store only."""
