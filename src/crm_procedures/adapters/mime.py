@@ -20,6 +20,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from email import policy as _policy
@@ -33,7 +34,8 @@ import attrs
 
 from crm_procedures._memo import remember
 from crm_procedures.errors import InvalidInput
-from crm_procedures.model._checks import is_email, require_aware
+from crm_procedures.model._checks import require_aware
+from crm_procedures.model._email import is_sendable_email
 
 __all__ = [
     "SMTP_POLICY",
@@ -193,8 +195,12 @@ def _address(field: str, value: Recipient) -> Address:
         name, addr = "", value
     check_header(f"{field}.name", name)
     check_header(field, addr)
-    if not is_email(addr):
-        raise InvalidInput(field, f"{addr!r} is not an e-mail address", addr)
+    if not is_sendable_email(addr):
+        raise InvalidInput(
+            field,
+            f"{addr!r} is not an e-mail address a mail header carries unchanged",
+            addr,
+        )
     local, domain = addr.rsplit("@", 1)
     return Address(display_name=name, username=local, domain=domain)
 
@@ -235,8 +241,9 @@ def build_email(
 
     ``sender`` and ``to`` are addresses or ``(display name, address)`` pairs.
     ``key`` is the outbox idempotency key; the ``Message-ID`` is derived from it
-    (:func:`message_id_for`) and the MIME boundaries too, so the same input
-    gives the same bytes. ``date`` (timezone-aware) becomes the ``Date``
+    (:func:`message_id_for`). MIME boundaries are random and occur in no part
+    (nobody who writes a text can forge a part); a message stored in the
+    outbox keeps its bytes, so retries are identical. ``date`` (timezone-aware) becomes the ``Date``
     header. ``alternatives`` are extra parts of the ``multipart/alternative``
     (an invitation's ``text/calendar``); ``attachments`` are files.
     ``headers`` adds further headers (``X-...``, ``Auto-Submitted``); the
@@ -284,12 +291,12 @@ def build_email(
     for name, value in extra:
         msg[name] = value
 
-    digest = hashlib.sha256(b"boundary:" + key.encode("utf-8")).hexdigest()[:24]
     body = [_text_part(text, "plain")]
     if html is not None:
         body.append(_text_part(html, "html"))
     body.extend(_file_part(part, attachment=False) for part in alternatives)
     files = [_file_part(part, attachment=True) for part in attachments]
+    digest = _boundary_token([*body, *files]) if len(body) > 1 or files else ""
     if len(body) > 1:
         content = _multipart("alternative", body, f"=_{digest}_{1 if files else 0}")
     else:
@@ -329,9 +336,29 @@ def _leaf(headers: list[tuple[str, str]], payload: str) -> EmailMessage:
     return part
 
 
+def _boundary_token(parts: Sequence[EmailMessage]) -> str:
+    """A random boundary token that occurs in none of ``parts`` (headers or body).
+
+    Random (96 bits from :mod:`secrets`), so no one who writes a part can
+    guess it and close the part early (MIME part injection: a description
+    holding ``--<boundary>`` and a forged ``text/html`` part). The token is
+    drawn once, when the message is built; the outbox stores the finished
+    text, so every retry sends the same bytes. A token found in a part is
+    drawn again (a check, not a hope).
+    """
+    texts = [
+        "\n".join([*(str(v) for _, v in part.raw_items()), str(part.get_payload())])
+        for part in parts
+    ]
+    while True:
+        token = secrets.token_hex(12)
+        if not any(token in text for text in texts):
+            return token
+
+
 def _multipart(subtype: str, parts: list[EmailMessage], boundary: str) -> EmailMessage:
     # The "=_" prefix cannot occur in base64 or quoted-printable text, and the
-    # digest comes from the key, so the same message always has the same bytes.
+    # random token is checked against every part (see _boundary_token).
     part = EmailMessage(policy=SMTP_POLICY)
     part.set_raw("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
     part.set_payload(list(parts))
