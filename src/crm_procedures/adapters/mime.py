@@ -26,7 +26,7 @@ from datetime import datetime
 from email import policy as _policy
 from email import quoprimime
 from email.headerregistry import Address, HeaderRegistry
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import format_datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "Recipient",
     "build_email",
     "check_header",
+    "envelope_of",
     "message_id_for",
 ]
 
@@ -210,6 +211,29 @@ def _addresses(field: str, value: Recipient | Iterable[Recipient]) -> list[Addre
     if not items:
         raise InvalidInput(field, "needs at least one recipient", value)
     return [_address(f"{field}[{i}]", item) for i, item in enumerate(items)]
+
+
+def envelope_of(message: Message) -> list[str]:
+    """The envelope recipients of a message: the addresses of To, Cc and Bcc, once each.
+
+    Read from the header objects: for a message from :func:`build_email`
+    these are the addresses as given (checked, never re-parsed), which is
+    what the outbox stores as the message's envelope. Reading the envelope
+    back from serialised headers is not safe: some Python versions write
+    the comma between a non-ASCII display name and the next address as part
+    of an encoded word (CPython gh-100884), and a parser then sees one
+    address where there were two.
+    """
+    found: list[str] = []
+    seen: set[str] = set()
+    for name in ("To", "Cc", "Bcc"):
+        for header in message.get_all(name, []):
+            for address in getattr(header, "addresses", ()):
+                spec = str(address.addr_spec)
+                if spec and spec.lower() not in seen:
+                    seen.add(spec.lower())
+                    found.append(spec)
+    return found
 
 
 def _body_cte(text: str) -> str:
