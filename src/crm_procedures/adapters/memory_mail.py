@@ -10,7 +10,7 @@ UID and ignores an update whose SEQUENCE is not higher than the one it holds
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from email.message import EmailMessage, Message
 from typing import Any
 
@@ -18,6 +18,7 @@ import attrs
 
 from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.model._email import is_sendable_email
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.outbox import DeliveryOutcome, RecipientOutcome, RecipientState
 
@@ -32,6 +33,18 @@ def message_id_of(message: Any) -> str:
     if not mid:
         raise InvalidInput("message", "has no Message-ID; build it with build_email", None)
     return str(mid).strip()
+
+
+def _envelope(recipients: Any) -> list[str]:
+    if isinstance(recipients, (str, bytes)) or not isinstance(recipients, Iterable):
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    envelope = list(recipients)
+    if not envelope:
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    for address in envelope:
+        if not is_sendable_email(address):
+            raise InvalidInput("recipients", f"{address!r} is not an e-mail address", address)
+    return envelope
 
 
 class MemoryMailer:
@@ -65,6 +78,8 @@ class MemoryMailer:
 
     def answer(self, address: str, *codes: int) -> None:
         """Reply to ``address`` with ``codes`` on its next tries (then accept it)."""
+        if not is_sendable_email(address):
+            raise InvalidInput("address", "must be an e-mail address", address)
         for code in codes:
             if isinstance(code, bool) or not isinstance(code, int) or not 200 <= code < 600:
                 raise InvalidInput("codes", "must be SMTP reply codes 200..599", code)
@@ -78,7 +93,8 @@ class MemoryMailer:
                 ``failure_rate``), or a recipient was not accepted.
             InvalidInput: the message has no Message-ID.
         """
-        outcome = self.send_to(message, envelope_of(message) or ["undisclosed@invalid"])
+        found = [a for a in envelope_of(message) if is_sendable_email(a)]
+        outcome = self.send_to(message, found or ["undisclosed-recipients@example.invalid"])
         if outcome.recipients:
             permanent = all(o.state is RecipientState.REFUSED for o in outcome.recipients.values())
             raise DeliveryError(
@@ -94,8 +110,7 @@ class MemoryMailer:
             InvalidInput: the message has no Message-ID, or no recipients.
         """
         mid = message_id_of(message)
-        if isinstance(recipients, str) or not recipients:
-            raise InvalidInput("recipients", "must list at least one address", recipients)
+        recipients = _envelope(recipients)
         self.attempts += 1
         if self._fail:
             permanent = self._fail.pop(0)

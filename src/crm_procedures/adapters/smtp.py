@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import smtplib
 import ssl as _ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from crm_procedures.adapters.memory_mail import message_id_of
 from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.model._email import is_sendable_email
 from crm_procedures.model.outbox import DeliveryOutcome, RecipientOutcome, RecipientState
 
 __all__ = ["SmtpMailer"]
@@ -161,9 +162,7 @@ class SmtpMailer:
             InvalidInput: the message has no Message-ID, or no recipients.
         """
         message_id_of(message)
-        envelope = list(recipients) if not isinstance(recipients, str) else []
-        if not envelope or not all(isinstance(r, str) and r for r in envelope):
-            raise InvalidInput("recipients", "must list at least one address", recipients)
+        envelope = _envelope(recipients)
         try:
             smtp = self._connect()
             try:
@@ -199,6 +198,19 @@ class SmtpMailer:
                 f"cannot reach SMTP server {self.host}:{self.port}: {exc}", permanent=False
             ) from exc
         return _outcome(refused or {})
+
+
+def _envelope(recipients: Any) -> list[str]:
+    """``recipients`` as a list of addresses a header (and RCPT TO) carries unchanged."""
+    if isinstance(recipients, (str, bytes)) or not isinstance(recipients, Iterable):
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    envelope = list(recipients)
+    if not envelope:
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    for address in envelope:
+        if not is_sendable_email(address):
+            raise InvalidInput("recipients", f"{address!r} is not an e-mail address", address)
+    return envelope
 
 
 def _outcome(refused: Mapping[Any, Any]) -> DeliveryOutcome:

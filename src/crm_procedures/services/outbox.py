@@ -75,12 +75,9 @@ __all__ = [
     "MailSender",
     "channel_senders",
     "dispatch_once",
-    "envelope",
     "exponential_backoff",
-    "open_recipients",
     "parse_mail",
     "run_dispatcher",
-    "settle",
 ]
 
 MAIL = "mail"
@@ -199,6 +196,11 @@ def open_recipients(message: OutboxMessage, recipients: Sequence[str]) -> list[s
     return [a for a in recipients if a not in done]
 
 
+def _check_message(message: object) -> None:
+    if not isinstance(message, OutboxMessage):
+        raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
+
+
 class MailSender:
     """The :class:`~crm_procedures.ports.ChannelSender` of the ``mail`` channel.
 
@@ -208,10 +210,18 @@ class MailSender:
     """
 
     def __init__(self, mailer: Mailer) -> None:
+        if not callable(getattr(mailer, "send", None)):
+            raise InvalidInput("mailer", "must have a send(message) method", type(mailer).__name__)
         self.mailer = mailer
 
     def deliver(self, message: OutboxMessage) -> DeliveryOutcome:
-        """Deliver one ``mail`` message to its open recipients."""
+        """Deliver one ``mail`` message to its open recipients.
+
+        Raises:
+            InvalidInput: ``message`` is not an outbox message holding an e-mail.
+            DeliveryError: the mailer's failure.
+        """
+        _check_message(message)
         parsed = parse_mail(message)
         recipients = envelope(message) or []
         send_to = getattr(self.mailer, "send_to", None)
@@ -231,10 +241,21 @@ class CalendarSender:
     """The :class:`~crm_procedures.ports.ChannelSender` of the ``calendar`` channel."""
 
     def __init__(self, calendar: Calendar) -> None:
+        for method in ("publish", "cancel"):
+            if not callable(getattr(calendar, method, None)):
+                raise InvalidInput(
+                    "calendar", f"must have a {method}(appointment) method", type(calendar).__name__
+                )
         self.calendar = calendar
 
     def deliver(self, message: OutboxMessage) -> DeliveryOutcome:
-        """Publish or cancel the appointment the message holds."""
+        """Publish or cancel the appointment the message holds.
+
+        Raises:
+            InvalidInput: ``message`` is not an outbox message holding an appointment.
+            DeliveryError: the calendar's failure.
+        """
+        _check_message(message)
         action, appointment = _calendar_call(message)
         if action == "publish":
             self.calendar.publish(appointment)
@@ -255,6 +276,8 @@ def channel_senders(
         registry[MAIL] = MailSender(mailer)
     if calendar is not None:
         registry[CALENDAR] = CalendarSender(calendar)
+    if senders is not None and not isinstance(senders, Mapping):
+        raise InvalidInput("senders", "must map channel names to senders", senders)
     for channel, sender in (senders or {}).items():
         if not isinstance(channel, str) or not channel.strip():
             raise InvalidInput("senders", "channel names must be non-empty text", channel)
