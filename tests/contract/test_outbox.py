@@ -358,3 +358,49 @@ def test_dispatch_fails_a_permanent_error_at_once(store: Store) -> None:
     assert (report.delivered, report.failed, report.retried) == (1, 1, 0)
     assert stored(store, "m0001").status is OutboxStatus.FAILED
     assert stored(store, "m0002").status is OutboxStatus.DELIVERED
+
+
+def multi_recipient_message(n: int) -> OutboxMessage:
+    message = a_message(n)
+    return OutboxMessage(
+        id=message.id,
+        key=message.key,
+        channel="mail",
+        payload={
+            "message": message.payload["message"],
+            "recipients": ["ok@example.com", "later@example.com", "never@example.com"],
+        },
+        created_at=message.created_at,
+    )
+
+
+def test_defect_03_recipient_states_are_stored_by_every_store(store: Store) -> None:
+    record(store, multi_recipient_message(1))
+    clock, mailer = FrozenClock(T0), MemoryMailer()
+    mailer.answer("later@example.com", 451)
+    mailer.answer("never@example.com", 550)
+    backoff = exponential_backoff(base_seconds=30, factor=2, cap_seconds=3600)
+    first = dispatch_once(store, clock, mailer, backoff=backoff)
+    assert (first.retried, first.delivered) == (1, 0)
+    waiting = stored(store, "m0001")
+    assert waiting.status is OutboxStatus.PENDING
+    assert {a: o.state.value for a, o in waiting.recipients.items()} == {
+        "ok@example.com": "accepted",
+        "later@example.com": "deferred",
+        "never@example.com": "refused",
+    }
+    assert (waiting.attempts, waiting.lease_token) == (1, None)
+    assert waiting.due_at == T0 + timedelta(seconds=30)
+    clock.set(T0 + timedelta(seconds=30))
+    second = dispatch_once(store, clock, mailer, backoff=backoff)
+    assert second.partially_failed == 1
+    done = stored(store, "m0001")
+    assert done.status is OutboxStatus.PARTIALLY_FAILED
+    assert done.recipients["later@example.com"].state == "accepted"
+    assert done.recipients["never@example.com"].code == 550
+    assert done.last_error is not None
+    assert "never@example.com" in done.last_error
+    assert done.delivered_at == T0 + timedelta(seconds=30)
+    assert mailer.deliveries == {"<msg-1@crm.test>": ["ok@example.com", "later@example.com"]}
+    with store.unit_of_work() as uow:
+        assert [m.id for m in uow.outbox.list(status="partially_failed")] == ["m0001"]

@@ -163,3 +163,52 @@ def test_defect_14_accepted_addresses_round_trip_through_build_email(
     # The address written into the header is read back unchanged.
     written = msg["To"].addresses[0]
     assert (written.username, written.domain) == (local, domain)
+
+
+_HOSTILE = st.lists(
+    st.text(st.characters(codec="utf-8"), max_size=5)
+    | st.sampled_from(
+        ["\r", "\n", "\x85", "\u2028", "\u202e", "\x00", "\ud800", "--=_", "@", "<", ","]
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=_HOSTILE,
+    address=_HOSTILE | st.just("jan@acme.example.nl"),
+    subject=_HOSTILE,
+    text=_HOSTILE,
+    html=st.none() | _HOSTILE,
+    header=st.tuples(_HOSTILE, _HOSTILE),
+    filename=_HOSTILE,
+)
+def test_defect_14_build_email_raises_nothing_but_crm_errors(
+    name: str,
+    address: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    header: tuple[str, str],
+    filename: str,
+) -> None:
+    from crm_procedures.adapters.mime import Attachment
+
+    try:
+        msg = build_email(
+            sender=(name, "crm@crm.example.com"),
+            to=[(name, address)],
+            cc=[address],
+            reply_to=address,
+            subject=subject,
+            text=text,
+            html=html,
+            key="k",
+            date=WHEN,
+            headers={header[0]: header[1]},
+            attachments=[Attachment(filename, b"x")],
+        )
+        msg.as_bytes()
+    except CrmError:
+        return

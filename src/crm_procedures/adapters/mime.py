@@ -159,10 +159,12 @@ def check_header(field: str, value: str) -> str:
     """Return ``value`` if it can be a header value; raise InvalidInput otherwise.
 
     Refused: anything that is not text, CR, LF and every other control
-    character (header injection such as ``"Hi\\r\\nBcc: x@y"``).
+    character (header injection such as ``"Hi\\r\\nBcc: x@y"``), and lone
+    surrogates (text that cannot be written as UTF-8).
     """
     if not isinstance(value, str):
         raise InvalidInput(field, "must be text", value)
+    _check_unicode(field, value)
     if _HEADER_FORBIDDEN.search(value):
         raise InvalidInput(
             field,
@@ -170,6 +172,18 @@ def check_header(field: str, value: str) -> str:
             value,
         )
     return value
+
+
+def _check_unicode(field: str, value: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (a lone surrogate, from ``json.loads``)."""
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            field, "holds a lone surrogate (not Unicode text); decode the input properly", value
+        ) from None
 
 
 def message_id_for(key: str, sender: str) -> str:
@@ -281,8 +295,11 @@ def build_email(
     check_header("subject", subject)
     if not isinstance(text, str):
         raise InvalidInput("text", "must be text", text)
-    if html is not None and not isinstance(html, str):
-        raise InvalidInput("html", "must be text", html)
+    _check_unicode("text", text)
+    if html is not None:
+        if not isinstance(html, str):
+            raise InvalidInput("html", "must be text", html)
+        _check_unicode("html", html)
     require_aware(date, "date")
     from_addr = _address("sender", sender)
     to_addrs = _addresses("to", to)
