@@ -259,3 +259,43 @@ def test_defect_04_a_claim_that_is_never_tried_does_not_use_up_attempts() -> Non
     report = dispatch_once(store, clock, mailer, max_attempts=1)
     assert report.delivered == 1
     assert stored(store).attempts == 1
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, c, m: dispatch_once(s, c, m, lease_seconds=1e30),
+        lambda s, c, m: dispatch_once(s, c, m, lease_seconds=float("nan")),
+        lambda s, c, m: dispatch_once(s, c, m, limit=-1),
+        lambda s, c, m: dispatch_once(s, c, m, max_attempts="8"),  # type: ignore[arg-type]
+        lambda s, c, m: dispatch_once(s, c, m, senders={"sms": object()}),  # type: ignore[dict-item]
+        lambda s, c, m: exponential_backoff(1e300, 1e300, 1e300),
+        lambda s, c, m: m.send_to(build_mail(), ["jan@mill.example:evil"]),
+        lambda s, c, m: m.send_to(build_mail(), "jan@acme.example.nl"),
+        lambda s, c, m: SmtpMailer("127.0.0.1", 1).send_to(build_mail(), []),
+    ],
+)
+def test_bad_dispatch_arguments_are_invalid_input(call: Callable[..., Any]) -> None:
+    from crm_procedures.errors import InvalidInput
+
+    store = MemoryStore()
+    record(store, ["a@acme.example.nl"])
+    with pytest.raises(InvalidInput):
+        call(store, FrozenClock(NOW), MemoryMailer())
+    assert stored(store).attempts == 0
+
+
+def build_mail() -> Any:
+    return build_email(
+        sender="crm@crm.example.com",
+        to="jan@acme.example.nl",
+        subject="s",
+        text="t",
+        key="k",
+        date=NOW,
+    )
+
+
+def test_a_huge_backoff_is_capped_not_an_overflow() -> None:
+    delay = exponential_backoff(base_seconds=30, factor=1e6, cap_seconds=3600)
+    assert delay(10**30) == timedelta(hours=1)

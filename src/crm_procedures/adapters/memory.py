@@ -43,7 +43,7 @@ from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
-from crm_procedures.model.outbox import OutboxMessage, OutboxStatus
+from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect, ProspectStatus
 from crm_procedures.model.relation import Relation
@@ -748,6 +748,7 @@ class _Outbox:
     ) -> list[OutboxMessage]:
         """Pending messages due at ``now``, leased for ``lease_seconds`` (attempts + 1)."""
         check_limit(limit, 0)
+        check_lease_seconds(lease_seconds)
         at = utc_us(require_aware(now, "now"))
         wanted = None if channels is None else frozenset(channels)
         due = [
@@ -770,7 +771,7 @@ class _Outbox:
         self, message_id: str, lease_token: str, now: datetime, lease_seconds: float
     ) -> OutboxMessage | None:
         """Renew the lease and count the try when ``lease_token`` still holds it; else None."""
-        until = require_aware(now, "now") + timedelta(seconds=lease_seconds)
+        until = require_aware(now, "now") + timedelta(seconds=check_lease_seconds(lease_seconds))
         m = self.get(message_id)
         if m.status is not OutboxStatus.PENDING or m.lease_token != lease_token:
             return None

@@ -13,6 +13,7 @@ from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import aware, non_empty, non_negative_int, to_enum
 
 __all__ = [
+    "MAX_LEASE_SECONDS",
     "DeliveryOutcome",
     "OutboxMessage",
     "OutboxStatus",
@@ -47,6 +48,21 @@ class RecipientState(enum.StrEnum):
     ACCEPTED = "accepted"
     DEFERRED = "deferred"
     REFUSED = "refused"
+
+
+MAX_LEASE_SECONDS = 7 * 24 * 3600.0
+"""The longest lease a claim may take (a week): longer is a mistake, not a plan."""
+
+
+def check_lease_seconds(value: Any) -> float:
+    """``value`` as a lease length in seconds; InvalidInput unless 0 < value <= a week."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput("lease_seconds", "must be a number of seconds", value)
+    if not 0 < value <= MAX_LEASE_SECONDS:  # also refuses NaN
+        raise InvalidInput(
+            "lease_seconds", f"must be more than 0 and at most {MAX_LEASE_SECONDS:.0f}", value
+        )
+    return float(value)
 
 
 def _to_outbox_status(value: Any) -> OutboxStatus:

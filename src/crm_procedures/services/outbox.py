@@ -64,6 +64,7 @@ from crm_procedures.model.outbox import (
     OutboxStatus,
     RecipientOutcome,
     RecipientState,
+    check_lease_seconds,
 )
 from crm_procedures.ports import Calendar, ChannelSender, Clock, Mailer, Store, UnitOfWork
 from crm_procedures.serialization import structure
@@ -120,6 +121,9 @@ class DispatchReport:
         )
 
 
+_MAX_BACKOFF = 366 * 24 * 3600.0
+
+
 def exponential_backoff(
     base_seconds: float = 30.0, factor: float = 2.0, cap_seconds: float = 6 * 3600.0
 ) -> Callable[[int], timedelta]:
@@ -128,12 +132,25 @@ def exponential_backoff(
     The returned function takes the number of attempts made so far (1 after
     the first) and returns how long to wait before the next.
     """
-    if base_seconds < 0 or factor < 1 or cap_seconds < 0:
-        raise InvalidInput("backoff", "needs base >= 0, factor >= 1 and cap >= 0")
+    numbers = (base_seconds, factor, cap_seconds)
+    if any(isinstance(n, bool) or not isinstance(n, (int, float)) for n in numbers) or not (
+        0 <= base_seconds <= _MAX_BACKOFF
+        and 1 <= factor <= 1e6
+        and 0 <= cap_seconds <= _MAX_BACKOFF
+    ):
+        raise InvalidInput(
+            "backoff",
+            f"needs 0 <= base <= {_MAX_BACKOFF:.0f}, 1 <= factor <= 1e6 and "
+            f"0 <= cap <= {_MAX_BACKOFF:.0f} (seconds)",
+            numbers,
+        )
 
     def delay(attempts: int) -> timedelta:
-        exponent = max(attempts - 1, 0)
-        seconds = min(base_seconds * factor ** min(exponent, 64), cap_seconds)
+        exponent = min(max(int(attempts) - 1, 0), 64)
+        try:
+            seconds = min(base_seconds * factor**exponent, cap_seconds)
+        except OverflowError:
+            seconds = cap_seconds
         return timedelta(seconds=seconds)
 
     return delay
@@ -194,6 +211,12 @@ def open_recipients(message: OutboxMessage, recipients: Sequence[str]) -> list[s
     """The recipients of ``recipients`` not yet accepted nor refused for good."""
     done = {a for a, o in message.recipients.items() if o.state in _FINAL}
     return [a for a in recipients if a not in done]
+
+
+def _check_limit(limit: object) -> None:
+    """Raise InvalidInput unless ``limit`` is a whole number >= 0."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidInput("limit", "must be a whole number >= 0", limit)
 
 
 def _check_message(message: object) -> None:
@@ -473,10 +496,12 @@ def dispatch_once(
     Raises:
         InvalidInput: bad arguments (a naive clock, ``max_attempts < 1``).
     """
-    if max_attempts < 1:
-        raise InvalidInput("max_attempts", "must be at least 1", max_attempts)
-    if not lease_seconds > 0:
-        raise InvalidInput("lease_seconds", "must be more than 0", lease_seconds)
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise InvalidInput("max_attempts", "must be a whole number of at least 1", max_attempts)
+    check_lease_seconds(lease_seconds)
+    _check_limit(limit)
+    if not callable(backoff):
+        raise InvalidInput("backoff", "must be a function of the attempts made", backoff)
     registry = channel_senders(mailer, calendar, senders)
     if not registry:
         return DispatchReport()
@@ -590,6 +615,18 @@ def run_dispatcher(
     """
     if stop is None and max_rounds is None:
         raise InvalidInput("stop", "give a stop condition or max_rounds, or the loop never ends")
+    if stop is not None and not callable(stop):
+        raise InvalidInput("stop", "must be a function returning True to stop", stop)
+    if max_rounds is not None and (
+        isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 0
+    ):
+        raise InvalidInput("max_rounds", "must be a whole number >= 0", max_rounds)
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not 0 <= interval <= 24 * 3600
+    ):
+        raise InvalidInput("interval", "must be 0 to 86400 seconds", interval)
     total = DispatchReport()
     rounds = 0
     while not (stop is not None and stop()):

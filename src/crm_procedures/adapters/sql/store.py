@@ -75,7 +75,7 @@ from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
-from crm_procedures.model.outbox import OutboxMessage, OutboxStatus
+from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import (
     EntryKind,
@@ -1502,6 +1502,7 @@ class _Outbox:
         SKIP LOCKED``); on SQLite the write lock serialises claimers.
         """
         check_limit(limit, 0)
+        check_lease_seconds(lease_seconds)
         at = utc_us(require_aware(now, "now"))
         statement = (
             select(*_OUTBOX_COLUMNS)
@@ -1546,7 +1547,9 @@ class _Outbox:
         One conditional UPDATE: a concurrent claim (which changes the token)
         and this fence cannot both succeed.
         """
-        until = require_aware(now, "now") + timedelta(seconds=lease_seconds)
+        until = require_aware(now, "now") + timedelta(seconds=check_lease_seconds(lease_seconds))
+        if not isinstance(message_id, str) or not isinstance(lease_token, str):
+            raise InvalidInput("lease_token", "message id and lease token must be text")
         self._uow._last = ("outbox_message", message_id, None)
         result = self._uow.execute(
             s.outbox.update()
