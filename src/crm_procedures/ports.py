@@ -47,7 +47,7 @@ from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
-from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect, ProspectStatus
 from crm_procedures.model.relation import Relation
@@ -63,10 +63,12 @@ __all__ = [
     "Calendar",
     "CallFeed",
     "CallRecord",
+    "ChannelSender",
     "Clock",
     "ContactRepository",
     "DefinitionRepository",
     "DocumentRepository",
+    "EnvelopeMailer",
     "GroupRepository",
     "Inbox",
     "Mailer",
@@ -330,10 +332,35 @@ class Outbox(Protocol):
         """Pending messages due at ``now``, leased to the caller for ``lease_seconds``.
 
         A leased message is not returned to another claimer until the lease
-        expires (``due_at`` moves to ``now + lease``); its ``attempts`` rises by one.
-        The claim holds once the unit of work commits. ``channels`` limits the
-        claim to messages of those channels (all when ``None``). Ordered by
-        ``due_at`` (missing first), then creation, then id.
+        expires (``due_at`` moves to ``now + lease``). Each claimed message
+        carries a new ``lease_token`` naming this claim; ``attempts`` does not
+        change (a claim is not a try: see :meth:`start_attempt`). The claim
+        holds once the unit of work commits. ``channels`` limits the claim to
+        messages of those channels (all when ``None``). Ordered by ``due_at``
+        (missing first), then creation, then id.
+        """
+        ...
+
+    def start_attempt(
+        self, message_id: str, lease_token: str, now: datetime, lease_seconds: float
+    ) -> OutboxMessage | None:
+        """The fence before a delivery try: renew the lease if this claim still holds it.
+
+        When the message is pending and its ``lease_token`` is still
+        ``lease_token`` (nobody claimed it since), the lease is renewed to
+        ``now + lease_seconds``, ``attempts`` rises by one and the message is
+        returned; otherwise ``None`` (another dispatcher holds it, or it was
+        settled): the caller must not deliver it. Run it in its own short unit
+        of work and commit before delivering.
+        """
+        ...
+
+    def record(self, message: OutboxMessage) -> OutboxMessage:
+        """Store the outcome of a try: ``message`` as read, with its new state.
+
+        Raises ConcurrencyConflict when the stored version is not
+        ``message.version`` (read again and decide again), NotFound when
+        there is no such message.
         """
         ...
 
@@ -427,6 +454,37 @@ class Mailer(Protocol):
 
     def send(self, message: Any) -> None:
         """Deliver one message."""
+        ...
+
+
+class EnvelopeMailer(Mailer, Protocol):
+    """A Mailer that is told the envelope and answers per recipient.
+
+    ``send_to`` delivers ``message`` to exactly ``recipients`` (the SMTP
+    envelope: never re-derived from the headers) and returns what the server
+    said of each recipient it did not accept (``deferred`` for 4xx,
+    ``refused`` for 5xx). It raises DeliveryError when the message as a whole
+    was not delivered (connection, DATA refused). The dispatcher prefers it
+    to :meth:`Mailer.send` and retries only the deferred recipients.
+    """
+
+    def send_to(self, message: Any, recipients: Sequence[str]) -> DeliveryOutcome:
+        """Deliver one message to ``recipients``; per-recipient refusals in the outcome."""
+        ...
+
+
+class ChannelSender(Protocol):
+    """Delivers the outbox messages of one channel (mail, calendar, a host's webhook).
+
+    Registered with the dispatcher by channel name, every sender gets the same
+    leases, retries, backoff and permanent failure. ``deliver`` raises
+    DeliveryError (``permanent=True`` when a retry cannot help) or returns the
+    per-recipient outcome (an empty :class:`DeliveryOutcome` when the channel
+    has no recipients).
+    """
+
+    def deliver(self, message: OutboxMessage) -> DeliveryOutcome:
+        """Deliver one message (to its recipients not yet accepted or refused)."""
         ...
 
 

@@ -23,7 +23,7 @@ free_text = st.text(
 )
 emails = st.builds(
     lambda a, b: f"{a}@{b}.nl",
-    st.from_regex(r"[a-z][a-z0-9.]{0,10}", fullmatch=True),
+    st.from_regex(r"[a-z][a-z0-9]{0,5}(\.[a-z0-9]{1,4}){0,2}", fullmatch=True),
     st.from_regex(r"[a-z]{1,10}", fullmatch=True),
 )
 aware = st.builds(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -47,7 +48,7 @@ from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
-from crm_procedures.model.outbox import OutboxMessage, OutboxStatus
+from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect, ProspectStatus
 from crm_procedures.model.relation import Relation
@@ -783,6 +784,7 @@ class _Outbox:
     ) -> list[OutboxMessage]:
         """Pending messages due at ``now``, leased for ``lease_seconds`` (attempts + 1)."""
         check_limit(limit, 0)
+        check_lease_seconds(lease_seconds)
         at = utc_us(require_aware(now, "now"))
         wanted = None if channels is None else frozenset(channels)
         due = [
@@ -794,18 +796,52 @@ class _Outbox:
         ]
         due.sort(key=_claim_order)
         lease_until = now + timedelta(seconds=lease_seconds)
+        token = uuid.uuid4().hex
         claimed = []
         for m in due[:limit]:
-            self._update(m, due_at=lease_until, attempts=m.attempts + 1)
+            self._update(m, due_at=lease_until, lease_token=token)
             claimed.append(self._uow._current("outbox", m.id))
         return claimed
+
+    def start_attempt(
+        self, message_id: str, lease_token: str, now: datetime, lease_seconds: float
+    ) -> OutboxMessage | None:
+        """Renew the lease and count the try when ``lease_token`` still holds it; else None."""
+        until = require_aware(now, "now") + timedelta(seconds=check_lease_seconds(lease_seconds))
+        m = self.get(message_id)
+        if m.status is not OutboxStatus.PENDING or m.lease_token != lease_token:
+            return None
+        self._update(m, due_at=until, attempts=m.attempts + 1)
+        result: OutboxMessage = self._uow._current("outbox", m.id)
+        return result
+
+    def record(self, message: OutboxMessage) -> OutboxMessage:
+        """Store ``message`` over the version it was read at. Raises ConcurrencyConflict."""
+        if not isinstance(message, OutboxMessage):
+            raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
+        current = self.get(message.id)
+        if current.version != message.version:
+            raise ConcurrencyConflict(
+                "outbox_message", message.id, message.version, current.version
+            )
+        self._update(
+            current,
+            status=message.status,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            due_at=message.due_at,
+            delivered_at=message.delivered_at,
+            recipients=message.recipients,
+            lease_token=message.lease_token,
+        )
+        return self.get(message.id)
 
     def mark_delivered(self, message_id: str, at: datetime) -> None:
         """Mark a message delivered (idempotent). Raises NotFound."""
         require_aware(at, "at")
         m = self.get(message_id)
         if m.status is not OutboxStatus.DELIVERED:
-            self._update(m, status=OutboxStatus.DELIVERED, delivered_at=at)
+            self._update(m, status=OutboxStatus.DELIVERED, delivered_at=at, lease_token=None)
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt: pending again at ``retry_at``, or failed for good."""
@@ -815,9 +851,11 @@ class _Outbox:
         if m.status is OutboxStatus.DELIVERED:
             return  # a late report of an attempt that another dispatcher completed
         if retry_at is None:
-            self._update(m, status=OutboxStatus.FAILED, last_error=error)
+            self._update(m, status=OutboxStatus.FAILED, last_error=error, lease_token=None)
         else:
-            self._update(m, status=OutboxStatus.PENDING, last_error=error, due_at=retry_at)
+            self._update(
+                m, status=OutboxStatus.PENDING, last_error=error, due_at=retry_at, lease_token=None
+            )
 
     def get(self, message_id: str) -> OutboxMessage:
         """One message. Raises NotFound."""

@@ -10,13 +10,17 @@ UID and ignores an update whose SEQUENCE is not higher than the one it holds
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Sequence
 from email.message import EmailMessage, Message
 from typing import Any
 
 import attrs
 
+from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.model._email import is_sendable_email
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
+from crm_procedures.model.outbox import DeliveryOutcome, RecipientOutcome, RecipientState
 
 __all__ = ["MemoryCalendar", "MemoryMailer"]
 
@@ -31,38 +35,82 @@ def message_id_of(message: Any) -> str:
     return str(mid).strip()
 
 
+def _envelope(recipients: Any) -> list[str]:
+    if isinstance(recipients, (str, bytes)) or not isinstance(recipients, Iterable):
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    envelope = list(recipients)
+    if not envelope:
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    for address in envelope:
+        if not is_sendable_email(address):
+            raise InvalidInput("recipients", f"{address!r} is not an e-mail address", address)
+    return envelope
+
+
 class MemoryMailer:
     """A Mailer that keeps messages in a list (``sent``) instead of sending them.
 
-    A Message-ID already delivered is not delivered again (``duplicates``
-    counts the attempts). ``fail_next(n, permanent=False)`` makes the next
-    ``n`` sends raise :class:`~crm_procedures.errors.DeliveryError`;
-    ``failure_rate`` (0..1, with ``seed``) fails sends at random, temporarily.
+    A Message-ID already delivered to a recipient is not delivered to that
+    recipient again; a send that reaches nobody new counts in ``duplicates``.
+    ``deliveries`` maps each Message-ID to the recipients it reached, in order.
+    ``fail_next(n, permanent=False)`` makes the next ``n`` sends raise
+    :class:`~crm_procedures.errors.DeliveryError`; ``failure_rate`` (0..1,
+    with ``seed``) fails sends at random, temporarily. ``answer(address,
+    *codes)`` scripts the server's reply to one recipient: each try takes the
+    next code (4xx defers, 5xx refuses, 2xx accepts; accepted when none is left).
     """
 
     def __init__(self, *, failure_rate: float = 0.0, seed: int | None = None) -> None:
         if not 0.0 <= failure_rate <= 1.0:
             raise InvalidInput("failure_rate", "must lie between 0 and 1", failure_rate)
         self.sent: list[EmailMessage] = []
+        self.deliveries: dict[str, list[str]] = {}
         self.attempts = 0
         self.duplicates = 0
         self.failure_rate = failure_rate
         self._random = random.Random(seed)
         self._fail: list[bool] = []
-        self._ids: set[str] = set()
+        self._answers: dict[str, list[int]] = {}
 
     def fail_next(self, times: int = 1, *, permanent: bool = False) -> None:
         """Make the next ``times`` calls of :meth:`send` raise DeliveryError."""
         self._fail.extend([permanent] * times)
 
+    def answer(self, address: str, *codes: int) -> None:
+        """Reply to ``address`` with ``codes`` on its next tries (then accept it)."""
+        if not is_sendable_email(address):
+            raise InvalidInput("address", "must be an e-mail address", address)
+        for code in codes:
+            if isinstance(code, bool) or not isinstance(code, int) or not 200 <= code < 600:
+                raise InvalidInput("codes", "must be SMTP reply codes 200..599", code)
+        self._answers.setdefault(address.lower(), []).extend(codes)
+
     def send(self, message: Any) -> None:
-        """Record ``message`` unless its Message-ID was delivered before.
+        """Deliver ``message`` to the addresses of its To and Cc headers.
+
+        Raises:
+            DeliveryError: when told to fail (see :meth:`fail_next`,
+                ``failure_rate``), or a recipient was not accepted.
+            InvalidInput: the message has no Message-ID.
+        """
+        found = [a for a in envelope_of(message) if is_sendable_email(a)]
+        outcome = self.send_to(message, found or ["undisclosed-recipients@example.invalid"])
+        if outcome.recipients:
+            permanent = all(o.state is RecipientState.REFUSED for o in outcome.recipients.values())
+            raise DeliveryError(
+                f"not every recipient was accepted: {sorted(outcome.recipients)}",
+                permanent=permanent,
+            )
+
+    def send_to(self, message: Any, recipients: Sequence[str]) -> DeliveryOutcome:
+        """Deliver ``message`` to ``recipients``; scripted refusals come back per recipient.
 
         Raises:
             DeliveryError: when told to fail (see :meth:`fail_next`, ``failure_rate``).
-            InvalidInput: the message has no Message-ID.
+            InvalidInput: the message has no Message-ID, or no recipients.
         """
         mid = message_id_of(message)
+        recipients = _envelope(recipients)
         self.attempts += 1
         if self._fail:
             permanent = self._fail.pop(0)
@@ -72,11 +120,26 @@ class MemoryMailer:
             )
         if self.failure_rate and self._random.random() < self.failure_rate:
             raise DeliveryError("memory mailer: simulated temporary failure", permanent=False)
-        if mid in self._ids:
-            self.duplicates += 1
-            return
-        self._ids.add(mid)
-        self.sent.append(message)
+        states: dict[str, RecipientOutcome] = {}
+        accepted: list[str] = []
+        for address in recipients:
+            queue = self._answers.get(address.lower())
+            code = queue.pop(0) if queue else 250
+            if code >= 500:
+                states[address] = RecipientOutcome(RecipientState.REFUSED, code, "refused")
+            elif code >= 400:
+                states[address] = RecipientOutcome(RecipientState.DEFERRED, code, "deferred")
+            else:
+                accepted.append(address)
+        if accepted:
+            reached = self.deliveries.setdefault(mid, [])
+            new = [a for a in accepted if a.lower() not in {r.lower() for r in reached}]
+            if not new:
+                self.duplicates += 1
+            elif not reached:
+                self.sent.append(message)
+            reached.extend(new)
+        return DeliveryOutcome(states)
 
     @property
     def message_ids(self) -> list[str]:

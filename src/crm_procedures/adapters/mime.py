@@ -20,12 +20,13 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from email import policy as _policy
 from email import quoprimime
 from email.headerregistry import Address, HeaderRegistry
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import format_datetime
 from typing import Any
 
@@ -33,7 +34,8 @@ import attrs
 
 from crm_procedures._memo import remember
 from crm_procedures.errors import InvalidInput
-from crm_procedures.model._checks import is_email, require_aware
+from crm_procedures.model._checks import require_aware
+from crm_procedures.model._email import is_sendable_email
 
 __all__ = [
     "SMTP_POLICY",
@@ -41,6 +43,7 @@ __all__ = [
     "Recipient",
     "build_email",
     "check_header",
+    "envelope_of",
     "message_id_for",
 ]
 
@@ -156,10 +159,12 @@ def check_header(field: str, value: str) -> str:
     """Return ``value`` if it can be a header value; raise InvalidInput otherwise.
 
     Refused: anything that is not text, CR, LF and every other control
-    character (header injection such as ``"Hi\\r\\nBcc: x@y"``).
+    character (header injection such as ``"Hi\\r\\nBcc: x@y"``), and lone
+    surrogates (text that cannot be written as UTF-8).
     """
     if not isinstance(value, str):
         raise InvalidInput(field, "must be text", value)
+    _check_unicode(field, value)
     if _HEADER_FORBIDDEN.search(value):
         raise InvalidInput(
             field,
@@ -167,6 +172,18 @@ def check_header(field: str, value: str) -> str:
             value,
         )
     return value
+
+
+def _check_unicode(field: str, value: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (a lone surrogate, from ``json.loads``)."""
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            field, "holds a lone surrogate (not Unicode text); decode the input properly", value
+        ) from None
 
 
 def message_id_for(key: str, sender: str) -> str:
@@ -193,8 +210,12 @@ def _address(field: str, value: Recipient) -> Address:
         name, addr = "", value
     check_header(f"{field}.name", name)
     check_header(field, addr)
-    if not is_email(addr):
-        raise InvalidInput(field, f"{addr!r} is not an e-mail address", addr)
+    if not is_sendable_email(addr):
+        raise InvalidInput(
+            field,
+            f"{addr!r} is not an e-mail address a mail header carries unchanged",
+            addr,
+        )
     local, domain = addr.rsplit("@", 1)
     return Address(display_name=name, username=local, domain=domain)
 
@@ -204,6 +225,29 @@ def _addresses(field: str, value: Recipient | Iterable[Recipient]) -> list[Addre
     if not items:
         raise InvalidInput(field, "needs at least one recipient", value)
     return [_address(f"{field}[{i}]", item) for i, item in enumerate(items)]
+
+
+def envelope_of(message: Message) -> list[str]:
+    """The envelope recipients of a message: the addresses of To, Cc and Bcc, once each.
+
+    Read from the header objects: for a message from :func:`build_email`
+    these are the addresses as given (checked, never re-parsed), which is
+    what the outbox stores as the message's envelope. Reading the envelope
+    back from serialised headers is not safe: some Python versions write
+    the comma between a non-ASCII display name and the next address as part
+    of an encoded word (CPython gh-100884), and a parser then sees one
+    address where there were two.
+    """
+    found: list[str] = []
+    seen: set[str] = set()
+    for name in ("To", "Cc", "Bcc"):
+        for header in message.get_all(name, []):
+            for address in getattr(header, "addresses", ()):
+                spec = str(address.addr_spec)
+                if spec and spec.lower() not in seen:
+                    seen.add(spec.lower())
+                    found.append(spec)
+    return found
 
 
 def _body_cte(text: str) -> str:
@@ -235,8 +279,9 @@ def build_email(
 
     ``sender`` and ``to`` are addresses or ``(display name, address)`` pairs.
     ``key`` is the outbox idempotency key; the ``Message-ID`` is derived from it
-    (:func:`message_id_for`) and the MIME boundaries too, so the same input
-    gives the same bytes. ``date`` (timezone-aware) becomes the ``Date``
+    (:func:`message_id_for`). MIME boundaries are random and occur in no part
+    (nobody who writes a text can forge a part); a message stored in the
+    outbox keeps its bytes, so retries are identical. ``date`` (timezone-aware) becomes the ``Date``
     header. ``alternatives`` are extra parts of the ``multipart/alternative``
     (an invitation's ``text/calendar``); ``attachments`` are files.
     ``headers`` adds further headers (``X-...``, ``Auto-Submitted``); the
@@ -250,8 +295,11 @@ def build_email(
     check_header("subject", subject)
     if not isinstance(text, str):
         raise InvalidInput("text", "must be text", text)
-    if html is not None and not isinstance(html, str):
-        raise InvalidInput("html", "must be text", html)
+    _check_unicode("text", text)
+    if html is not None:
+        if not isinstance(html, str):
+            raise InvalidInput("html", "must be text", html)
+        _check_unicode("html", html)
     require_aware(date, "date")
     from_addr = _address("sender", sender)
     to_addrs = _addresses("to", to)
@@ -284,12 +332,12 @@ def build_email(
     for name, value in extra:
         msg[name] = value
 
-    digest = hashlib.sha256(b"boundary:" + key.encode("utf-8")).hexdigest()[:24]
     body = [_text_part(text, "plain")]
     if html is not None:
         body.append(_text_part(html, "html"))
     body.extend(_file_part(part, attachment=False) for part in alternatives)
     files = [_file_part(part, attachment=True) for part in attachments]
+    digest = _boundary_token([*body, *files]) if len(body) > 1 or files else ""
     if len(body) > 1:
         content = _multipart("alternative", body, f"=_{digest}_{1 if files else 0}")
     else:
@@ -329,9 +377,29 @@ def _leaf(headers: list[tuple[str, str]], payload: str) -> EmailMessage:
     return part
 
 
+def _boundary_token(parts: Sequence[EmailMessage]) -> str:
+    """A random boundary token that occurs in none of ``parts`` (headers or body).
+
+    Random (96 bits from :mod:`secrets`), so no one who writes a part can
+    guess it and close the part early (MIME part injection: a description
+    holding ``--<boundary>`` and a forged ``text/html`` part). The token is
+    drawn once, when the message is built; the outbox stores the finished
+    text, so every retry sends the same bytes. A token found in a part is
+    drawn again (a check, not a hope).
+    """
+    texts = [
+        "\n".join([*(str(v) for _, v in part.raw_items()), str(part.get_payload())])
+        for part in parts
+    ]
+    while True:
+        token = secrets.token_hex(12)
+        if not any(token in text for text in texts):
+            return token
+
+
 def _multipart(subtype: str, parts: list[EmailMessage], boundary: str) -> EmailMessage:
     # The "=_" prefix cannot occur in base64 or quoted-printable text, and the
-    # digest comes from the key, so the same message always has the same bytes.
+    # random token is checked against every part (see _boundary_token).
     part = EmailMessage(policy=SMTP_POLICY)
     part.set_raw("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
     part.set_payload(list(parts))

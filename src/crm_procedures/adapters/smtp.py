@@ -14,6 +14,12 @@ Failures become :class:`~crm_procedures.errors.DeliveryError`:
   (unknown recipient, message refused, authentication failed), a server that
   does not offer STARTTLS when asked, a certificate that does not verify.
 
+Per recipient (:meth:`SmtpMailer.send_to`): the envelope is the stored
+recipient list, passed to the server as given; a recipient the server defers
+(4xx to ``RCPT TO``) or refuses (5xx) is reported in the returned
+:class:`~crm_procedures.model.outbox.DeliveryOutcome`, so that the outbox
+retries only the deferred ones and records the refused ones.
+
 Delivery is at least once: if the connection breaks after the server accepted
 the message but before its reply arrived, the retry sends it again, with the
 same Message-ID, so the receiving side can recognise the duplicate.
@@ -23,10 +29,14 @@ from __future__ import annotations
 
 import smtplib
 import ssl as _ssl
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from crm_procedures.adapters.memory_mail import message_id_of
+from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.model._email import is_sendable_email
+from crm_procedures.model.outbox import DeliveryOutcome, RecipientOutcome, RecipientState
 
 __all__ = ["SmtpMailer"]
 
@@ -92,8 +102,6 @@ class SmtpMailer:
         self.timeout = timeout
         self.local_hostname = local_hostname
         self.ssl_context = ssl_context
-        self.refused: dict[str, tuple[int, str]] = {}
-        """Recipients the server refused in the last send while accepting others."""
 
     def __repr__(self) -> str:
         # Never show the password.
@@ -122,40 +130,52 @@ class SmtpMailer:
         return smtp
 
     def send(self, message: Any) -> None:
-        """Send one message on a fresh connection.
+        """Send one message to the addresses of its To and Cc headers.
 
-        When the server accepts some recipients and refuses others, the
-        message counts as sent (a retry would double it for the accepted
-        ones); the refused ones are in :attr:`refused`.
+        Prefer :meth:`send_to` with the stored envelope: headers read back
+        from text can lose recipients (CPython gh-100884). Raises
+        DeliveryError when any recipient was not accepted (permanent when
+        every such refusal is a 5xx), naming them; use :meth:`send_to` to
+        learn the outcome per recipient instead.
+        """
+        recipients = envelope_of(message)
+        outcome = self.send_to(message, recipients)
+        if outcome.recipients:
+            detail = "; ".join(
+                f"{a}: {o.code} {o.detail}" for a, o in sorted(outcome.recipients.items())
+            )
+            permanent = all(o.state is RecipientState.REFUSED for o in outcome.recipients.values())
+            raise DeliveryError(f"not every recipient was accepted ({detail})", permanent=permanent)
+
+    def send_to(self, message: Any, recipients: Sequence[str]) -> DeliveryOutcome:
+        """Send one message on a fresh connection to exactly ``recipients`` (the envelope).
+
+        The envelope is passed to the server as given (``RCPT TO`` per
+        address); the headers are not read for it. Returns what the server
+        said of each recipient it did not accept: ``deferred`` (4xx, worth
+        another try) or ``refused`` (5xx). When it refuses every recipient
+        the outcome says so too (nothing was sent).
 
         Raises:
-            DeliveryError: see the module documentation for which failures
-                are permanent.
-            InvalidInput: the message has no Message-ID.
+            DeliveryError: the message as a whole was not delivered (see the
+                module documentation for which failures are permanent).
+            InvalidInput: the message has no Message-ID, or no recipients.
         """
         message_id_of(message)
-        self.refused = {}
+        envelope = _envelope(recipients)
         try:
             smtp = self._connect()
             try:
                 if self.username is not None:
                     smtp.login(self.username, self._password or "")
-                refused = smtp.send_message(message)
-                self.refused = {
-                    str(k): (int(v[0]), _text(v[1])) for k, v in (refused or {}).items()
-                }
+                refused = smtp.send_message(message, to_addrs=envelope)
             finally:
                 try:
                     smtp.quit()
                 except (smtplib.SMTPException, OSError):
                     smtp.close()
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [int(v[0]) for v in exc.recipients.values()]
-            detail = "; ".join(f"{k}: {v[0]} {_text(v[1])}" for k, v in exc.recipients.items())
-            permanent = all(500 <= c < 600 for c in codes)
-            raise DeliveryError(
-                f"every recipient was refused ({detail})", permanent=permanent
-            ) from exc
+            return _outcome(exc.recipients)
         except smtplib.SMTPResponseException as exc:
             raise _from_code(exc.smtp_code, _text(exc.smtp_error)) from exc
         except smtplib.SMTPNotSupportedError as exc:
@@ -177,3 +197,27 @@ class SmtpMailer:
             raise DeliveryError(
                 f"cannot reach SMTP server {self.host}:{self.port}: {exc}", permanent=False
             ) from exc
+        return _outcome(refused or {})
+
+
+def _envelope(recipients: Any) -> list[str]:
+    """``recipients`` as a list of addresses a header (and RCPT TO) carries unchanged."""
+    if isinstance(recipients, (str, bytes)) or not isinstance(recipients, Iterable):
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    envelope = list(recipients)
+    if not envelope:
+        raise InvalidInput("recipients", "must list at least one address", recipients)
+    for address in envelope:
+        if not is_sendable_email(address):
+            raise InvalidInput("recipients", f"{address!r} is not an e-mail address", address)
+    return envelope
+
+
+def _outcome(refused: Mapping[Any, Any]) -> DeliveryOutcome:
+    """Per-recipient states from smtplib's ``{address: (code, text)}`` of refusals."""
+    states: dict[str, RecipientOutcome] = {}
+    for address, reply in refused.items():
+        code, text = int(reply[0]), _text(reply[1])
+        state = RecipientState.DEFERRED if 400 <= code < 500 else RecipientState.REFUSED
+        states[str(address)] = RecipientOutcome(state, code, text)
+    return DeliveryOutcome(states)

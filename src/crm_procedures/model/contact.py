@@ -8,7 +8,8 @@ from typing import Any
 import attrs
 
 from crm_procedures.ids import ContactId, RelationId
-from crm_procedures.model._checks import email, non_empty, non_negative_int, one_line, to_enum
+from crm_procedures.model._checks import non_empty, non_negative_int, one_line, to_enum
+from crm_procedures.model._email import email_address
 
 __all__ = ["Contact", "Gender"]
 
@@ -34,7 +35,9 @@ class Contact:
 
     ``name_prefix`` holds Dutch prefixes such as "van der" separately, so lists
     sort on ``last_name``. Raises :class:`~crm_procedures.errors.InvalidInput` for
-    an empty last name or an invalid e-mail address.
+    an empty last name or an e-mail address that a mail header would not carry
+    unchanged (``jan@mill.example:evil``, ``a@[b.c``; see
+    :func:`~crm_procedures.model._email.is_sendable_email`).
     """
 
     id: ContactId = attrs.field(validator=non_empty)
@@ -44,7 +47,7 @@ class Contact:
     first_name: str = attrs.field(default="", validator=one_line)
     name_prefix: str = attrs.field(default="", validator=one_line)
     gender: Gender = attrs.field(default=Gender.UNKNOWN, converter=_to_gender)
-    email: str | None = attrs.field(default=None, validator=email)
+    email: str | None = attrs.field(default=None, validator=email_address)
     phone: str | None = attrs.field(default=None, validator=one_line)
     function: str = attrs.field(default="", validator=one_line)
     version: int = attrs.field(default=0, validator=non_negative_int)

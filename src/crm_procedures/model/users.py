@@ -5,7 +5,8 @@ from __future__ import annotations
 import attrs
 
 from crm_procedures.ids import GroupId, UserId
-from crm_procedures.model._checks import email, frozenset_of, non_empty, non_negative_int, one_line
+from crm_procedures.model._checks import frozenset_of, non_empty, non_negative_int, one_line
+from crm_procedures.model._email import email_address
 
 __all__ = ["Group", "User"]
 
@@ -27,7 +28,7 @@ class User:
 
     id: UserId = attrs.field(validator=non_empty)
     name: str = attrs.field(validator=non_empty)
-    email: str | None = attrs.field(default=None, validator=email)
+    email: str | None = attrs.field(default=None, validator=email_address)
     groups: frozenset[GroupId] = attrs.field(default=frozenset(), converter=frozenset_of)
     roles: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset_of)
     language: str = attrs.field(default="en", validator=one_line)

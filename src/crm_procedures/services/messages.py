@@ -33,6 +33,7 @@ from crm_procedures.adapters.mime import (
     Recipient,
     build_email,
     check_header,
+    envelope_of,
     message_id_for,
 )
 from crm_procedures.errors import InvalidInput, TemplateError
@@ -80,15 +81,19 @@ def outbox_message_for_email(
     *,
     due_at: datetime | None = None,
 ) -> OutboxMessage:
-    """The outbox record that delivers ``msg``: channel ``"mail"``, payload ``{"message": text}``.
+    """The outbox record that delivers ``msg``: channel ``"mail"``.
+
+    The payload is ``{"message": text, "recipients": [addresses]}``: the RFC
+    5322 text and the envelope (To, Cc and Bcc of ``msg`` as built), so the
+    dispatcher delivers to exactly these addresses.
 
     ``key`` is the idempotency key the message's Message-ID was derived from
     (the outbox ignores a second message with the same key). ``due_at``
     defaults to ``now``.
 
     Raises:
-        InvalidInput: ``msg`` has no Message-ID, ``key`` is empty, or ``now``
-            is naive.
+        InvalidInput: ``msg`` has no Message-ID or no recipient, ``key`` is
+            empty, or ``now`` is naive.
     """
     require_aware(now, "now")
     if not isinstance(key, str) or not key:
@@ -97,11 +102,15 @@ def outbox_message_for_email(
         raise InvalidInput(
             "message", "has no Message-ID (build it with build_email, which derives one)", None
         )
+    if not envelope_of(msg):
+        raise InvalidInput("message", "has no recipient in To, Cc or Bcc", None)
     return OutboxMessage(
         id=new_id(),
         key=key,
         channel=MAIL_CHANNEL,
-        payload={"message": msg.as_string()},
+        # The envelope is stored with the text, read from the header objects as
+        # built (never re-parsed from the text: see envelope_of).
+        payload={"message": msg.as_string(), "recipients": envelope_of(msg)},
         created_at=now,
         due_at=due_at or now,
     )

@@ -340,6 +340,8 @@ outbox = Table(
     Column("last_error", TEXT),
     Column("delivered_at", TEXT),
     Column("version", Integer, nullable=False),
+    Column("lease_token", TEXT),
+    Column("recipients", TEXT),
     UniqueConstraint("key", name="uq_outbox_key"),
     Index("ix_outbox_due", "status", "due_key", "created_key", "id"),
     Index("ix_outbox_created", "created_key", "id"),
@@ -403,6 +405,26 @@ Table(
     Column("data", TEXT, nullable=False),
     Index("ix_appointments_agenda", "employee", "start_key", "id"),
     Index("ix_appointments_uid", "uid", "id"),
+)
+Table(
+    "outbox",
+    _v1,
+    Column("id", TEXT, primary_key=True),
+    Column("key", TEXT, nullable=False),
+    Column("channel", TEXT, nullable=False),
+    Column("payload", TEXT, nullable=False),
+    Column("created_key", KEY, nullable=False),
+    Column("created_at", TEXT),
+    Column("due_key", KEY, nullable=False),
+    Column("due_at", TEXT),
+    Column("status", TEXT, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", TEXT),
+    Column("delivered_at", TEXT),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("key", name="uq_outbox_key"),
+    Index("ix_outbox_due", "status", "due_key", "created_key", "id"),
+    Index("ix_outbox_created", "created_key", "id"),
 )
 _V1_TABLES: Final = _v1.sorted_tables
 _V1_NAMES: Final = {t.name for t in _V1_TABLES}
@@ -473,10 +495,20 @@ def _migration_3(conn: Connection) -> None:
     )
 
 
+def _migration_4(conn: Connection) -> None:
+    # The lease token fences a delivery (only the claim that holds it sends);
+    # recipients holds each recipient's delivery state as JSON. Both start empty:
+    # a message claimed by an older library is claimed again, under a token.
+    text = 'TEXT COLLATE "C"' if conn.dialect.name == "postgresql" else "TEXT"
+    conn.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN lease_token {text}")
+    conn.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN recipients {text}")
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
     (3, "report columns and indexes (activities, appointments, prospects)", _migration_3),
+    (4, "outbox lease tokens and per-recipient delivery states", _migration_4),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 

@@ -29,11 +29,13 @@ import random
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final, Generic, TypeVar, cast
 
+import attrs
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -89,7 +91,7 @@ from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
-from crm_procedures.model.outbox import OutboxMessage, OutboxStatus
+from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import (
     EntryKind,
@@ -1559,7 +1561,20 @@ _OUTBOX_COLUMNS: Final = [
     _O.last_error,
     _O.delivered_at,
     _O.version,
+    _O.recipients,
+    _O.lease_token,
 ]
+
+
+def _recipients_text(message: OutboxMessage) -> str | None:
+    if not message.recipients:
+        return None
+    return _json(
+        {
+            address: {"state": o.state.value, "code": o.code, "detail": o.detail}
+            for address, o in message.recipients.items()
+        }
+    )
 
 
 def _message(row: Any) -> OutboxMessage:
@@ -1575,6 +1590,8 @@ def _message(row: Any) -> OutboxMessage:
         last_error=row[8],
         delivered_at=_dt(row[9]),
         version=row[10],
+        recipients=json.loads(row[11]) if row[11] else {},
+        lease_token=row[12],
     )
 
 
@@ -1610,6 +1627,8 @@ class _Outbox:
             message.last_error,
             _dt_text(message.delivered_at),
             1,
+            message.lease_token,
+            _recipients_text(message),
         )
         self._uow._last = ("outbox_message", message.id, 0)
         try:
@@ -1633,6 +1652,7 @@ class _Outbox:
         SKIP LOCKED``); on SQLite the write lock serialises claimers.
         """
         check_limit(limit, 0)
+        check_lease_seconds(lease_seconds)
         at = utc_us(require_aware(now, "now"))
         statement = (
             select(*_OUTBOX_COLUMNS)
@@ -1649,6 +1669,7 @@ class _Outbox:
             return []
         until = now + timedelta(seconds=lease_seconds)
         until_key, until_text = utc_us(until), _dt_text(until)
+        token = uuid.uuid4().hex
         claimed = []
         for m in found:
             self._uow._last = ("outbox_message", m.id, m.version)
@@ -1658,27 +1679,72 @@ class _Outbox:
                 .values(
                     due_key=until_key,
                     due_at=until_text,
-                    attempts=_O.attempts + 1,
+                    lease_token=token,
                     version=_O.version + 1,
                 )
             )
             if result.rowcount == 1:
                 claimed.append(
-                    OutboxMessage(
-                        id=m.id,
-                        key=m.key,
-                        channel=m.channel,
-                        payload=m.payload,
-                        created_at=m.created_at,
-                        due_at=until,
-                        status=m.status,
-                        attempts=m.attempts + 1,
-                        last_error=m.last_error,
-                        delivered_at=m.delivered_at,
-                        version=m.version + 1,
-                    )
+                    attrs.evolve(m, due_at=until, lease_token=token, version=m.version + 1)
                 )
         return claimed
+
+    def start_attempt(
+        self, message_id: str, lease_token: str, now: datetime, lease_seconds: float
+    ) -> OutboxMessage | None:
+        """Renew the lease and count the try when ``lease_token`` still holds it; else None.
+
+        One conditional UPDATE: a concurrent claim (which changes the token)
+        and this fence cannot both succeed.
+        """
+        until = require_aware(now, "now") + timedelta(seconds=check_lease_seconds(lease_seconds))
+        if not isinstance(message_id, str) or not isinstance(lease_token, str):
+            raise InvalidInput("lease_token", "message id and lease token must be text")
+        self._uow._last = ("outbox_message", message_id, None)
+        result = self._uow.execute(
+            s.outbox.update()
+            .where(
+                _O.id == message_id,
+                _O.lease_token == lease_token,
+                _O.status == OutboxStatus.PENDING.value,
+            )
+            .values(
+                due_key=utc_us(until),
+                due_at=_dt_text(until),
+                attempts=_O.attempts + 1,
+                version=_O.version + 1,
+            )
+        )
+        if result.rowcount != 1:
+            return None
+        return self.get(message_id)
+
+    def record(self, message: OutboxMessage) -> OutboxMessage:
+        """Store ``message`` over the version it was read at. Raises ConcurrencyConflict."""
+        if not isinstance(message, OutboxMessage):
+            raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
+        self._uow._last = ("outbox_message", message.id, message.version)
+        result = self._uow.execute(
+            s.outbox.update()
+            .where(_O.id == message.id, _O.version == message.version)
+            .values(
+                status=message.status.value,
+                attempts=message.attempts,
+                last_error=message.last_error,
+                due_key=sort_key(message.due_at),
+                due_at=_dt_text(message.due_at),
+                delivered_at=_dt_text(message.delivered_at),
+                recipients=_recipients_text(message),
+                lease_token=message.lease_token,
+                version=_O.version + 1,
+            )
+        )
+        if result.rowcount != 1:
+            current = self.get(message.id)  # NotFound when missing
+            raise ConcurrencyConflict(
+                "outbox_message", message.id, message.version, current.version
+            )
+        return self.get(message.id)
 
     def _change(self, message_id: str, values: dict[str, Any]) -> None:
         self._uow._last = ("outbox_message", message_id, None)
@@ -1694,14 +1760,24 @@ class _Outbox:
         """Mark a message delivered (idempotent). Raises NotFound."""
         require_aware(at, "at")
         self._change(
-            message_id, {"status": OutboxStatus.DELIVERED.value, "delivered_at": _dt_text(at)}
+            message_id,
+            {
+                "status": OutboxStatus.DELIVERED.value,
+                "delivered_at": _dt_text(at),
+                "lease_token": None,
+            },
         )
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt: pending again at ``retry_at``, or failed for good."""
         if retry_at is None:
             self._change(
-                message_id, {"status": OutboxStatus.FAILED.value, "last_error": str(error)}
+                message_id,
+                {
+                    "status": OutboxStatus.FAILED.value,
+                    "last_error": str(error),
+                    "lease_token": None,
+                },
             )
             return
         require_aware(retry_at, "retry_at")
@@ -1712,6 +1788,7 @@ class _Outbox:
                 "last_error": str(error),
                 "due_key": utc_us(retry_at),
                 "due_at": _dt_text(retry_at),
+                "lease_token": None,
             },
         )
 

@@ -50,33 +50,103 @@ def test_a_recorded_message_is_pending_as_version_one(store: Store) -> None:
     assert got.created_at == T0
 
 
-def test_claim_leases_due_messages_and_counts_the_attempt(store: Store) -> None:
+def test_claim_leases_due_messages_under_a_token_without_counting_a_try(store: Store) -> None:
     record(store, a_message(1))
     claimed = claim(store, T0, lease=60)
     assert [m.id for m in claimed] == ["m0001"]
-    assert claimed[0].attempts == 1
+    assert claimed[0].attempts == 0  # a claim is not a try
+    assert claimed[0].lease_token
     assert claimed[0].due_at == T0 + timedelta(seconds=60)
     after = stored(store, "m0001")
-    assert (after.attempts, after.due_at, after.status) == (
-        1,
+    assert (after.attempts, after.due_at, after.status, after.lease_token) == (
+        0,
         T0 + timedelta(seconds=60),
         OutboxStatus.PENDING,
+        claimed[0].lease_token,
     )
 
 
 def test_a_leased_message_is_not_claimed_again_until_the_lease_expires(store: Store) -> None:
     record(store, a_message(1))
-    claim(store, T0, lease=60)
+    first = claim(store, T0, lease=60)
     assert claim(store, T0 + timedelta(seconds=59)) == []
     again = claim(store, T0 + timedelta(seconds=60))
-    assert [(m.id, m.attempts) for m in again] == [("m0001", 2)]
+    assert [(m.id, m.attempts) for m in again] == [("m0001", 0)]
+    assert again[0].lease_token != first[0].lease_token
 
 
 def test_a_claim_that_is_rolled_back_leaves_the_message_due(store: Store) -> None:
     record(store, a_message(1))
     with store.unit_of_work() as uow:
         assert len(uow.outbox.claim_due(T0, 10, 60)) == 1
-    assert [m.attempts for m in claim(store, T0)] == [1]
+    assert stored(store, "m0001").lease_token is None
+    assert [m.id for m in claim(store, T0)] == ["m0001"]
+
+
+def start(store: Store, message_id: str, token: str, at: datetime, lease: float = 60.0) -> object:
+    with store.unit_of_work() as uow:
+        started = uow.outbox.start_attempt(message_id, token, at, lease)
+        uow.commit()
+    return started
+
+
+def test_defect_04_the_fence_renews_only_the_lease_still_held(store: Store) -> None:
+    record(store, a_message(1))
+    (mine,) = claim(store, T0, lease=60)
+    assert mine.lease_token is not None
+    started = start(store, "m0001", mine.lease_token, T0 + timedelta(seconds=30), lease=60)
+    assert isinstance(started, OutboxMessage)
+    assert (started.attempts, started.due_at) == (1, T0 + timedelta(seconds=90))
+    # The lease runs out; another dispatcher claims the message: the first may not send.
+    (theirs,) = claim(store, T0 + timedelta(seconds=90))
+    assert theirs.lease_token is not None
+    before = dump(store)
+    assert start(store, "m0001", mine.lease_token, T0 + timedelta(seconds=91)) is None
+    assert dump(store) == before
+    assert isinstance(
+        start(store, "m0001", theirs.lease_token, T0 + timedelta(seconds=91)), OutboxMessage
+    )
+    assert stored(store, "m0001").attempts == 2
+    # A settled message has no lease to renew.
+    with store.unit_of_work() as uow:
+        uow.outbox.mark_delivered("m0001", T0 + timedelta(seconds=95))
+        uow.commit()
+    assert start(store, "m0001", theirs.lease_token, T0 + timedelta(seconds=96)) is None
+
+
+def test_record_stores_a_new_state_over_the_version_read_or_conflicts(store: Store) -> None:
+    record(store, a_message(1))
+    (claimed,) = claim(store, T0)
+    changed = OutboxMessage(
+        id=claimed.id,
+        key=claimed.key,
+        channel=claimed.channel,
+        payload=claimed.payload,
+        created_at=claimed.created_at,
+        due_at=T0 + timedelta(minutes=5),
+        status=OutboxStatus.PARTIALLY_FAILED,
+        attempts=1,
+        last_error="b@example.com: refused 550 no such user",
+        delivered_at=T0,
+        version=claimed.version,
+        recipients={
+            "a@example.com": {"state": "accepted", "code": 250, "detail": ""},
+            "b@example.com": {"state": "refused", "code": 550, "detail": "no such user"},
+        },
+        lease_token=None,
+    )
+    with store.unit_of_work() as uow:
+        saved = uow.outbox.record(changed)
+        uow.commit()
+    assert saved.version == claimed.version + 1
+    back = stored(store, "m0001")
+    assert back == saved
+    assert back.recipients["b@example.com"].code == 550
+    assert back.status is OutboxStatus.PARTIALLY_FAILED
+    before = dump(store)
+    with store.unit_of_work() as uow, pytest.raises(ConcurrencyConflict):
+        uow.outbox.record(changed)  # the version read is stale now
+    assert dump(store) == before
 
 
 def test_claim_orders_by_due_time_missing_first_then_creation_then_id(store: Store) -> None:
@@ -150,7 +220,7 @@ def test_mark_failed_with_a_retry_time_makes_the_message_due_at_that_time(
     assert failed.last_error == "DeliveryError: 451 try later"
     assert failed.due_at == retry_at
     assert claim(store, retry_at - timedelta(seconds=1)) == []
-    assert [(m.id, m.attempts) for m in claim(store, retry_at)] == [("m0001", 2)]
+    assert [(m.id, m.attempts) for m in claim(store, retry_at)] == [("m0001", 0)]
 
 
 def test_mark_failed_without_a_retry_time_fails_for_good(store: Store) -> None:
@@ -288,3 +358,49 @@ def test_dispatch_fails_a_permanent_error_at_once(store: Store) -> None:
     assert (report.delivered, report.failed, report.retried) == (1, 1, 0)
     assert stored(store, "m0001").status is OutboxStatus.FAILED
     assert stored(store, "m0002").status is OutboxStatus.DELIVERED
+
+
+def multi_recipient_message(n: int) -> OutboxMessage:
+    message = a_message(n)
+    return OutboxMessage(
+        id=message.id,
+        key=message.key,
+        channel="mail",
+        payload={
+            "message": message.payload["message"],
+            "recipients": ["ok@example.com", "later@example.com", "never@example.com"],
+        },
+        created_at=message.created_at,
+    )
+
+
+def test_defect_03_recipient_states_are_stored_by_every_store(store: Store) -> None:
+    record(store, multi_recipient_message(1))
+    clock, mailer = FrozenClock(T0), MemoryMailer()
+    mailer.answer("later@example.com", 451)
+    mailer.answer("never@example.com", 550)
+    backoff = exponential_backoff(base_seconds=30, factor=2, cap_seconds=3600)
+    first = dispatch_once(store, clock, mailer, backoff=backoff)
+    assert (first.retried, first.delivered) == (1, 0)
+    waiting = stored(store, "m0001")
+    assert waiting.status is OutboxStatus.PENDING
+    assert {a: o.state.value for a, o in waiting.recipients.items()} == {
+        "ok@example.com": "accepted",
+        "later@example.com": "deferred",
+        "never@example.com": "refused",
+    }
+    assert (waiting.attempts, waiting.lease_token) == (1, None)
+    assert waiting.due_at == T0 + timedelta(seconds=30)
+    clock.set(T0 + timedelta(seconds=30))
+    second = dispatch_once(store, clock, mailer, backoff=backoff)
+    assert second.partially_failed == 1
+    done = stored(store, "m0001")
+    assert done.status is OutboxStatus.PARTIALLY_FAILED
+    assert done.recipients["later@example.com"].state == "accepted"
+    assert done.recipients["never@example.com"].code == 550
+    assert done.last_error is not None
+    assert "never@example.com" in done.last_error
+    assert done.delivered_at == T0 + timedelta(seconds=30)
+    assert mailer.deliveries == {"<msg-1@crm.test>": ["ok@example.com", "later@example.com"]}
+    with store.unit_of_work() as uow:
+        assert [m.id for m in uow.outbox.list(status="partially_failed")] == ["m0001"]
