@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from contract.messages import T0, mail_text
+from crm_procedures.testing.contracts.messages import T0, mail_text
 from contract.test_schema_upgrade import columns, migrate_to, urls
 from crm_procedures.adapters.memory_mail import MemoryMailer
 from crm_procedures.adapters.sql import open_store
