@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "AccessDenied",
     "ActivityFrozen",
+    "CapabilityMissing",
     "ConcurrencyConflict",
     "CrmError",
     "DefinitionError",
@@ -25,6 +26,7 @@ __all__ = [
     "InboxUnavailable",
     "InvalidInput",
     "MalformedFile",
+    "MigrationBlocked",
     "NotFound",
     "ProspectClosed",
     "ProspectNotReleased",
@@ -384,4 +386,43 @@ class UnsubscribeTokenInvalid(CrmError, ValueError):
         super().__init__(
             f"this unsubscribe link is not valid ({reason}); ask for a new one "
             "or unsubscribe by replying to the e-mail"
+        )
+
+
+class CapabilityMissing(CrmError):
+    """The store's unit of work lacks an optional capability a service needs.
+
+    Attributes:
+        capability: the attribute the service looked for (``"reports"``).
+        store: the unit of work's type name.
+        hint: how to provide it.
+    """
+
+    def __init__(self, capability: str, store: str, hint: str) -> None:
+        self.capability = capability
+        self.store = store
+        self.hint = hint
+        super().__init__(f"the store's unit of work ({store}) offers no {capability!r}; {hint}")
+
+
+class MigrationBlocked(CrmError):
+    """A campaign cannot move to another version of its definitions as asked.
+
+    Nothing was changed. ``problems`` lists each blocking problem in words
+    (a prospect whose last step no longer exists and is not mapped, a step
+    mapped to a step the new version lacks).
+
+    Attributes:
+        project_id: the campaign.
+        problems: what blocks the move, one line each.
+    """
+
+    def __init__(self, project_id: str, problems: Sequence[str]) -> None:
+        self.project_id = project_id
+        self.problems = tuple(problems)
+        shown_problems = "; ".join(self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(
+            f"campaign {project_id} cannot move to the new definitions: {shown_problems}{more}; "
+            "map the removed steps with map_steps={old: new} or fix the definitions"
         )
