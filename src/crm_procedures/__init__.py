@@ -14,6 +14,7 @@ from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.errors import (
     AccessDenied,
     ActivityFrozen,
+    AttachmentMissing,
     CapabilityMissing,
     ConcurrencyConflict,
     CrmError,
@@ -108,6 +109,7 @@ __all__ = [
     "Address",
     "Appointment",
     "AppointmentStatus",
+    "AttachmentMissing",
     "Attendee",
     "AvailableActions",
     "BookAppointment",

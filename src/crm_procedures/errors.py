@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "AccessDenied",
     "ActivityFrozen",
+    "AttachmentMissing",
     "CapabilityMissing",
     "ConcurrencyConflict",
     "CrmError",
@@ -425,4 +426,31 @@ class MigrationBlocked(CrmError):
         super().__init__(
             f"campaign {project_id} cannot move to the new definitions: {shown_problems}{more}; "
             "map the removed steps with map_steps={old: new} or fix the definitions"
+        )
+
+
+class AttachmentMissing(NotFound):
+    """A document an e-mail template attaches is not there; nothing was stored.
+
+    Attributes:
+        template: the template key.
+        kind: ``"document"`` (no document with that id) or ``"blob"`` (its
+            content is not in the blob store).
+        record_id: the document id or the SHA-256 digest.
+    """
+
+    def __init__(self, template: str, kind: str, record_id: str, filename: str = "") -> None:
+        self.template = template
+        self.kind = kind
+        self.record_id = record_id
+        name = f" ({filename})" if filename else ""
+        what = (
+            f"no document with id {record_id!r}"
+            if kind == "document"
+            else f"the blob store has no content with digest {record_id!r}{name}"
+        )
+        CrmError.__init__(
+            self,
+            f"template {template!r} attaches a document, but {what}; store the document "
+            "(and its content in the blob store) or remove the attachment from the template",
         )

@@ -8,7 +8,14 @@ from typing import Any
 import attrs
 
 from crm_procedures.ids import ContactId, RelationId
-from crm_procedures.model._checks import email, non_empty, non_negative_int, one_line, to_enum
+from crm_procedures.model._checks import (
+    email,
+    language_code,
+    non_empty,
+    non_negative_int,
+    one_line,
+    to_enum,
+)
 
 __all__ = ["Contact", "Gender"]
 
@@ -33,8 +40,10 @@ class Contact:
     """A person at a relation.
 
     ``name_prefix`` holds Dutch prefixes such as "van der" separately, so lists
-    sort on ``last_name``. Raises :class:`~crm_procedures.errors.InvalidInput` for
-    an empty last name or an invalid e-mail address.
+    sort on ``last_name``. ``language`` (an ISO 639-1 code such as ``nl``, or
+    ``None`` when not recorded) picks the variant of a multi-language e-mail
+    template. Raises :class:`~crm_procedures.errors.InvalidInput` for an empty
+    last name, an invalid e-mail address or a malformed language code.
     """
 
     id: ContactId = attrs.field(validator=non_empty)
@@ -48,6 +57,7 @@ class Contact:
     phone: str | None = attrs.field(default=None, validator=one_line)
     function: str = attrs.field(default="", validator=one_line)
     version: int = attrs.field(default=0, validator=non_negative_int)
+    language: str | None = attrs.field(default=None, validator=language_code)
 
     @property
     def full_name(self) -> str:
