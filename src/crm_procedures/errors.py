@@ -17,6 +17,8 @@ from typing import Any
 __all__ = [
     "AccessDenied",
     "ActivityFrozen",
+    "AttachmentMissing",
+    "CapabilityMissing",
     "ConcurrencyConflict",
     "CrmError",
     "DefinitionError",
@@ -25,6 +27,7 @@ __all__ = [
     "InboxUnavailable",
     "InvalidInput",
     "MalformedFile",
+    "MigrationBlocked",
     "NotFound",
     "ProspectClosed",
     "ProspectNotReleased",
@@ -384,4 +387,70 @@ class UnsubscribeTokenInvalid(CrmError, ValueError):
         super().__init__(
             f"this unsubscribe link is not valid ({reason}); ask for a new one "
             "or unsubscribe by replying to the e-mail"
+        )
+
+
+class CapabilityMissing(CrmError):
+    """The store's unit of work lacks an optional capability a service needs.
+
+    Attributes:
+        capability: the attribute the service looked for (``"reports"``).
+        store: the unit of work's type name.
+        hint: how to provide it.
+    """
+
+    def __init__(self, capability: str, store: str, hint: str) -> None:
+        self.capability = capability
+        self.store = store
+        self.hint = hint
+        super().__init__(f"the store's unit of work ({store}) offers no {capability!r}; {hint}")
+
+
+class MigrationBlocked(CrmError):
+    """A campaign cannot move to another version of its definitions as asked.
+
+    Nothing was changed. ``problems`` lists each blocking problem in words
+    (a prospect whose last step no longer exists and is not mapped, a step
+    mapped to a step the new version lacks).
+
+    Attributes:
+        project_id: the campaign.
+        problems: what blocks the move, one line each.
+    """
+
+    def __init__(self, project_id: str, problems: Sequence[str]) -> None:
+        self.project_id = project_id
+        self.problems = tuple(problems)
+        shown_problems = "; ".join(self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(
+            f"campaign {project_id} cannot move to the new definitions: {shown_problems}{more}; "
+            "map the removed steps with map_steps={old: new} or fix the definitions"
+        )
+
+
+class AttachmentMissing(NotFound):
+    """A document an e-mail template attaches is not there; nothing was stored.
+
+    Attributes:
+        template: the template key.
+        kind: ``"document"`` (no document with that id) or ``"blob"`` (its
+            content is not in the blob store).
+        record_id: the document id or the SHA-256 digest.
+    """
+
+    def __init__(self, template: str, kind: str, record_id: str, filename: str = "") -> None:
+        self.template = template
+        self.kind = kind
+        self.record_id = record_id
+        name = f" ({filename})" if filename else ""
+        what = (
+            f"no document with id {record_id!r}"
+            if kind == "document"
+            else f"the blob store has no content with digest {record_id!r}{name}"
+        )
+        CrmError.__init__(
+            self,
+            f"template {template!r} attaches a document, but {what}; store the document "
+            "(and its content in the blob store) or remove the attachment from the template",
         )

@@ -78,6 +78,7 @@ __all__ = [
     "ProspectRepository",
     "RelationRepository",
     "ReportQueries",
+    "ReportingUnitOfWork",
     "Repository",
     "Store",
     "UnitOfWork",
@@ -574,6 +575,26 @@ class ReportQueries(Protocol):
 
     def prospects_of_relation(self, relation_id: str, viewer: Viewer | None) -> list[Prospect]:
         """The visible prospects of one relation (every project), by project id then id."""
+        ...
+
+
+@runtime_checkable
+class ReportingUnitOfWork(Protocol):
+    """The report capability of a unit of work: ``uow.reports`` (P1).
+
+    The services find report queries through this attribute and nothing
+    else, for the shipped stores (memory: counts over the records the unit of
+    work sees; SQL: ``GROUP BY`` queries) as for a host's store adapter. A
+    unit of work without it makes the report services (and
+    :func:`~crm_procedures.services.reports.report_queries`) raise
+    :class:`~crm_procedures.errors.CapabilityMissing`; enrolment then falls
+    back to reading the project's prospects through
+    :meth:`ProspectRepository.of_project`.
+    """
+
+    @property
+    def reports(self) -> ReportQueries:
+        """The report queries over this unit of work's view of the records."""
         ...
 
 

@@ -66,6 +66,7 @@ from crm_procedures.ports import (
     ProjectRepository,
     ProspectRepository,
     RelationRepository,
+    ReportQueries,
     UnitOfWork,
     UserRepository,
     VisitReportRepository,
@@ -240,6 +241,13 @@ class MemoryUnitOfWork:
         self.definitions: DefinitionRepository = _Definitions(self)
         self.outbox: Outbox = _Outbox(self)
         self.audit: AuditLog = _Audit(self)
+
+    @property
+    def reports(self) -> ReportQueries:
+        """The report queries over what this unit of work sees (its own writes included)."""
+        from crm_procedures.adapters.memory_reports import MemoryReports
+
+        return MemoryReports(self)
 
     def commit(self) -> None:
         """Publish every change atomically. Raises ConcurrencyConflict (nothing published)."""

@@ -105,6 +105,22 @@ def email(_inst: Any, attribute: Any, value: Any) -> None:
         raise InvalidInput(_name(attribute), f"{value!r} is not an e-mail address", value)
 
 
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+"""An ISO 639-1 language code: two lower-case letters (``en``, ``nl``, ``pl``)."""
+
+
+def language_code(_inst: Any, attribute: Any, value: Any) -> None:
+    """Validator: ``None`` or an ISO 639-1 code (two lower-case letters)."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not LANGUAGE_CODE.fullmatch(value):
+        raise InvalidInput(
+            _name(attribute),
+            "must be an ISO 639-1 language code: two lower-case letters such as 'en' or 'nl'",
+            value,
+        )
+
+
 def is_email(value: str) -> bool:
     """True when ``value`` looks like an e-mail address."""
     return bool(_EMAIL.match(value)) and len(value) <= 254

@@ -8,7 +8,13 @@ from typing import Any
 import attrs
 
 from crm_procedures.ids import ContactId, RelationId
-from crm_procedures.model._checks import non_empty, non_negative_int, one_line, to_enum
+from crm_procedures.model._checks import (
+    language_code,
+    non_empty,
+    non_negative_int,
+    one_line,
+    to_enum,
+)
 from crm_procedures.model._email import email_address
 
 __all__ = ["Contact", "Gender"]
@@ -34,9 +40,11 @@ class Contact:
     """A person at a relation.
 
     ``name_prefix`` holds Dutch prefixes such as "van der" separately, so lists
-    sort on ``last_name``. Raises :class:`~crm_procedures.errors.InvalidInput` for
-    an empty last name or an e-mail address that a mail header would not carry
-    unchanged (``jan@mill.example:evil``, ``a@[b.c``; see
+    sort on ``last_name``. ``language`` (an ISO 639-1 code such as ``nl``, or
+    ``None`` when not recorded) picks the variant of a multi-language e-mail
+    template. Raises :class:`~crm_procedures.errors.InvalidInput` for an empty
+    last name, a malformed language code or an e-mail address that a mail
+    header would not carry unchanged (``jan@mill.example:evil``, ``a@[b.c``; see
     :func:`~crm_procedures.model._email.is_sendable_email`).
     """
 
@@ -51,6 +59,7 @@ class Contact:
     phone: str | None = attrs.field(default=None, validator=one_line)
     function: str = attrs.field(default="", validator=one_line)
     version: int = attrs.field(default=0, validator=non_negative_int)
+    language: str | None = attrs.field(default=None, validator=language_code)
 
     @property
     def full_name(self) -> str:

@@ -26,7 +26,13 @@ The TOML format (JSON has the same shape)::
     requires = ["text"]                 # step attributes or keys of [steps.x.params]
 
     [templates.info]
+    language = "en"                     # the default language (of subject and text)
     subject = "Information about {{project.name}}"
+    text = "{{contact.salutation}}, ..."
+    attachments = [{ document = "doc-brochure" }]   # or { digest = "<sha256>", filename = "a.pdf" }
+
+    [templates.info.variants.nl]        # the same e-mail for contacts whose language is nl
+    subject = "Informatie over {{project.name}}"
     text = "{{contact.salutation}}, ..."
 
     [procedures.standard]
@@ -77,7 +83,11 @@ from crm_procedures.procedures.procedure import (
     StepRef,
 )
 from crm_procedures.procedures.step import PLAIN, ParamValue, Role, Step, StepKindSpec
-from crm_procedures.procedures.templates import EmailTemplate
+from crm_procedures.procedures.templates import (
+    EmailTemplate,
+    TemplateAttachment,
+    TemplateVariant,
+)
 
 __all__ = ["dump_definitions", "load_definitions"]
 
@@ -99,7 +109,9 @@ _STEP = (
     "close_reason",
     "labels",
 )
-_TEMPLATE = ("subject", "text", "html", "language")
+_TEMPLATE = ("subject", "text", "html", "language", "variants", "attachments")
+_VARIANT = ("subject", "text", "html")
+_ATTACHMENT = ("document", "digest", "filename", "mime_type")
 _PROCEDURE = ("name", "description", "steps", "version", "matrix", "corrections", "close_reasons")
 _DICTIONARY = ("label", "choices")
 
@@ -301,15 +313,78 @@ def _read_step(r: _Reader, key: str, t: Mapping[str, Any]) -> Step:
     )
 
 
+def _read_variant(r: _Reader, where: str, t: Mapping[str, Any]) -> TemplateVariant:
+    r.keys(t, _VARIANT, where)
+    return TemplateVariant(
+        r.text(t, "subject", where, required=True) or "",
+        r.text(t, "text", where, required=True) or "",
+        r.text(t, "html", where),
+    )
+
+
+def _read_attachment(r: _Reader, where: str, value: Any) -> TemplateAttachment | None:
+    t = r.table(value, where)
+    if t is None:
+        return None
+    r.keys(t, _ATTACHMENT, where)
+    return TemplateAttachment(
+        r.text(t, "document", where),
+        r.text(t, "digest", where),
+        r.text(t, "filename", where) or "",
+        r.text(t, "mime_type", where) or "",
+    )
+
+
 def _read_template(r: _Reader, key: str, t: Mapping[str, Any]) -> EmailTemplate:
     where = f"templates.{key}"
     r.keys(t, _TEMPLATE, where)
+    language = r.text(t, "language", where) or "en"
+    variants: dict[str, TemplateVariant] = {}
+    if "variants" in t:
+        table = r.table(t["variants"], f"{where}.variants") or {}
+        for lang, value in table.items():
+            vt = r.table(value, f"{where}.variants.{lang}")
+            if vt is not None:
+                variants[lang] = _read_variant(r, f"{where}.variants.{lang}", vt)
+    attachments: list[TemplateAttachment] = []
+    if "attachments" in t:
+        items = t["attachments"]
+        if isinstance(items, (list, tuple)):
+            for i, item in enumerate(items):
+                found = _read_attachment(r, f"{where}.attachments[{i}]", item)
+                if found is not None:
+                    attachments.append(found)
+        else:
+            r.problem(
+                "wrong-type",
+                f"{where}.attachments",
+                f"expected a list of tables, got {_type_name(items)}",
+            )
+    own = "subject" in t or "text" in t
+    default = variants.get(language)
+    if default is not None and not own:
+        # The default language's content given as a variant: it becomes the template's own.
+        del variants[language]
+        return EmailTemplate(
+            key, default.subject, default.text, default.html, language, variants, attachments
+        )
+    if not own and variants:
+        r.problem(
+            "template-default-missing",
+            where,
+            f"no content in the template's default language {language!r}: give subject "
+            f"and text here, or add [{where}.variants.{language}] (or set language to one "
+            f"of the variants: {', '.join(variants)})",
+        )
+        return EmailTemplate(key, "", "", None, language, variants, attachments)
     return EmailTemplate(
         key,
         r.text(t, "subject", where, required=True) or "",
         r.text(t, "text", where, required=True) or "",
         r.text(t, "html", where),
-        r.text(t, "language", where) or "en",
+        language,
+        variants,
+        attachments,
     )
 
 
@@ -543,6 +618,25 @@ def _dump_template(t: EmailTemplate) -> dict[str, Any]:
     if t.html is not None:
         out["html"] = t.html
     out["language"] = t.language
+    if t.variants:
+        out["variants"] = {
+            lang: {
+                "subject": v.subject,
+                "text": v.text,
+                **({"html": v.html} if v.html is not None else {}),
+            }
+            for lang, v in t.variants.items()
+        }
+    if t.attachments:
+        out["attachments"] = [
+            {
+                name: value
+                for name in _ATTACHMENT
+                if (value := getattr(a, name)) is not None
+                and (value != "" or name in ("document", "digest"))
+            }
+            for a in t.attachments
+        ]
     return out
 
 

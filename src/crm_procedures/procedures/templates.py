@@ -10,19 +10,24 @@ braces are ordinary text (CSS in HTML bodies keeps working).
 Rendering fills the values in as given for the plain-text body and the
 subject, HTML-escapes them for the HTML body, and refuses a subject that would
 contain a line break (a header injection).
+
+A template may have variants in other languages (:class:`TemplateVariant`);
+:meth:`EmailTemplate.in_language` picks the one for a contact. It may attach
+documents from the blob store (:class:`TemplateAttachment`).
 """
 
 from __future__ import annotations
 
 import html as _html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 
 import attrs
 
 from crm_procedures.errors import Finding, TemplateError
+from crm_procedures.model._checks import LANGUAGE_CODE, shown
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.project import Project
@@ -34,6 +39,9 @@ __all__ = [
     "TEMPLATE_FIELDS",
     "EmailTemplate",
     "RenderedEmail",
+    "TemplateAttachment",
+    "TemplateVariant",
+    "check_attachment",
     "check_template",
     "placeholders",
     "render",
@@ -83,11 +91,53 @@ MAX_BODY = 1_000_000
 
 
 @attrs.frozen(slots=True)
+class TemplateVariant:
+    """A template's content in one more language: subject, text and optional HTML."""
+
+    subject: str
+    text: str
+    html: str | None = None
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_MIME_TYPE = re.compile(r"[a-z0-9.+-]+/[a-z0-9.+-]+")
+
+
+@attrs.frozen(slots=True)
+class TemplateAttachment:
+    """A document an e-mail template attaches, from the blob store.
+
+    Give exactly one of ``document`` (the id of a stored
+    :class:`~crm_procedures.model.document.Document`, whose name and media
+    type are used unless ``filename`` / ``mime_type`` say otherwise) or
+    ``digest`` (the SHA-256 hex digest of the content in the blob store; then
+    ``filename`` is required). The shape is checked by :func:`check_template`;
+    whether the content exists is checked when the e-mail is built.
+    """
+
+    document: str | None = None
+    digest: str | None = None
+    filename: str = ""
+    mime_type: str = ""
+
+
+def _variants(value: Mapping[str, TemplateVariant]) -> dict[str, TemplateVariant]:
+    return dict(sorted(dict(value).items()))
+
+
+def _attachments(value: Iterable[TemplateAttachment]) -> tuple[TemplateAttachment, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(slots=True)
 class EmailTemplate:
     """An e-mail template (W4).
 
-    ``text`` is the plain-text body; ``html`` an optional HTML alternative;
-    ``language`` (``en``, ``nl``, ``pl``) decides the salutation wording.
+    ``subject``, ``text`` (the plain-text body) and ``html`` (an optional HTML
+    alternative) are the content in the template's default ``language`` (an
+    ISO 639-1 code; ``en``, ``nl`` and ``pl`` also have salutation wording).
+    ``variants`` holds the content in further languages, keyed by language
+    code; ``attachments`` the documents every variant carries.
     """
 
     key: str
@@ -95,6 +145,48 @@ class EmailTemplate:
     text: str
     html: str | None = None
     language: str = "en"
+    variants: Mapping[str, TemplateVariant] = attrs.field(
+        factory=dict, converter=_variants, hash=False
+    )
+    attachments: tuple[TemplateAttachment, ...] = attrs.field(default=(), converter=_attachments)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The default language, then every variant's, in order."""
+        return (self.language, *(lang for lang in self.variants if lang != self.language))
+
+    def in_language(self, *preferred: str | None) -> EmailTemplate:
+        """This template in the first of ``preferred`` it has a variant for (the default otherwise).
+
+        The result has that variant's content as its own, its language as
+        ``language`` (which words the salutation) and no further variants.
+        ``None`` entries are skipped. The attachments stay.
+        """
+        for language in preferred:
+            if language is None:
+                continue
+            if language == self.language:
+                break
+            variant = self.variants.get(language)
+            if variant is not None:
+                return EmailTemplate(
+                    self.key,
+                    variant.subject,
+                    variant.text,
+                    variant.html,
+                    language,
+                    attachments=self.attachments,
+                )
+        if not self.variants:
+            return self
+        return EmailTemplate(
+            self.key,
+            self.subject,
+            self.text,
+            self.html,
+            self.language,
+            attachments=self.attachments,
+        )
 
 
 @attrs.frozen(slots=True)
@@ -157,6 +249,9 @@ def placeholders(source: str, key: str = "") -> list[str]:
 def check_template(template: EmailTemplate) -> list[Finding]:
     """Every problem of ``template`` as findings (empty when it is fine).
 
+    The default content and every variant are checked alike (a variant's
+    locations read ``templates.<key>.variants.<language>.subject``).
+
     Codes: ``template-syntax`` (malformed braces), ``template-unknown-field``
     (a placeholder outside :data:`TEMPLATE_FIELDS`), ``template-subject-line-break``
     (a CR, LF or other line separator in the subject), ``template-subject-control``
@@ -164,11 +259,93 @@ def check_template(template: EmailTemplate) -> list[Finding]:
     the subject: a mail header refuses them), ``template-control-character`` (a
     control character other than TAB, LF and CR, or a lone surrogate, in the
     text or HTML body), ``template-too-long`` (a subject over :data:`MAX_SUBJECT`
-    or a body over :data:`MAX_BODY` characters), ``template-empty-subject``.
+    or a body over :data:`MAX_BODY` characters), ``template-empty-subject``,
+    ``template-language`` (a language that is not an ISO 639-1 code, or a
+    variant in the default language, which the template's own content is),
+    ``template-attachment`` (an attachment that names neither or both of a
+    document and a digest, a malformed digest, a digest without a file name,
+    a malformed file name or MIME type).
     """
     findings: list[Finding] = []
     base = f"templates.{template.key}"
-    subject = template.subject
+    if not isinstance(template.language, str) or not LANGUAGE_CODE.fullmatch(template.language):
+        findings.append(
+            Finding(
+                "template-language",
+                f"{shown(template.language)} is not an ISO 639-1 language code; write two "
+                "lower-case letters such as 'en' or 'nl'",
+                f"{base}.language",
+            )
+        )
+    _check_content(findings, template.key, base, template.subject, template.text, template.html)
+    for language, variant in template.variants.items():
+        where = f"{base}.variants.{language}"
+        if not LANGUAGE_CODE.fullmatch(language):
+            findings.append(
+                Finding(
+                    "template-language",
+                    f"variant {shown(language)} is not an ISO 639-1 language code; write "
+                    "two lower-case letters such as 'en' or 'nl'",
+                    where,
+                )
+            )
+        elif language == template.language:
+            findings.append(
+                Finding(
+                    "template-language",
+                    f"{language!r} is the template's default language, whose content is the "
+                    "template's own subject and text; remove the variant or change 'language'",
+                    where,
+                )
+            )
+        _check_content(findings, template.key, where, variant.subject, variant.text, variant.html)
+    for i, attachment in enumerate(template.attachments):
+        findings.extend(check_attachment(attachment, f"{base}.attachments[{i}]"))
+    return findings
+
+
+def check_attachment(attachment: TemplateAttachment, where: str) -> list[Finding]:
+    """The shape problems of one attachment reference (code ``template-attachment``)."""
+    problems: list[str] = []
+    document, digest = attachment.document, attachment.digest
+    if (document is None) == (digest is None):
+        problems.append(
+            "name exactly one of document (a document id) or digest (a SHA-256 hex digest)"
+        )
+    if document is not None and (
+        not isinstance(document, str) or not document.strip() or _LINE_BREAK.search(document)
+    ):
+        problems.append(f"document {shown(document)} is not a document id")
+    if digest is not None:
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            problems.append(
+                f"digest {shown(digest)} is not a SHA-256 digest (64 lower-case hex digits)"
+            )
+        if not attachment.filename:
+            problems.append("an attachment by digest needs a filename, such as 'brochure.pdf'")
+    filename = attachment.filename
+    if (
+        not isinstance(filename, str)
+        or _SUBJECT_CONTROL.search(filename)
+        or (_LINE_BREAK.search(filename))
+    ):
+        problems.append(f"filename {shown(filename)} contains a control character")
+    elif filename and (not filename.strip() or "/" in filename or "\\" in filename):
+        problems.append(f"filename {shown(filename)} must be a plain file name")
+    mime = attachment.mime_type
+    if not isinstance(mime, str) or (mime and not _MIME_TYPE.fullmatch(mime)):
+        problems.append(f"mime_type {shown(mime)} must look like 'application/pdf'")
+    return [Finding("template-attachment", p, where) for p in problems]
+
+
+def _check_content(
+    findings: list[Finding],
+    key: str,
+    base: str,
+    subject: str,
+    text: str,
+    html: str | None,
+) -> None:
     if not subject.strip():
         findings.append(
             Finding("template-empty-subject", "the subject is empty", f"{base}.subject")
@@ -199,7 +376,7 @@ def check_template(template: EmailTemplate) -> list[Finding]:
                 f"{base}.subject",
             )
         )
-    for part, body in (("text", template.text), ("html", template.html)):
+    for part, body in (("text", text), ("html", html)):
         if body is None:
             continue
         bad = _BODY_CONTROL.search(body)
@@ -220,12 +397,11 @@ def check_template(template: EmailTemplate) -> list[Finding]:
                     f"{base}.{part}",
                 )
             )
-    parts = (("subject", template.subject), ("text", template.text), ("html", template.html))
-    for part, source in parts:
+    for part, source in (("subject", subject), ("text", text), ("html", html)):
         if source is None:
             continue
         try:
-            names = placeholders(source, template.key)
+            names = placeholders(source, key)
         except TemplateError as exc:
             findings.append(Finding("template-syntax", exc.reason, f"{base}.{part}"))
             continue
@@ -239,7 +415,6 @@ def check_template(template: EmailTemplate) -> list[Finding]:
                         f"{base}.{part}",
                     )
                 )
-    return findings
 
 
 def _fill(source: str, key: str, values: Mapping[str, str], escape: bool) -> str:

@@ -92,7 +92,12 @@ def enroll(
 def _refuse_duplicate(uow: UnitOfWork, project_id: str, relation_id: str) -> None:
     from crm_procedures.services.reports import report_queries
 
-    for other in report_queries(uow).prospects_of_relation(relation_id, Viewer.system()):
+    if getattr(uow, "reports", None) is not None:
+        others = report_queries(uow).prospects_of_relation(relation_id, Viewer.system())
+    else:
+        # A store without report queries: read the project's prospects through the port.
+        others = [p for p in _all_of_project(uow, project_id) if p.relation_id == relation_id]
+    for other in others:
         if other.project_id == project_id and other.status is not ProspectStatus.CLOSED:
             raise InvalidInput(
                 "relation_id",
@@ -100,3 +105,12 @@ def _refuse_duplicate(uow: UnitOfWork, project_id: str, relation_id: str) -> Non
                 f"(prospect {other.id}, {other.status.value}); reopen or use that one",
                 relation_id,
             )
+
+
+def _all_of_project(uow: UnitOfWork, project_id: str) -> list[Prospect]:
+    out: list[Prospect] = []
+    while True:
+        page = uow.prospects.of_project(project_id, Viewer.system(), limit=500, offset=len(out))
+        out.extend(page)
+        if len(page) < 500:
+            return out

@@ -14,6 +14,7 @@ mailer that remembers Message-IDs can drop a duplicate.
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable
 from datetime import datetime
 from email import policy as _policy
@@ -36,9 +37,10 @@ from crm_procedures.adapters.mime import (
     envelope_of,
     message_id_for,
 )
-from crm_procedures.errors import InvalidInput, TemplateError
+from crm_procedures.errors import AttachmentMissing, InvalidInput, TemplateError
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.ports import BlobStore, UnitOfWork
 from crm_procedures.procedures.templates import (
     EmailTemplate,
     check_template,
@@ -67,6 +69,7 @@ __all__ = [
     "message_id_for",
     "outbox_message_for_email",
     "step_email",
+    "template_attachments",
 ]
 
 MAIL_CHANNEL = "mail"
@@ -142,6 +145,8 @@ def edited_template(
         template.text if text is None else text,
         template.html if text is None else None,
         template.language,
+        template.variants,
+        template.attachments,
     )
     findings = check_template(edited)
     if findings:
@@ -156,13 +161,19 @@ def step_email(ctx: StepContext, key: str) -> EmailMessage:
 
     From is the installation (``CrmApp(sender_name=..., sender_email=...)``),
     Reply-To the acting user when they have an address. ``{{sender.*}}`` is
-    the acting user, ``{{organisation.*}}`` the installation. The user's
-    edits (``ctx.inputs.subject`` / ``text``) replace the template's.
+    the acting user, ``{{organisation.*}}`` the installation. The template's
+    variant in the contact's language is used (in the installation's
+    language when the contact has none recorded; the template's default
+    language when it has no such variant). The user's edits
+    (``ctx.inputs.subject`` / ``text``) replace the chosen variant's. The
+    template's attachments are read from the blob store.
 
     Raises:
         InvalidInput: the step has no template, the prospect no contact person,
             or the contact no e-mail address.
-        TemplateError: an edit that does not pass the template checks.
+        TemplateError: an edit that does not pass the template checks, or
+            attachments without a blob store.
+        AttachmentMissing: an attached document, or its content, is missing.
     """
     step = ctx.step
     if step.template is None:
@@ -184,9 +195,11 @@ def step_email(ctx: StepContext, key: str) -> EmailMessage:
     sender = ctx.uow.users.find(ctx.actor)
     sender_name = sender.name if sender else ""
     sender_email = (sender.email or "") if sender else ""
-    template = edited_template(
-        ctx.definitions.template(step.template), ctx.inputs.subject, ctx.inputs.text
+    chosen = ctx.definitions.template(step.template).in_language(
+        contact.language or services.language
     )
+    template = edited_template(chosen, ctx.inputs.subject, ctx.inputs.text)
+    attachments = template_attachments(ctx.uow, services.blobs, template)
     values = template_values(
         contact,
         ctx.relation(),
@@ -207,7 +220,53 @@ def step_email(ctx: StepContext, key: str) -> EmailMessage:
         key=key,
         date=ctx.now,
         reply_to=(sender_name, sender_email) if sender_email else None,
+        attachments=attachments,
     )
+
+
+def template_attachments(
+    uow: UnitOfWork, blobs: BlobStore | None, template: EmailTemplate
+) -> list[Attachment]:
+    """The files ``template`` attaches, read from the blob store.
+
+    A reference by document takes the document's name and media type (unless
+    the template names others) and its content by the document's digest.
+
+    Raises:
+        AttachmentMissing: a referenced document does not exist, or its
+            content (or the content of a digest) is not in the blob store.
+        TemplateError: the template attaches files but the installation has
+            no blob store (``CrmApp(blobs=...)``).
+    """
+    if not template.attachments:
+        return []
+    if blobs is None:
+        raise TemplateError(
+            template.key,
+            "it attaches documents, but the installation has no blob store; "
+            "give CrmApp(blobs=...) (or Context(blobs=...))",
+        )
+    out: list[Attachment] = []
+    for ref in template.attachments:
+        filename, mime_type = ref.filename, ref.mime_type
+        if ref.document is not None:
+            document = uow.documents.find(ref.document)
+            if document is None:
+                raise AttachmentMissing(template.key, "document", ref.document)
+            digest = document.sha256
+            filename = filename or document.name
+            mime_type = mime_type or document.media_type
+        else:
+            digest = ref.digest or ""
+        if not digest or not blobs.exists(digest):
+            raise AttachmentMissing(template.key, "blob", digest, filename)
+        out.append(Attachment(filename, blobs.get(digest), mime_type or _guess(filename)))
+    return out
+
+
+def _guess(filename: str) -> str:
+    guessed, _encoding = mimetypes.guess_type(filename, strict=True)
+    return guessed or "application/octet-stream"
 
 
 def email_preview(message: OutboxMessage) -> EmailPreview | None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from crm_procedures.access.viewer import Viewer
-from crm_procedures.errors import AccessDenied, CrmError, InvalidInput
+from crm_procedures.errors import AccessDenied, CapabilityMissing, InvalidInput
 from crm_procedures.locales import label, message
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.prospect import EntryKind
@@ -59,36 +59,25 @@ _PAGE = 1000
 
 
 def report_queries(uow: UnitOfWork) -> ReportQueries:
-    """The report queries of a unit of work.
+    """The report queries of a unit of work: its ``reports`` attribute.
 
-    A unit of work that has a ``reports`` attribute provides its own (that
-    is how a host's store adapter plugs in); the memory and SQL stores of
-    the library get theirs here.
+    Report queries are a capability of the unit of work
+    (:class:`~crm_procedures.ports.ReportingUnitOfWork`): the memory and SQL
+    stores offer theirs the same way a host's store adapter does.
 
     Raises:
-        CrmError: the store offers no report queries.
+        CapabilityMissing: the unit of work has no ``reports`` attribute.
     """
-    own = getattr(uow, "reports", None)
-    if own is not None:
-        found: ReportQueries = own
-        return found
-    from crm_procedures.adapters.memory import MemoryUnitOfWork
-
-    if isinstance(uow, MemoryUnitOfWork):
-        from crm_procedures.adapters.memory_reports import MemoryReports
-
-        return MemoryReports(uow)
-    if type(uow).__name__ == "SqlUnitOfWork":
-        # Imported only here: SQLAlchemy loads only for a store that uses it.
-        from crm_procedures.adapters.sql.reports import SqlReports
-        from crm_procedures.adapters.sql.store import SqlUnitOfWork
-
-        if isinstance(uow, SqlUnitOfWork):
-            return SqlReports(uow)
-    raise CrmError(
-        f"the store's unit of work ({type(uow).__name__}) offers no report queries; "
-        "give it a 'reports' attribute implementing crm_procedures.ports.ReportQueries"
-    )
+    found = getattr(uow, "reports", None)
+    if found is None:
+        raise CapabilityMissing(
+            "reports",
+            type(uow).__name__,
+            "give the unit of work a 'reports' attribute implementing "
+            "crm_procedures.ports.ReportQueries (see docs/how-to/store-adapter.md)",
+        )
+    queries: ReportQueries = found
+    return queries
 
 
 def _viewer(uow: UnitOfWork, actor: str) -> Viewer:

@@ -15,7 +15,7 @@ from crm_procedures.model.dictionaries import Choice, Dictionary
 from crm_procedures.procedures.definitions import dump_definitions, load_definitions
 from crm_procedures.procedures.procedure import ANY_STEP, START, Definitions, Procedure
 from crm_procedures.procedures.step import Role, Step, StepKindSpec
-from crm_procedures.procedures.templates import EmailTemplate
+from crm_procedures.procedures.templates import EmailTemplate, TemplateAttachment, TemplateVariant
 
 MINIMAL = """
 [roles.m]
@@ -214,8 +214,25 @@ def definitions_bundles(draw: st.DrawFn) -> Definitions:
         )
         for k in draw(st.lists(keys, max_size=3, unique=True))
     ]
+    variants = st.dictionaries(
+        keys, st.builds(TemplateVariant, texts, texts, st.none() | texts), max_size=2
+    )
+    attachments = st.lists(
+        st.builds(
+            TemplateAttachment, st.none() | texts, st.none() | texts, texts, st.just("") | line
+        ),
+        max_size=2,
+    )
     templates = [
-        EmailTemplate(k, draw(texts), draw(texts), draw(st.none() | texts), draw(keys))
+        EmailTemplate(
+            k,
+            draw(texts),
+            draw(texts),
+            draw(st.none() | texts),
+            draw(keys),
+            draw(variants),
+            draw(attachments),
+        )
         for k in draw(st.lists(keys, max_size=2, unique=True))
     ]
     choices = [

@@ -115,6 +115,7 @@ from crm_procedures.ports import (
     ProjectRepository,
     ProspectRepository,
     RelationRepository,
+    ReportQueries,
     UnitOfWork,
     UserRepository,
     VisitReportRepository,
@@ -407,6 +408,13 @@ class SqlUnitOfWork:
         self.definitions: DefinitionRepository = _Definitions(self)
         self.outbox: Outbox = _Outbox(self)
         self.audit: AuditLog = _Audit(self)
+
+    @property
+    def reports(self) -> ReportQueries:
+        """The report queries over this transaction (SQL ``GROUP BY`` queries)."""
+        from crm_procedures.adapters.sql.reports import SqlReports
+
+        return SqlReports(self)
 
     def _release(self) -> None:
         if self._locked:
