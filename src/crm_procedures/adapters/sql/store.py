@@ -339,9 +339,9 @@ class SqlStore:
         self._statements: dict[Any, Any] = {}
         # Hot-path statements compiled once to driver SQL: (sql, parameter order, fixed values).
         self._prepared: dict[Any, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
-        # Immutable records (users, groups) by their stored JSON text: the same text
-        # always gives an equal record, so structuring it again is wasted work.
-        self._records: dict[str, dict[str, Any]] = {"user": {}, "group": {}}
+        # Immutable records (users, groups, projects) by their stored JSON text: the
+        # same text always gives an equal record, so structuring it again is wasted work.
+        self._records: dict[str, dict[str, Any]] = {"user": {}, "group": {}, "project": {}}
         dbapi = engine.dialect.loaded_dbapi
         self._dbapi_error: type[Exception] = dbapi.Error
 
@@ -751,7 +751,11 @@ class _Repo(Generic[R]):
         if found is None:
             found = structure(json.loads(data), self._cls)
             remember(memo, data, found, _RECORDS_MAX)
-        return found
+        return self._handed_out(found)
+
+    def _handed_out(self, record: R) -> R:
+        """What a caller receives of a remembered record (users and groups: itself)."""
+        return record
 
     def _select_data(self) -> Select[Any]:
         return select(self._table.c.data)
@@ -973,6 +977,12 @@ class _ContactRepo(_Repo[Contact]):
 
 class _ProjectRepo(_Repo[Project]):
     _side_tables = True
+
+    def _handed_out(self, record: Project) -> Project:
+        # Frozen, but ``members`` is a dict: each caller gets its own.
+        copy = with_version(record, record.version)
+        object.__setattr__(copy, "members", dict(record.members))
+        return copy
 
     def _columns(self, record: Project) -> tuple[Any, ...]:
         return (record.relation_id, record.name, record.restricted)
