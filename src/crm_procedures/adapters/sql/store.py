@@ -334,10 +334,9 @@ class SqlStore:
         self._turn = threading.RLock()
         self._placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._inserts: dict[str, str] = {}
-        # Built query statements by shape (steps, page, viewer): building a
+        # Hot-path statements compiled once to driver SQL: (sql, parameter order,
+        # fixed values), by shape (the worklist: steps, page, viewer). Building a
         # UNION ALL of subqueries costs more than running it against an index.
-        self._statements: dict[Any, Any] = {}
-        # Hot-path statements compiled once to driver SQL: (sql, parameter order, fixed values).
         self._prepared: dict[Any, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
         # Immutable records (users, groups, projects) by their stored JSON text: the
         # same text always gives an equal record, so structuring it again is wasted work.
@@ -1021,28 +1020,14 @@ class _ProjectRepo(_Repo[Project]):
 _P = s.prospects.c
 _PROSPECT_COLUMNS: Final = [c for c in s.prospects.columns if c.name != "next_action_key"]
 _H = s.prospect_history.c
-_HISTORY_COLUMNS: Final = [
-    _H.prospect_id,
-    _H.seq,
-    _H.kind,
-    _H.at,
-    _H.actor,
-    _H.role,
-    _H.step,
-    _H.supersedes,
-    _H.detail,
-    _H.note,
-]
-_HISTORY_OF: Final = (
-    select(*_HISTORY_COLUMNS)
-    .where(_H.prospect_id.in_(bindparam("history_of", expanding=True)))
-    .order_by(_H.prospect_id, _H.seq)
-)
 _HISTORY_OF_ONE: Final = (
     "SELECT prospect_id, seq, kind, at, actor, role, step, supersedes, detail, note "
     "FROM prospect_history WHERE prospect_id = ? ORDER BY seq"
 )
-_STATEMENTS_MAX: Final = 256
+_HISTORY_OF_MANY: Final = (
+    "SELECT prospect_id, seq, kind, at, actor, role, step, supersedes, detail, note "
+    "FROM prospect_history WHERE prospect_id IN ({}) ORDER BY prospect_id, seq"
+)
 _PREPARED_MAX: Final = 1024
 _RECORDS_MAX: Final = 4096
 
@@ -1119,10 +1104,12 @@ class _ProspectRepo:
                 for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
             ]
         elif wanted:
+            ph = self._uow._placeholder
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                # .all() fetches in one driver call; iterating fetches row by row
-                found = self._uow.execute(_HISTORY_OF, {"history_of": chunk}).all()
+                found = self._uow.fast(
+                    _HISTORY_OF_MANY.format(", ".join([ph] * len(chunk))), chunk
+                ).fetchall()
                 for h in found:
                     histories.setdefault(h[0], []).append(
                         HistoryEntry(
@@ -1379,19 +1366,19 @@ class _ProspectRepo:
         steps = [step for step in steps if not some_unstorable(step)]
         if not steps or limit == 0:
             return []
-        key = (tuple(steps), limit, offset, viewer)
-        cache = self._uow._store._statements
-        statement = cache.get(key)
-        if statement is None:
-            statement = self._worklist_statement(steps, viewer, limit, offset)
-            remember(cache, key, statement, _STATEMENTS_MAX)
-        return self._fetch(statement, {"worklist_project": project_id})
+        key = ("worklist", tuple(steps), limit, offset, viewer)
+
+        def build() -> Select[Any]:
+            return self._worklist_statement(steps, viewer, limit, offset)
+
+        cursor = self._uow.prepared(key, build, worklist_project=project_id)
+        return self._build(cursor.fetchall())
 
     def _worklist_statement(
         self, steps: list[str | None], viewer: Viewer | None, limit: int, offset: int
     ) -> Select[Any]:
         where = [
-            _P.project_id == bindparam("worklist_project"),
+            _P.project_id == bindparam("worklist_project", ""),
             _P.status == ProspectStatus.RUNNING.value,
             *_prospect_visible(viewer),
         ]
