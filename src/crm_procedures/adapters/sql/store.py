@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -133,6 +134,20 @@ _STATUS: Final = {s.value: s for s in ProspectStatus}
 _STAGE: Final = {s.value: s for s in RelationStage}
 _ENTRY: Final = {k.value: k for k in EntryKind}
 _DUMP_DT: Final = cast(Callable[[datetime], str], unstructure)
+
+
+_UNSTORABLE_CHAR: Final = re.compile("[\x00\ud800-\udfff]|\\\\u0000")
+
+
+def _surely_storable(row: Sequence[Any]) -> bool:
+    """True when no text of ``row`` holds NUL or a lone surrogate (one scan of the texts).
+
+    The JSON copy in a row writes NUL as the escape ``\\u0000``, which is looked
+    for too; False (then the record is walked field by field for the exact
+    answer and the field's name) also when a user typed that escape.
+    """
+    texts = [v for v in row if isinstance(v, str)]
+    return _UNSTORABLE_CHAR.search("".join(texts)) is None
 
 
 def _dt_text(value: datetime | None) -> str | None:
@@ -322,9 +337,15 @@ class SqlStore:
         self._turn = threading.RLock()
         self._placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._inserts: dict[str, str] = {}
-        # Built query statements by shape (steps, page, viewer): building a
+        # Hot-path statements compiled once to driver SQL: (sql, parameter order,
+        # fixed values), by shape (the worklist: steps, page, viewer). Building a
         # UNION ALL of subqueries costs more than running it against an index.
-        self._statements: dict[Any, Any] = {}
+        self._prepared: dict[Any, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        # Immutable records (users, groups, projects) by their stored JSON text: the
+        # same text always gives an equal record, so structuring it again is wasted work.
+        self._records: dict[str, dict[str, Any]] = {"user": {}, "group": {}, "project": {}}
+        dbapi = engine.dialect.loaded_dbapi
+        self._dbapi_error: type[Exception] = dbapi.Error
 
     def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A new unit of work (one transaction).
@@ -385,6 +406,7 @@ class SqlUnitOfWork:
         self._conn.info["crm_read_only"] = read_only
         self.read_only = read_only
         self._statement: Any = None
+        self._raw: Any = None  # the driver connection once a transaction is begun
         # prospect id -> (version, stored history length) as last read or written here
         self._loaded: dict[str, tuple[int, int]] = {}
         self._last: tuple[str, str, int | None] = ("transaction", "", None)
@@ -426,6 +448,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         """Commit the transaction. Raises ConcurrencyConflict or StoreBusy (nothing committed)."""
         self._statement = "commit"
+        self._raw = None
         try:
             with self._errors():
                 self._conn.commit()
@@ -435,6 +458,7 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         """Roll the transaction back."""
         self._loaded.clear()
+        self._raw = None
         if self._conn.in_transaction():
             self._conn.rollback()
 
@@ -523,6 +547,81 @@ class SqlUnitOfWork:
         self._statement = sql
         with self._errors():
             return self._conn.exec_driver_sql(sql, params)
+
+    def _driver_connection(self) -> Any:
+        """The driver connection, inside this unit of work's transaction (begun if need be)."""
+        if not self._conn.in_transaction():
+            self._statement = None
+            with self._errors():
+                self._conn.begin()
+        self._raw = self._conn.connection.dbapi_connection
+        return self._raw
+
+    def fast(self, sql: str, params: Any = ()) -> Any:
+        """Run driver SQL on the driver's own cursor; returns the cursor.
+
+        The hot paths (a step: loads, one update, a few inserts) spend more
+        in SQLAlchemy's execution context than in the database; their
+        statements are fixed text, so they skip it. Driver errors are mapped
+        exactly as for :meth:`execute` (and arrive as SQLAlchemy's
+        ``DBAPIError`` subclasses, e.g. ``IntegrityError``, where not named).
+        """
+        if self.read_only and not sql.startswith("SELECT"):
+            self.refuse_writes(_describe(sql, False))
+        raw = self._raw
+        if raw is None:
+            raw = self._driver_connection()
+        self._statement = sql
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, params)
+        except self._store._dbapi_error as exc:
+            wrapped = DBAPIError.instance(sql, params, exc, self._store._dbapi_error)
+            with self._errors():
+                raise wrapped from None
+        except UnicodeEncodeError:
+            raise InvalidInput(None, UNSTORABLE_REASON) from None
+        return cursor
+
+    def prepared(self, key: Any, build: Callable[[], Any], **values: Any) -> Any:
+        """Run a Core statement compiled once per ``key`` to driver SQL; returns the cursor.
+
+        ``build()`` makes the statement the first time; its bound values are
+        kept, and ``values`` replace those of named ``bindparam`` s.
+        """
+        store = self._store
+        found = store._prepared.get(key)
+        if found is None:
+            compiled = build().compile(
+                dialect=store.engine.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            found = (compiled.string, order, dict(compiled.params))
+            remember(store._prepared, key, found, _PREPARED_MAX)
+        sql, order, fixed = found
+        params = {**fixed, **values} if values else fixed
+        return self.fast(sql, params if order is None else tuple([params[n] for n in order]))
+
+    @contextmanager
+    def atomic(self, statements: int) -> Iterator[None]:
+        """Make ``statements`` writes all-or-nothing, keeping the transaction usable on failure.
+
+        SQLite undoes a failed statement by itself and the transaction goes
+        on, so one statement needs nothing; otherwise (and always on
+        PostgreSQL, where a failed statement aborts the transaction) a
+        savepoint, set in driver SQL.
+        """
+        if statements <= 1 and self.dialect == "sqlite":
+            yield
+            return
+        self.fast("SAVEPOINT crm_write")
+        try:
+            yield
+        except BaseException:
+            self.fast("ROLLBACK TO SAVEPOINT crm_write")
+            self.fast("RELEASE SAVEPOINT crm_write")
+            raise
+        self.fast("RELEASE SAVEPOINT crm_write")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -624,6 +723,9 @@ class _Repo(Generic[R]):
         self._kind = kind
         self._cls = cls
         self._table = table
+        self._memo: dict[str, Any] | None = uow._store._records.get(kind)
+        ph = uow._placeholder
+        self._by_id = f'SELECT data FROM "{table.name}" WHERE id = {ph}'
 
     # what a subclass says about its kind
 
@@ -633,6 +735,9 @@ class _Repo(Generic[R]):
 
     def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
         return []
+
+    _side_tables = False
+    """True when :meth:`_after_write` writes further rows (the write needs a savepoint)."""
 
     def _after_write(self, records: Sequence[R], new: bool) -> None:
         """Maintain side tables (project links)."""
@@ -648,7 +753,18 @@ class _Repo(Generic[R]):
         )
 
     def _load(self, data: str) -> R:
-        return structure(json.loads(data), self._cls)
+        memo = self._memo
+        if memo is None:
+            return structure(json.loads(data), self._cls)
+        found: R | None = memo.get(data)
+        if found is None:
+            found = structure(json.loads(data), self._cls)
+            remember(memo, data, found, _RECORDS_MAX)
+        return self._handed_out(found)
+
+    def _handed_out(self, record: R) -> R:
+        """What a caller receives of a remembered record (users and groups: itself)."""
+        return record
 
     def _select_data(self) -> Select[Any]:
         return select(self._table.c.data)
@@ -657,20 +773,36 @@ class _Repo(Generic[R]):
         return [self._load(row[0]) for row in self._uow.execute(statement)]
 
     def _check_type(self, record: R, operation: str) -> None:
+        """Refuse a write in a read-only unit of work, or of another type.
+
+        Whether every text can be stored is checked on the row itself
+        (:meth:`_stored_row`): it holds every text of the record.
+        """
         self._uow.refuse_writes(f"{self._kind}.{operation}")
         if not isinstance(record, self._cls):
             raise InvalidInput(self._kind, f"must be a {self._cls.__name__}", type(record).__name__)
-        check_storable(record, self._kind)
+
+    def _stored_row(self, record: R) -> tuple[Any, ...]:
+        """The row of ``record``; raises InvalidInput (naming the field) for text no store holds."""
+        row = self._row(record)
+        if not _surely_storable(row):
+            check_storable(record, self._kind)
+        return row
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> R:
         """The record with that id. Raises NotFound (missing, or invisible to viewer)."""
         if some_unstorable(record_id):
             raise NotFound(self._kind, str(record_id))
-        t = self._table
-        statement = self._select_data().where(t.c.id == record_id)
-        if viewer is not None:
-            statement = statement.where(*self._visibility(viewer))
-        row = self._uow.execute(statement).first()
+        if viewer is None:
+            row = self._uow.fast(self._by_id, (record_id,)).fetchone()
+        else:
+            t = self._table
+
+            def build() -> Select[Any]:
+                visible = self._visibility(viewer)
+                return self._select_data().where(t.c.id == bindparam("rid", ""), *visible)
+
+            row = self._uow.prepared((self._kind, "get", viewer), build, rid=record_id).fetchone()
         if row is None:
             raise NotFound(self._kind, str(record_id))
         return self._load(row[0])
@@ -679,7 +811,7 @@ class _Repo(Generic[R]):
         """The record with that id, or ``None`` (no visibility check)."""
         if not isinstance(cast(object, record_id), str) or some_unstorable(record_id):
             return None
-        row = self._uow.execute(self._select_data().where(self._table.c.id == record_id)).first()
+        row = self._uow.fast(self._by_id, (record_id,)).fetchone()
         return None if row is None else self._load(row[0])
 
     def _stored_version(self, record_id: str) -> int | None:
@@ -726,9 +858,13 @@ class _Repo(Generic[R]):
     def _insert(self, stored: Sequence[R]) -> None:
         first = stored[0]
         self._uow._last = (self._kind, first.id, 0)  # type: ignore[attr-defined]
-        rows = [self._row(r) for r in stored]
+        rows = [self._stored_row(r) for r in stored]
         sql = self._uow._store.insert_sql(self._table)
         try:
+            if len(rows) == 1 and not self._side_tables:
+                with self._uow.atomic(1):
+                    self._uow.fast(sql, rows[0])
+                return
             with self._uow.savepoint():
                 if len(rows) == 1:
                     self._uow.driver(sql, rows[0])
@@ -750,14 +886,9 @@ class _Repo(Generic[R]):
         version: int = record.version  # type: ignore[attr-defined]
         self._uow._last = (self._kind, rid, version)
         stored = with_version(record, version + 1)
-        row = self._row(stored)
-        t = self._table
-        names = [c.name for c in t.columns]
-        values = dict(zip(names, row))
-        with self._uow.savepoint():
-            result = self._uow.execute(
-                t.update().where(t.c.id == rid, t.c.version == version).values(values)
-            )
+        row = self._stored_row(stored)
+        with self._uow.atomic(2 if self._side_tables else 1):
+            result = self._uow.fast(self._update_sql(len(row)), (*row[1:], rid, version))
             if result.rowcount != 1:
                 actual = self._stored_version(rid)
                 if actual is None:
@@ -765,6 +896,19 @@ class _Repo(Generic[R]):
                 raise ConcurrencyConflict(self._kind, rid, version, actual)
             self._after_write([stored], False)
         return stored
+
+    def _update_sql(self, width: int) -> str:
+        """``UPDATE`` of the first ``width`` columns but ``id``, at one version (driver SQL)."""
+        store = self._uow._store
+        key = f"update:{self._table.name}:{width}"
+        sql = store._inserts.get(key)
+        if sql is None:
+            ph = store._placeholder
+            names = [c.name for c in self._table.columns][1:width]
+            sets = ", ".join(f'"{name}" = {ph}' for name in names)
+            sql = f'UPDATE "{self._table.name}" SET {sets} WHERE id = {ph} AND version = {ph}'
+            store._inserts[key] = sql
+        return sql
 
     def count(self, viewer: Viewer | None = None) -> int:
         """How many records the viewer may see (all with ``None``)."""
@@ -841,6 +985,14 @@ class _ContactRepo(_Repo[Contact]):
 
 
 class _ProjectRepo(_Repo[Project]):
+    _side_tables = True
+
+    def _handed_out(self, record: Project) -> Project:
+        # Frozen, but ``members`` is a dict: each caller gets its own.
+        copy = with_version(record, record.version)
+        object.__setattr__(copy, "members", dict(record.members))
+        return copy
+
     def _columns(self, record: Project) -> tuple[Any, ...]:
         return (record.relation_id, record.name, record.restricted)
 
@@ -878,24 +1030,16 @@ class _ProjectRepo(_Repo[Project]):
 _P = s.prospects.c
 _PROSPECT_COLUMNS: Final = [c for c in s.prospects.columns if c.name != "next_action_key"]
 _H = s.prospect_history.c
-_HISTORY_COLUMNS: Final = [
-    _H.prospect_id,
-    _H.seq,
-    _H.kind,
-    _H.at,
-    _H.actor,
-    _H.role,
-    _H.step,
-    _H.supersedes,
-    _H.detail,
-    _H.note,
-]
-_HISTORY_OF: Final = (
-    select(*_HISTORY_COLUMNS)
-    .where(_H.prospect_id.in_(bindparam("history_of", expanding=True)))
-    .order_by(_H.prospect_id, _H.seq)
+_HISTORY_OF_ONE: Final = (
+    "SELECT prospect_id, seq, kind, at, actor, role, step, supersedes, detail, note "
+    "FROM prospect_history WHERE prospect_id = ? ORDER BY seq"
 )
-_STATEMENTS_MAX: Final = 256
+_HISTORY_OF_MANY: Final = (
+    "SELECT prospect_id, seq, kind, at, actor, role, step, supersedes, detail, note "
+    "FROM prospect_history WHERE prospect_id IN ({}) ORDER BY prospect_id, seq"
+)
+_PREPARED_MAX: Final = 1024
+_RECORDS_MAX: Final = 4096
 
 
 def _prospect_row(p: Prospect) -> tuple[Any, ...]:
@@ -959,14 +1103,23 @@ class _ProspectRepo:
     # reading
 
     def _fetch(self, statement: Select[Any], params: Any = None) -> list[Prospect]:
-        rows = self._uow.execute(statement, params).all()
+        return self._build(self._uow.execute(statement, params).all())
+
+    def _build(self, rows: Sequence[Any]) -> list[Prospect]:
         histories: dict[str, list[HistoryEntry]] = {}
         wanted = [r[0] for r in rows if r[13]]
-        if wanted:
+        if len(wanted) == 1:
+            histories[wanted[0]] = [
+                HistoryEntry(h[1], _ENTRY[h[2]], _at(h[3]), h[4], h[5], h[6], h[7], h[8], h[9])
+                for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
+            ]
+        elif wanted:
+            ph = self._uow._placeholder
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                # .all() fetches in one driver call; iterating fetches row by row
-                found = self._uow.execute(_HISTORY_OF, {"history_of": chunk}).all()
+                found = self._uow.fast(
+                    _HISTORY_OF_MANY.format(", ".join([ph] * len(chunk))), chunk
+                ).fetchall()
                 for h in found:
                     histories.setdefault(h[0], []).append(
                         HistoryEntry(
@@ -1008,12 +1161,21 @@ class _ProspectRepo:
     def _select(self) -> Select[Any]:
         return select(*_PROSPECT_COLUMNS)
 
+    def _history_sql(self) -> str:
+        return _HISTORY_OF_ONE.replace("?", self._uow._placeholder)
+
+    def _by_id(self, record_id: str, viewer: Viewer | None) -> list[Prospect]:
+        def build() -> Select[Any]:
+            return self._select().where(_P.id == bindparam("rid", ""), *_prospect_visible(viewer))
+
+        cursor = self._uow.prepared(("prospect", "get", viewer), build, rid=record_id)
+        return self._build(cursor.fetchall())
+
     def get(self, record_id: str, viewer: Viewer | None = None) -> Prospect:
         """The prospect with that id. Raises NotFound (missing, or invisible to viewer)."""
         if some_unstorable(record_id):
             raise NotFound(self._kind, str(record_id))
-        statement = self._select().where(_P.id == record_id, *_prospect_visible(viewer))
-        found = self._fetch(statement)
+        found = self._by_id(record_id, viewer)
         if not found:
             raise NotFound(self._kind, str(record_id))
         return found[0]
@@ -1022,7 +1184,7 @@ class _ProspectRepo:
         """The prospect with that id, or ``None`` (no visibility check)."""
         if not isinstance(cast(object, record_id), str) or some_unstorable(record_id):
             return None
-        found = self._fetch(self._select().where(_P.id == record_id))
+        found = self._by_id(record_id, None)
         return found[0] if found else None
 
     # writing
@@ -1113,10 +1275,11 @@ class _ProspectRepo:
         version = record.version
         self._uow._last = (self._kind, rid, version)
         known = self._uow._loaded.get(rid)
+        ph = self._uow._placeholder
         if known is None or known[0] != version:
-            row = self._uow.execute(
-                select(_P.version, _P.history_count, _P.project_id).where(_P.id == rid)
-            ).first()
+            row = self._uow.fast(
+                f"SELECT version, history_count FROM prospects WHERE id = {ph}", (rid,)
+            ).fetchone()
             if row is None:
                 raise NotFound(self._kind, rid)
             if row[0] != version:
@@ -1124,30 +1287,32 @@ class _ProspectRepo:
             known = (int(row[0]), int(row[1]))
         check_prospect(record, known[1])
         values = _prospect_row(record)
-        names = [c.name for c in s.prospects.columns]
-        changes = dict(zip(names[1:], values[1:]))
-        changes["version"] = version + 1
-        table = s.prospects
-        with self._uow.savepoint():
+        new_entries = _history_rows(record, known[1])
+        store = self._uow._store
+        update = store._inserts.get("update:prospects")
+        if update is None:
+            sets = ", ".join(f'"{c.name}" = {ph}' for c in s.prospects.columns if c.name != "id")
+            update = f"UPDATE prospects SET {sets} WHERE id = {ph} AND version = {ph}"
+            store._inserts["update:prospects"] = update
+        with self._uow.atomic(1 + len(new_entries)):
             try:
-                result = self._uow.execute(
-                    table.update().where(_P.id == rid, _P.version == version).values(changes)
+                result = self._uow.fast(
+                    update, (*values[1:13], version + 1, values[14], rid, version)
                 )
             except IntegrityError:
                 raise InvalidInput(
                     "project_id", "refers to no stored project", record.project_id
                 ) from None
             if result.rowcount != 1:
-                row = self._uow.execute(select(_P.version).where(_P.id == rid)).first()
+                row = self._uow.fast(
+                    f"SELECT version FROM prospects WHERE id = {ph}", (rid,)
+                ).fetchone()
                 if row is None:
                     raise NotFound(self._kind, rid)
                 raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
-            new_entries = _history_rows(record, known[1])
-            if new_entries:
-                self._uow.driver(
-                    self._uow._store.insert_sql(s.prospect_history),
-                    new_entries if len(new_entries) > 1 else new_entries[0],
-                )
+            insert = store.insert_sql(s.prospect_history)
+            for entry in new_entries:
+                self._uow.fast(insert, entry)
         record.version = version + 1
         self._uow._loaded[rid] = (version + 1, len(record.history))
         return record.copy()
@@ -1211,19 +1376,19 @@ class _ProspectRepo:
         steps = [step for step in steps if not some_unstorable(step)]
         if not steps or limit == 0:
             return []
-        key = (tuple(steps), limit, offset, viewer)
-        cache = self._uow._store._statements
-        statement = cache.get(key)
-        if statement is None:
-            statement = self._worklist_statement(steps, viewer, limit, offset)
-            remember(cache, key, statement, _STATEMENTS_MAX)
-        return self._fetch(statement, {"worklist_project": project_id})
+        key = ("worklist", tuple(steps), limit, offset, viewer)
+
+        def build() -> Select[Any]:
+            return self._worklist_statement(steps, viewer, limit, offset)
+
+        cursor = self._uow.prepared(key, build, worklist_project=project_id)
+        return self._build(cursor.fetchall())
 
     def _worklist_statement(
         self, steps: list[str | None], viewer: Viewer | None, limit: int, offset: int
     ) -> Select[Any]:
         where = [
-            _P.project_id == bindparam("worklist_project"),
+            _P.project_id == bindparam("worklist_project", ""),
             _P.status == ProspectStatus.RUNNING.value,
             *_prospect_visible(viewer),
         ]
@@ -1391,7 +1556,7 @@ class _VisitReportRepo(_Repo[VisitReport]):
             marks = ", ".join([store._placeholder] * len(names))
             sql = f"INSERT INTO visit_reports ({', '.join(names)}) VALUES ({marks})"
             store._inserts["visit_reports"] = sql
-        rows = [self._row(r) for r in stored]
+        rows = [self._stored_row(r) for r in stored]
         try:
             with self._uow.savepoint():
                 self._uow.driver(sql, rows if len(rows) > 1 else rows[0])
@@ -1404,7 +1569,7 @@ class _VisitReportRepo(_Repo[VisitReport]):
         version = record.version
         self._uow._last = (self._kind, record.id, version)
         stored = with_version(record, version + 1)
-        row = self._row(stored)
+        row = self._stored_row(stored)
         t = self._table
         names = [c.name for c in t.columns if c.name != "rid"]
         values = dict(zip(names, row))
@@ -1494,13 +1659,15 @@ class _DocumentRepo(_Repo[Document]):
 class _UserRepo(_Repo[User]):
     def all(self) -> list[User]:
         """Every user, by id."""
-        return self._many(self._select_data().order_by(self._table.c.id))
+        rows = self._uow.fast('SELECT data FROM "users" ORDER BY id').fetchall()
+        return [self._load(row[0]) for row in rows]
 
 
 class _GroupRepo(_Repo[Group]):
     def all(self) -> list[Group]:
         """Every group, by id."""
-        return self._many(self._select_data().order_by(self._table.c.id))
+        rows = self._uow.fast('SELECT data FROM "groups" ORDER BY id').fetchall()
+        return [self._load(row[0]) for row in rows]
 
 
 class _Definitions:
@@ -1824,17 +1991,22 @@ class _Audit:
         self._uow.refuse_writes("audit.record")
         if not isinstance(change, Change):
             raise InvalidInput("change", "must be a Change", type(change).__name__)
-        check_storable(change, "change")
-        self._uow.execute(
-            s.audit.insert().values(
-                record_kind=change.record_kind,
-                record_id=change.record_id,
-                version=change.version,
-                at=_DUMP_DT(change.at),
-                actor=change.actor,
-                action=change.action,
-                changes=_json({k: list(v) for k, v in change.changes.items()}),
-            )
+        row = (
+            change.record_kind,
+            change.record_id,
+            change.version,
+            _DUMP_DT(change.at),
+            change.actor,
+            change.action,
+            _json({k: list(v) for k, v in change.changes.items()}),
+        )
+        if not _surely_storable(row):
+            check_storable(change, "change")
+        ph = self._uow._placeholder
+        self._uow.fast(
+            "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "
+            f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+            row,
         )
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
