@@ -374,3 +374,21 @@ def test_the_default_conventions_remember_words_without_changing_answers() -> No
     second = [normalise_relation_name(n) for n, _ in RELATION_NAMES]
     assert first == second == [e for _, e in RELATION_NAMES]
     assert DEFAULT_CONVENTIONS._memo
+
+
+def test_apostrophe_words_stay_lower_case_without_an_agreement() -> None:
+    bare = NameConventions(always_lower=())
+    assert normalise_relation_name("café 't hoekje", bare) == "Café 't Hoekje"
+    assert normalise_relation_name("'s gravenhage", bare) == "'s Gravenhage"
+
+
+def test_several_abbreviations_each_match_in_both_directions() -> None:
+    two = {"E.T.B.": "Electro Technisch Bedrijf", "H.B.M.": "Hollandsche Beton Maatschappij"}
+    written = NameConventions(abbreviations=two)
+    assert normalise_relation_name("hbm en etb", written) == (
+        "Hollandsche Beton Maatschappij en Electro Technisch Bedrijf"
+    )
+    short = NameConventions(abbreviations=two, prefer="abbreviated")
+    assert normalise_relation_name("hollandsche beton maatschappij en etb", short) == (
+        "H.B.M. en E.T.B."
+    )

@@ -105,7 +105,7 @@ def test_a_rule_set_version_is_a_whole_number_from_one(version: Any) -> None:
 
 def test_rule_set_members_must_be_rules_with_unique_codes() -> None:
     rule = Rule("a", "", REL, {"check": "required", "field": "name"})
-    error = refusal(lambda: RuleSet(1, [rule, "b"]))  # type: ignore[list-item]
+    error = refusal(lambda: RuleSet(1, [rule, "b"]))
     assert (error.field, error.value) == ("rules[1]", "b")
     assert "must be a Rule" in error.reason
     error = refusal(lambda: RuleSet(1, [rule, rule]))
@@ -164,7 +164,7 @@ def test_an_unknown_check_lists_the_known_ones(name: Any) -> None:
 
 
 def test_missing_and_extra_parameters_are_named() -> None:
-    cond = {"check": "required_if", "field": "name"}
+    cond: dict[str, Any] = {"check": "required_if", "field": "name"}
     error = rule_refusal(REL, cond)
     assert (error.field, error.value) == ("condition", cond)
     assert "check 'required_if' needs ['if_field']" in error.reason
@@ -198,6 +198,7 @@ def test_a_relation_rule_may_name_the_postcode() -> None:
 def test_min_contacts_needs_a_whole_count_from_one(count: Any) -> None:
     error = rule_refusal(REL, {"check": "min_contacts", "count": count})
     assert (error.field, error.value) == ("condition.count", count)
+    assert error.reason == "must be a whole number >= 1"
 
 
 def test_min_contacts_and_note_required_apply_to_their_own_record_kind() -> None:
@@ -225,6 +226,7 @@ def test_note_required_min_length_is_a_whole_number_from_one(length: Any) -> Non
         ACT, {"check": "note_required", "kinds": ["contact"], "min_length": length}
     )
     assert (error.field, error.value) == ("condition.min_length", length)
+    assert error.reason == "must be a whole number >= 1"
 
 
 def test_note_required_completed_only_is_true_or_false() -> None:
@@ -232,6 +234,7 @@ def test_note_required_completed_only_is_true_or_false() -> None:
         ACT, {"check": "note_required", "kinds": ["contact"], "completed_only": "yes"}
     )
     assert error.field == "condition.completed_only"
+    assert error.reason == "must be true or false"
 
 
 @pytest.mark.parametrize("values", [[], "north", [1]])
@@ -460,3 +463,12 @@ def test_each_format_accepts_its_own_form_and_refuses_others(
 def test_an_empty_value_is_left_to_required() -> None:
     rules = one(REL, {"check": "format", "field": "phone", "format": "phone_nl"})
     assert check([relation(phone=""), relation("r2")], rules) == []
+
+
+def test_required_if_equals_empty_text_applies_when_the_other_field_is_unset() -> None:
+    rules = one(
+        REL, {"check": "required_if", "field": "website", "if_field": "region", "equals": ""}
+    )
+    assert [v.record_id for v in check([relation("r1"), relation("r2", region="x")], rules)] == [
+        "r1"
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -59,6 +60,12 @@ class _NoOffset(tzinfo):
     """A tzinfo that knows no offset: a datetime carrying it is still naive."""
 
     def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
         return None
 
 
@@ -206,7 +213,8 @@ def test_every_operation_refuses_a_time_that_is_not_an_aware_datetime(
         error = _refused_unchanged(prospect, call, InvalidInput)
         assert isinstance(error, InvalidInput)
         assert error.field == "at"
-        assert reason in str(error)
+        assert error.value is at
+        assert reason in error.reason
 
 
 @pytest.mark.parametrize("actor", ["", 5, None])
@@ -236,6 +244,7 @@ def test_every_operation_refuses_an_actor_that_is_not_a_user_id(
         assert isinstance(error, InvalidInput)
         assert error.field == "actor"
         assert error.value == actor
+        assert error.reason == "must be a user id"
 
 
 # --- allowed_next and worklists -----------------------------------------------------------
@@ -287,8 +296,8 @@ def test_withdrawing_recomputes_the_last_step_from_entries_not_superseded(
     correct(standard, p, 3, None, "project_leader", LEADER, LATER)
     assert p.last_step == "call"
     correct(standard, p, 1, None, "project_leader", LEADER, LATER)
-    assert p.last_step is None
     assert allowed_next(standard, p, "marketeer") == {"call"}
+    assert p.last_step is None
 
 
 def test_a_corrected_correction_counts_as_the_newest_registration(standard: Procedure) -> None:
@@ -560,3 +569,31 @@ def test_mark_won_refuses_a_prospect_that_is_not_running(standard: Procedure) ->
     error = _refused_unchanged(p, lambda: mark_won(p, LEADER, AT), ProspectClosed)
     assert isinstance(error, ProspectClosed)
     assert error.reason == "has_supplier"
+
+
+def test_times_in_an_iana_zone_are_accepted_everywhere(standard: Procedure) -> None:
+    at = datetime(2026, 3, 29, 3, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    p = make_prospect(status=ProspectStatus.PREPARING)
+    release(p, LEADER, at)
+    perform(standard, p, "call", "marketeer", MARKETEER, at)
+    correct(standard, p, 2, "call_back", "project_leader", LEADER, at)
+    set_status(standard, p, "preparing", LEADER, at)
+    set_status(standard, p, "running", LEADER, at)
+    close(standard, p, "no_budget", LEADER, at)
+    reopen(p, LEADER, at)
+    mark_won(p, LEADER, at)
+    assert {e.at for e in p.history} == {at}
+
+
+def test_an_operation_without_a_note_records_an_empty_note(standard: Procedure) -> None:
+    p = make_prospect(status=ProspectStatus.PREPARING)
+    release(p, LEADER, AT)
+    perform(standard, p, "call", "marketeer", MARKETEER, AT)
+    correct(standard, p, 2, "call_back", "project_leader", LEADER, AT)
+    set_status(standard, p, "preparing", LEADER, AT)
+    set_status(standard, p, "running", LEADER, AT)
+    close(standard, p, "no_budget", LEADER, AT)
+    set_status(standard, p, "closed", LEADER, AT, reason="has_supplier")
+    reopen(p, LEADER, AT)
+    mark_won(p, LEADER, AT)
+    assert [e.note for e in p.history] == [""] * 10
