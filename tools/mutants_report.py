@@ -104,8 +104,11 @@ def _message_only(before: list[str], after: list[str]) -> bool:
 
 
 def _function_of(name: str) -> str:
-    tail = name.rsplit(".", 1)[-1]
-    return tail.rsplit("__mutmut_", 1)[0].removeprefix("x").replace("ǁ", ".").strip(".")
+    """``_check_time`` or ``NameConventions.canonical_form`` from mutmut's mangled name."""
+    tail = name.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
+    if tail.startswith("x_"):
+        return tail[2:]
+    return tail.removeprefix("x").replace("ǁ", ".").strip(".")
 
 
 def _equivalents() -> list[dict[str, Any]]:

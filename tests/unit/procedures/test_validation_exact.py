@@ -331,3 +331,33 @@ def test_an_undefined_role_in_a_matrix_is_named() -> None:
     finding = only(defs, "unknown-role")
     assert finding.location == "procedures.p.matrix.ghost"
     assert finding.message == "role 'ghost' is not defined under [roles]"
+
+
+def test_an_invalid_key_is_found_in_each_section_it_keys() -> None:
+    defs = Definitions(
+        roles=[Role("m"), Role("bad role")],
+        steps=[Step("a", "A", final=True), Step("bad step", "B", final=True)],
+        templates=[EmailTemplate("bad template", "S", "T")],
+        step_kinds=[StepKindSpec("bad kind")],
+        procedures=[
+            Procedure("p", "P", steps=("a",), matrix={"m": {START: {"a"}}}, close_reasons=("no",)),
+            Procedure(
+                "bad proc", "Q", steps=("a",), matrix={"m": {START: {"a"}}}, close_reasons=("no",)
+            ),
+        ],
+        close_reasons=REASONS,
+    )
+    invalid = findings(defs, "invalid-key")
+    assert sorted(f.location for f in invalid) == [
+        "procedures.bad proc",
+        "roles.bad role",
+        "step_kinds.bad kind",
+        "steps.bad step",
+        "templates.bad template",
+    ]
+    assert all("is not a valid key" in f.message for f in invalid)
+
+
+def test_the_bundle_version_finding_says_what_is_valid() -> None:
+    finding = only(bundle(version=0), "invalid-version")
+    assert (finding.location, finding.message) == ("version", "the version must be 1 or higher")
