@@ -125,9 +125,10 @@ def _equivalent_reason(
     for item in known:
         if item["module"] != module or item["function"] != function:
             continue
-        if [s.strip() for s in item["before"]] == before and [
-            s.strip() for s in item["after"]
-        ] == after:
+        if [s.strip() for s in item["before"]] != before:
+            continue
+        # Without "after", the entry covers every mutant of those lines.
+        if "after" not in item or [s.strip() for s in item["after"]] == after:
             return str(item["reason"])
     return None
 

@@ -472,3 +472,27 @@ def test_required_if_equals_empty_text_applies_when_the_other_field_is_unset() -
     assert [v.record_id for v in check([relation("r1"), relation("r2", region="x")], rules)] == [
         "r1"
     ]
+
+
+@pytest.mark.parametrize("description", [None, 5, ["x"]])
+def test_a_rule_description_must_be_text(description: Any) -> None:
+    # It is shown in every violation and written to TOML; None used to be
+    # accepted and then failed only when the rules were written out.
+    error = refusal(lambda: Rule("r", description, REL, {"check": "required", "field": "name"}))
+    assert (error.field, error.reason, error.value) == ("description", "must be text", description)
+    error = refusal(
+        lambda: load_rules(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "code": "r",
+                        "description": description,
+                        "applies_to": "relation",
+                        "condition": {"check": "required", "field": "name"},
+                    }
+                ],
+            }
+        )
+    )
+    assert "description" in str(error)

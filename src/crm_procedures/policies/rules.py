@@ -178,6 +178,11 @@ def _code(_inst: Any, _attribute: Any, value: Any) -> None:
         raise InvalidInput("code", "must be a non-empty code without spaces", value)
 
 
+def _description(_inst: Any, _attribute: Any, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InvalidInput("description", "must be text", value)
+
+
 @attrs.frozen
 class Rule:
     """One mandatory-data rule.
@@ -196,7 +201,7 @@ class Rule:
     """
 
     code: str = attrs.field(validator=_code)
-    description: str
+    description: str = attrs.field(validator=_description)
     applies_to: RecordKind = attrs.field(converter=RecordKind)
     condition: Mapping[str, Any] = attrs.field(
         converter=_condition, validator=_validate_condition, hash=False
