@@ -150,6 +150,13 @@ PEOPLE = [
     ("Ad v. Dam", ("Ad", "A.", "van", "Dam")),
     ("Anne-Marie van Dijk-de Wit", ("Anne-Marie", "A.", "van", "Dijk-de Wit")),
     ("Kees de  Jong-de Vries", ("Kees", "K.", "de", "Jong-de Vries")),
+    ("ABC Berg", ("", "A.B.C.", "", "Berg")),
+    ("ABCD Berg", ("Abcd", "A.", "", "Berg")),
+    ("v.d. Berg", ("", "", "van der", "Berg")),
+    ("Jan van der", ("Jan", "J.", "van", "Der")),
+    ("Jansen-van Dijk, Marie", ("Marie", "M.", "", "Jansen-van Dijk")),
+    ("Marie Jansen-Dijk", ("Marie", "M.", "", "Jansen-Dijk")),
+    ("Van, Jan", ("Jan", "J.", "", "Van")),
 ]
 
 
@@ -309,6 +316,7 @@ def test_the_default_phone_country_is_the_netherlands() -> None:
         ("+48 22 123 45 6", "NL", "a +48 number has 9 digits after the country code"),
         ("+49 30 123", "NL", "a +49 number has 6 digits after the country code"),
         ("+32 2 123 4", "NL", "a +32 number has 8 digits after the country code"),
+        ("+31 020123456", "NL", "a +31 number has 9 digits after the country code"),
         (5, "NL", "must be text"),
     ],
 )
@@ -333,7 +341,8 @@ def test_emails_refused(value: str) -> None:
         f"{value!r} is not an e-mail address",
         value,
     )
-    assert refusal(lambda: normalise_email(5)).reason == "must be text"  # type: ignore[arg-type]
+    error = refusal(lambda: normalise_email(5))  # type: ignore[arg-type]
+    assert (error.field, error.reason, error.value) == ("email", "must be text", 5)
 
 
 @pytest.mark.parametrize(
@@ -392,3 +401,9 @@ def test_several_abbreviations_each_match_in_both_directions() -> None:
     assert normalise_relation_name("hollandsche beton maatschappij en etb", short) == (
         "H.B.M. en E.T.B."
     )
+
+
+def test_a_number_word_can_have_a_fixed_spelling() -> None:
+    conventions = NameConventions(fixed_spellings={"112": "1-1-2"})
+    assert normalise_relation_name("bel 112", conventions) == "Bel 1-1-2"
+    assert normalise_relation_name("bel 112") == "Bel 112"
