@@ -361,3 +361,24 @@ def test_an_invalid_key_is_found_in_each_section_it_keys() -> None:
 def test_the_bundle_version_finding_says_what_is_valid() -> None:
     finding = only(bundle(version=0), "invalid-version")
     assert (finding.location, finding.message) == ("version", "the version must be 1 or higher")
+
+
+def test_a_definition_keyed_other_than_its_own_key_is_found() -> None:
+    defs = Definitions(
+        roles={"m": Role("m"), "x": Role("y")},
+        steps=[Step("a", "A", final=True)],
+        procedures=[
+            Procedure("p", "P", steps=("a",), matrix={"m": {START: {"a"}}}, close_reasons=("no",))
+        ],
+        close_reasons=REASONS,
+    )
+    assert where(defs) == [("key-mismatch", "roles.x", "error")]
+    assert only(defs, "key-mismatch").message == "is keyed 'x' but its own key is 'y'"
+
+
+@pytest.mark.parametrize("key", ["START", "*"])
+def test_a_reserved_step_key_says_what_it_means(key: str) -> None:
+    defs = bundle(steps=[Step("a", "A"), Step("b", "B", final=True), Step(key, "S", final=True)])
+    finding = only(defs, "reserved-step-key")
+    assert finding.location == f"steps.{key}"
+    assert finding.message.startswith(f"{key!r} is reserved (START is the matrix row")
