@@ -197,7 +197,8 @@ class Rule:
             raises); ``False``: it is reported as a warning.
 
     Raises :class:`~crm_procedures.errors.InvalidInput` for an unknown check,
-    missing or unknown parameters, or a field the record kind does not have.
+    missing or unknown parameters, a field the record kind does not have, or a
+    description that is not text.
     """
 
     code: str = attrs.field(validator=_code)
