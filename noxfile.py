@@ -8,6 +8,7 @@ every example, the docs build and a quick benchmark smoke run.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -187,3 +188,30 @@ def reliability(session: nox.Session) -> None:
     _install_project(session, "sql")
     session.install(*TEST_DEPS)
     session.run("python", "tests/reliability/run.py", "--full", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the runtime, validation, policies and outbox.
+
+    Each mutant runs only against the selected tests that call its function
+    (``[tool.mutmut]`` in pyproject.toml), two at a time; then the kill rates
+    per module go to stdout and ``mutants/kill-rates.json`` (docs/mutation.md).
+    Starts afresh unless ``-- --resume`` (cached verdicts ignore new tests).
+    Slow on two cores, so not part of ``nox -s tests``.
+    """
+    _install_project(session, "sql")
+    session.install(*TEST_DEPS, "mutmut>=3.8,<4")
+    args = list(session.posargs)
+    if "--resume" in args:
+        args.remove("--resume")
+    else:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    env = {
+        # The plugin empties the name-conventions memo before every test.
+        "PYTHONPATH": str(ROOT / "tools"),
+        "HYPOTHESIS_PROFILE": "mutants",
+    }
+    children = os.environ.get("MUTANTS_CHILDREN", "2")
+    session.run("mutmut", "run", "--max-children", children, env=env)
+    session.run("python", "tools/mutants_report.py", *args, env=env)

@@ -178,6 +178,11 @@ def _code(_inst: Any, _attribute: Any, value: Any) -> None:
         raise InvalidInput("code", "must be a non-empty code without spaces", value)
 
 
+def _description(_inst: Any, _attribute: Any, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InvalidInput("description", "must be text", value)
+
+
 @attrs.frozen
 class Rule:
     """One mandatory-data rule.
@@ -192,11 +197,12 @@ class Rule:
             raises); ``False``: it is reported as a warning.
 
     Raises :class:`~crm_procedures.errors.InvalidInput` for an unknown check,
-    missing or unknown parameters, or a field the record kind does not have.
+    missing or unknown parameters, a field the record kind does not have, or a
+    description that is not text.
     """
 
     code: str = attrs.field(validator=_code)
-    description: str
+    description: str = attrs.field(validator=_description)
     applies_to: RecordKind = attrs.field(converter=RecordKind)
     condition: Mapping[str, Any] = attrs.field(
         converter=_condition, validator=_validate_condition, hash=False
