@@ -38,6 +38,7 @@ from crm_procedures.adapters.memory import MemoryStore, MemoryUnitOfWork
 from crm_procedures.adapters.memory_mail import MemoryCalendar, MemoryMailer
 from crm_procedures.adapters.mime import build_email
 from crm_procedures.adapters.sql import SqlStore
+from crm_procedures.errors import Finding
 from crm_procedures.model.appointment import Appointment, Attendee
 from crm_procedures.model.audit import Change
 from crm_procedures.model.dictionaries import Choice, Dictionary
@@ -61,7 +62,7 @@ from reliability.hostile_strategies import Hostile, strategy_for
 from reliability.hostile_world import ACTOR, Seeded
 from reliability.world import AMS, T0, counting_ids, standard
 
-__all__ = ["EXCLUDED", "NoValidValue", "Target", "discover", "targets"]
+__all__ = ["EXCLUDED", "EXPECTED", "NoValidValue", "Target", "discover", "targets"]
 
 EXCLUDED: dict[str, str] = {
     "crm_procedures.testing.plugin.crm_app": "a pytest fixture: pytest calls it, not code",
@@ -90,6 +91,14 @@ EXCLUDED: dict[str, str] = {
 }
 """Public callables that are not called, with the reason (everything else is)."""
 
+EXPECTED: dict[str, tuple[type[BaseException], str]] = {
+    "crm_procedures.testing.assertions.assert_": (
+        AssertionError,
+        "the test kit's assertions fail a test with AssertionError by contract",
+    ),
+}
+"""Callables (by qualified-name prefix) whose contract is to raise a non-CrmError."""
+
 KIND_REASONS = {
     "protocol": "a typing.Protocol: a port, implemented by adapters, never called",
     "enum": "an Enum: calling it looks a member up (its ValueError is the language's "
@@ -109,6 +118,7 @@ class Env:
     seeded: Seeded | None
     tmp: Path
     uow: Any = None
+    depth: int = 0
 
     @property
     def ids(self) -> dict[str, str]:
@@ -304,7 +314,20 @@ _BY_NAME: dict[str, Callable[[Env], Any]] = {
     "in_days": lambda env: 2,
     "index": lambda env: 1,
     "group_by": lambda env: "industry_code",
+    "direction": lambda env: "in",
+    "duration_seconds": lambda env: 60,
+    "applies_to": lambda env: "relation",
+    "condition": lambda env: DEFAULT_RULES.rules[0].condition,
+    "violations": lambda env: [_violation()],
+    "findings": lambda env: [Finding("unreachable-step", "step x cannot be reached")],
+    "uow": _uow,
 }
+
+
+def _violation() -> Any:
+    from crm_procedures.policies.rules import RecordKind, Violation
+
+    return Violation("r", RecordKind.RELATION, "relation-1", "name", "is required", True)
 
 
 def _no_sleep(_seconds: float) -> None:
@@ -437,6 +460,10 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     "crm_procedures.model.money.Money": {
         "amount": lambda env: Decimal("10.00"),
         "currency": lambda env: "EUR",
+    },
+    "crm_procedures.policies.rules.RuleSet": {
+        "version": lambda env: 1,
+        "rules": lambda env: DEFAULT_RULES.rules,
     },
     "crm_procedures.adapters.memory_reports.MemoryReports": {"uow": _uow},
     "crm_procedures.adapters.sql.reports.SqlReports": {"uow": _uow},
@@ -575,7 +602,9 @@ class Target:
             if (self.name, name) in NOT_VARIED:
                 continue
             if annotation is Any:
-                annotation = str
+                if not inspect.isclass(self.obj):
+                    continue  # a function's Any is a caller's type, not outside data
+                annotation = str  # a constructor's converter takes outside data
             strategy = strategy_for(annotation, name, tmp)
             if strategy is not None:
                 out[name] = strategy
@@ -598,10 +627,23 @@ def _unwrap_optional(annotation: Any) -> list[Any]:
     return [annotation]
 
 
+def _fits(value: Any, annotation: Any) -> bool:
+    """False when ``annotation`` is plain classes only and ``value`` is none of them."""
+    members = _unwrap_optional(annotation)
+    if not all(inspect.isclass(m) and typing.get_origin(m) is None for m in members):
+        return True
+    try:
+        return isinstance(value, tuple(members))
+    except TypeError:  # a Protocol that cannot be checked at run time
+        return True
+
+
 def valid_value(name: str, annotation: Any, env: Env) -> Any:
     """A valid value for the parameter ``name: annotation`` in ``env``."""
     if name in _BY_NAME:
-        return _BY_NAME[name](env)
+        value = _BY_NAME[name](env)
+        if _fits(value, annotation):
+            return value
     for member in _unwrap_optional(annotation):
         origin = typing.get_origin(member) or member
         if member in _BY_TYPE:
@@ -626,9 +668,35 @@ def valid_value(name: str, annotation: Any, env: Env) -> Any:
             return lambda *a, **k: None
         if origin is type:
             return Address
+        if inspect.isclass(member) and issubclass(member, enum.Enum):
+            return next(iter(member))
+        if member is ports.CallRecord:
+            return Call("c1", "+31612345678", "in", T0, 60)
+        if inspect.isclass(member) and attrs.has(member) and _depth(env) < 3:
+            return _build(member, env)
     if name.endswith("_id"):
         return env.ids.get(name[: -len("_id")], "x")
     raise NoValidValue(f"{name}: {annotation!r}")
+
+
+def _depth(env: Env) -> int:
+    return env.depth
+
+
+def _build(cls: Any, env: Env) -> Any:
+    """An instance of the attrs class ``cls`` from valid values of its required fields."""
+    env.depth += 1
+    try:
+        params = _parameters(cls)
+        hints = _hints(cls, params)
+        kwargs = {
+            p.name: valid_value(p.name, hints.get(p.name, Any), env)
+            for p in params
+            if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
+        return cls(**kwargs)
+    finally:
+        env.depth -= 1
 
 
 def _namespace(obj: Any) -> dict[str, Any]:
@@ -729,8 +797,10 @@ def _needs_store(target_name: str, hints: dict[str, Any], params: list[inspect.P
     for p in params:
         annotation = hints.get(p.name, Any)
         for member in _unwrap_optional(annotation):
-            if member in (Context, ports.Store, ports.UnitOfWork, SqlStore):
+            if member in (Context, ports.Store, ports.UnitOfWork, SqlStore, MemoryUnitOfWork):
                 return p.default is p.empty or target_name in OVERRIDES
+        if p.name == "uow":
+            return True
     return False
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from crm_procedures.errors import InvalidInput
+from crm_procedures.model._mappings import mapping_of
 from crm_procedures.model.dictionaries import Choice, Dictionary
 
 __all__ = [
@@ -51,12 +52,14 @@ def custom_choice_dictionary(index: int) -> str:
     return f"project_choice_{index}"
 
 
+def _dictionary_pair(field: str, key: Any, dictionary: Any) -> tuple[Any, Dictionary]:
+    if not isinstance(dictionary, Dictionary):
+        raise InvalidInput(f"{field}[{key}]", "must be a Dictionary", dictionary)
+    return key, dictionary
+
+
 def _dictionaries(value: Any) -> Mapping[str, Dictionary]:
-    items = dict(value)
-    for key, dictionary in items.items():
-        if not isinstance(dictionary, Dictionary):
-            raise InvalidInput(f"dictionaries[{key}]", "must be a Dictionary", dictionary)
-    return items
+    return mapping_of("dictionaries", value, _dictionary_pair)
 
 
 def _positive(_inst: Any, attribute: Any, value: Any) -> None:
