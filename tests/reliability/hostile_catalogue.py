@@ -317,6 +317,7 @@ _BY_NAME: dict[str, Callable[[Env], Any]] = {
     "direction": lambda env: "in",
     "duration_seconds": lambda env: 60,
     "applies_to": lambda env: "relation",
+    "email": lambda env: "jan@example.nl",
     "condition": lambda env: DEFAULT_RULES.rules[0].condition,
     "violations": lambda env: [_violation()],
     "findings": lambda env: [Finding("unreachable-step", "step x cannot be reached")],
@@ -347,7 +348,6 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
         "name": lambda env: "Another campaign",
         "procedure": lambda env: "standard",
     },
-    "crm_procedures.services.campaigns.correct_step": {"supersedes_seq": lambda env: 1},
     "crm_procedures.services.campaigns.add_prospects": {
         "relations": lambda env: [(env.ids["prospect_relation"], None)]
     },
@@ -405,9 +405,6 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
         "rows": lambda env: [AcquisitionRow("4321", 2, 1)]
     },
     "crm_procedures.services.reports.to_csv": {"rows": lambda env: [AcquisitionRow("4321", 2, 1)]},
-    "crm_procedures.services.reports.funnel_stage_label": {
-        "row": lambda env: FunnelRow("prospects", "", 1, 0.5)
-    },
     "crm_procedures.services.charts.funnel_chart": {
         "funnel": lambda env: Funnel(project_id="p1", total=2, suspects=1, prospects=1)
     },
@@ -454,8 +451,33 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     "crm_procedures.locales.error_message": {
         "error": lambda env: crm_procedures.InvalidInput("field", "is wrong")
     },
-    "crm_procedures.locales.message": {"key": lambda env: "step_done"},
-    "crm_procedures.locales.label": {"key": lambda env: "prospect"},
+    "crm_procedures.locales.message": {"key": lambda env: "report.funnel.total"},
+    "crm_procedures.locales.label": {"key": lambda env: "report.funnel.title"},
+    "crm_procedures.access.permissions.require": {"permission": lambda env: "project.write"},
+    "crm_procedures.adapters.mime.message_id_for": {"sender": lambda env: "crm@example.com"},
+    "crm_procedures.model.activity_rules.check_required": {"activity": lambda env: _task()},
+    "crm_procedures.model.activity_rules.set_note": {"activity": lambda env: _task()},
+    "crm_procedures.model.activity_rules.follow_up": {"in_days": lambda env: 2},
+    "crm_procedures.model.activity_rules.pause_timer": {"activity": lambda env: _timed_task()},
+    "crm_procedures.services.activities.schedule_follow_up": {"in_days": lambda env: 2},
+    "crm_procedures.policies.normalise.normalise_email": {"value": lambda env: "Jan@Example.NL"},
+    "crm_procedures.policies.normalise.normalise_gender": {"value": lambda env: "dhr."},
+    "crm_procedures.policies.normalise.normalise_phone": {"value": lambda env: "0612345678"},
+    "crm_procedures.policies.normalise.normalise_postcode": {"value": lambda env: "1234ab"},
+    "crm_procedures.procedures.runtime.reopen": {"prospect": lambda env: _closed_prospect()},
+    "crm_procedures.services.activities.create_contact": {
+        "relation_id": lambda env: env.ids["prospect_relation"],
+        "contact_ids": lambda env: [env.ids["contact"]],
+    },
+    "crm_procedures.services.activities.create_meeting": {
+        "relation_id": lambda env: env.ids["prospect_relation"],
+        "contact_ids": lambda env: [env.ids["contact"]],
+    },
+    "crm_procedures.services.campaigns.correct_step": {"supersedes_seq": lambda env: 2},
+    "crm_procedures.services.context.resolve_viewer": {"user_id": lambda env: ACTOR},
+    "crm_procedures.services.reports.funnel_stage_label": {
+        "row": lambda env: FunnelRow("report.funnel.total", "", 1, 0.5)
+    },
     "crm_procedures.policies.duplicates.DuplicateMatch": {"ref": lambda env: 1},
     "crm_procedures.model.money.Money": {
         "amount": lambda env: Decimal("10.00"),
@@ -493,6 +515,24 @@ def _running_prospect() -> Any:
     return prospect
 
 
+def _closed_prospect() -> Any:
+    from crm_procedures.procedures import runtime
+
+    prospect = _running_prospect()
+    runtime.close(_procedure(), prospect, "not_interested", ACTOR, T0)
+    return prospect
+
+
+def _task() -> Any:
+    return builders.an_activity(kind="task", contact_ids=())
+
+
+def _timed_task() -> Any:
+    from crm_procedures.model.activity import Timer
+
+    return builders.an_activity(kind="task", timer=Timer(running_since=T0))
+
+
 def _performed_prospect() -> Any:
     from crm_procedures.procedures import runtime
 
@@ -501,13 +541,10 @@ def _performed_prospect() -> Any:
     return prospect
 
 
-def _definitions_text() -> str:
+def _definitions_text() -> Any:
     from crm_procedures.procedures.definitions import dump_definitions
 
-    data = dump_definitions(standard())
-    import json
-
-    return json.dumps(data)
+    return dump_definitions(standard())
 
 
 def _rules_text() -> str:

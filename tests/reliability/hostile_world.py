@@ -115,6 +115,7 @@ def seed(store: Store) -> dict[str, str]:
         subject="First visit",
         keywords=["pumps"],
         text="We talked about pumps.",
+        action="Send an offer",
     )
     ids["report"] = visit.id
     document = projects.attach_document(

@@ -36,6 +36,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import ExitStack, redirect_stderr, redirect_stdout
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_procedures.errors import CrmError
+from crm_procedures.errors import CrmError, InvalidInput
+from crm_procedures.model.dictionaries import Choice
+from crm_procedures.model.reports import EmployeeRow, Funnel, ratio
+from crm_procedures.policies.normalise import NameConventions
+from crm_procedures.policies.rules import DEFAULT_RULES, RecordKind, Rule
+from crm_procedures.services.record_settings import RecordSettings
 from crm_procedures.testing.postgres import PostgresServer
 from reliability.figures import hypothesis_settings, record, size
 from reliability.hostile_catalogue import EXPECTED, Env, NoValidValue, Target, targets
@@ -429,3 +435,93 @@ def test_hostile_api_every_public_callable(fleet: Fleet, tmp_path: Path) -> None
     assert covered == public, report
     assert collector.examples >= EXAMPLES_FLOOR, report
     assert not collector.findings, report
+
+
+# Regression tests of what this suite found in the files it fixes.
+
+_NOT_MAPPINGS = st.one_of(
+    st.text(max_size=20),
+    st.integers(),
+    st.lists(st.text(min_size=3, max_size=5), min_size=1, max_size=3),
+    st.just(None),
+)
+
+
+@given(_NOT_MAPPINGS)
+def test_defect_hostile_01_choice_labels_that_are_no_mapping_are_invalid_input(value: Any) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Choice("first", "First", labels=value)
+    assert str(caught.value.field).startswith("labels")
+
+
+@given(_NOT_MAPPINGS | st.dictionaries(st.text(max_size=3), st.text(max_size=3), min_size=1))
+def test_defect_hostile_02_report_counts_that_are_no_counts_are_invalid_input(value: Any) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Funnel(project_id="p1", total=1, suspects=1, prospects=0, steps=value)
+    assert str(caught.value.field).startswith("steps")
+    with pytest.raises(InvalidInput) as caught:
+        EmployeeRow("pia", outcomes=value)
+    assert str(caught.value.field).startswith("outcomes")
+
+
+def test_defect_hostile_02_report_counts_keep_their_valid_form() -> None:
+    row = EmployeeRow("pia", outcomes={"reached": 2, "absent": 1})
+    assert list(row.outcomes.items()) == [("absent", 1), ("reached", 2)]
+
+
+@given(st.integers(min_value=1, max_value=10**400), st.integers(min_value=1, max_value=10**400))
+def test_defect_hostile_03_ratio_of_counts_past_the_float_range(part: int, whole: int) -> None:
+    if part // whole > 10**308:
+        with pytest.raises(InvalidInput) as caught:
+            ratio(part, whole)
+        assert caught.value.field == "part"
+    else:
+        value = ratio(part, whole)
+        assert value is not None
+        assert value == pytest.approx(float(Fraction(part, whole)), rel=1e-3, abs=1e-4)
+
+
+def test_defect_hostile_03_ratio_of_a_googol_over_two_googols_is_a_half() -> None:
+    assert ratio(10**5000, 2 * 10**5000) == 0.5
+    with pytest.raises(InvalidInput):
+        ratio(10**5000, 1)
+
+
+@given(_NOT_MAPPINGS)
+def test_defect_hostile_04_name_conventions_refuse_malformed_tables(value: Any) -> None:
+    for field in ("fixed_spellings", "prefix_abbreviations", "abbreviations"):
+        with pytest.raises(InvalidInput) as caught:
+            NameConventions(**{field: value})
+        assert caught.value.field == field
+
+
+@given(st.text(max_size=20).filter(lambda t: t not in {"written_out", "abbreviated"}))
+def test_defect_hostile_04_name_conventions_refuse_an_unknown_form(value: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        NameConventions(prefer=value)
+    assert caught.value.field == "prefer"
+
+
+@given(st.text(max_size=20).filter(lambda t: t not in {k.value for k in RecordKind}))
+def test_defect_hostile_05_a_rule_for_an_unknown_record_kind_is_invalid_input(value: str) -> None:
+    rule = DEFAULT_RULES.rules[0]
+    with pytest.raises(InvalidInput) as caught:
+        Rule(rule.code, rule.description, value, rule.condition)
+    assert caught.value.field == "applies_to"
+
+
+@given(_NOT_MAPPINGS)
+def test_defect_hostile_06_record_settings_dictionaries_that_are_no_mapping(value: Any) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        RecordSettings(dictionaries=value)
+    assert str(caught.value.field).startswith("dictionaries")
+
+
+def test_hostile_api_discovers_the_public_api_from_all() -> None:
+    found, skipped = targets()
+    names = {t.name for t in found}
+    assert "crm_procedures.services.campaigns.perform_step" in names
+    assert "crm_procedures.model.contact.Contact" in names
+    assert "crm_procedures.ports.Store" in skipped  # a Protocol, with its reason
+    assert all(reason for reason in skipped.values())
+    assert not any(name.rsplit(".", 1)[-1].startswith("_") for name in names)
