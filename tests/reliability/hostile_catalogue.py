@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections.abc
 import enum
+import functools
 import importlib
 import inspect
 import io
@@ -185,6 +186,10 @@ def _uow(env: Env) -> Any:
     return env.uow
 
 
+def _from_builder(builder: Callable[[], Any], _env: Env) -> Any:
+    return builder()
+
+
 _BY_TYPE: dict[Any, Callable[[Env], Any]] = {
     str: lambda env: "text",
     int: lambda env: 1,
@@ -246,7 +251,8 @@ for _builder in (
     builders.a_visit_report,
     builders.an_activity,
 ):
-    _BY_TYPE[typing.get_type_hints(_builder)["return"]] = lambda env, b=_builder: b()
+    _BY_TYPE[typing.get_type_hints(_builder)["return"]] = functools.partial(_from_builder, _builder)
+
 
 _BY_NAME: dict[str, Callable[[Env], Any]] = {
     "actor": lambda env: ACTOR,
@@ -457,7 +463,10 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     "crm_procedures.adapters.mime.message_id_for": {"sender": lambda env: "crm@example.com"},
     "crm_procedures.model.activity_rules.check_required": {"activity": lambda env: _task()},
     "crm_procedures.model.activity_rules.set_note": {"activity": lambda env: _task()},
-    "crm_procedures.model.activity_rules.follow_up": {"in_days": lambda env: 2},
+    "crm_procedures.model.activity_rules.follow_up": {
+        "in_days": lambda env: 2,
+        "now": lambda env: builders.BUILDER_TIME,
+    },
     "crm_procedures.model.activity_rules.pause_timer": {"activity": lambda env: _timed_task()},
     "crm_procedures.services.activities.schedule_follow_up": {"in_days": lambda env: 2},
     "crm_procedures.policies.normalise.normalise_email": {"value": lambda env: "Jan@Example.NL"},

@@ -305,8 +305,8 @@ def strategy_for(
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         parts = [strategy_for(a, name, base) for a in typing.get_args(annotation)]
-        found = [p for p in parts if p is not None]
-        return st.one_of(*found) if found else None
+        members = [p for p in parts if p is not None]
+        return st.one_of(*members) if members else None
     if annotation is bool:
         return None
     if annotation is str:
@@ -327,8 +327,8 @@ def strategy_for(
     if origin in (Mapping, dict):
         args = typing.get_args(annotation)
         if len(args) == 2 and args[0] is str:
-            found = strategy_for(args[1], name, base)
-            value = found if found is not None else _just("valid", "x")
+            inner = strategy_for(args[1], name, base)
+            value = inner if inner is not None else _just("valid", "x")
             return st.tuples(hostile_text(), value).map(
                 lambda kv: Hostile("mapping-key:" + kv[0].label, {kv[0].value: kv[1].value})
             )

@@ -29,6 +29,7 @@ Figures: ``hostile_api_functions_covered`` of ``hostile_api_public_functions``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -154,6 +155,10 @@ def _where(exc: BaseException) -> str:
     frame = ours[-1]
     path = frame.filename.split("crm_procedures/", 1)[-1]
     return f"{path}:{frame.lineno} in {frame.name}"
+
+
+def _named(name: str, hostile: Hostile) -> tuple[str, Hostile]:
+    return name, hostile
 
 
 def _consume(result: Any) -> None:
@@ -335,7 +340,7 @@ class Runner:
         low, high = BOUNDS[target.on_store]
         examples = max(low, min(high, PER_PARAMETER[target.on_store] * len(strategies)))
         choices = st.one_of(
-            *[s.map(lambda h, n=name: (n, h)) for name, s in sorted(strategies.items())]
+            *[s.map(functools.partial(_named, name)) for name, s in sorted(strategies.items())]
         )
         ran = 0
 

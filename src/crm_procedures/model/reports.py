@@ -9,7 +9,7 @@ properties, so two stores that count alike produce equal results.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
@@ -33,11 +33,20 @@ ACQUISITION_GROUPS: tuple[str, ...] = ("industry_code", "region", "source")
 """The relation fields the acquisition report can group by."""
 
 
-def _counts(field: str) -> Callable[[Any], Mapping[str, int]]:
-    def convert(value: Any) -> Mapping[str, int]:
-        return dict(sorted(count_map(field, value).items()))
+def _counts(field: str, value: Any) -> Mapping[str, int]:
+    return dict(sorted(count_map(field, value).items()))
 
-    return convert
+
+def _steps(value: Any) -> Mapping[str, int]:
+    return _counts("steps", value)
+
+
+def _closed(value: Any) -> Mapping[str, int]:
+    return _counts("closed", value)
+
+
+def _outcomes(value: Any) -> Mapping[str, int]:
+    return _counts("outcomes", value)
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -96,8 +105,8 @@ class Funnel:
     total: int
     suspects: int
     prospects: int
-    steps: Mapping[str, int] = attrs.field(factory=dict, converter=_counts("steps"))
-    closed: Mapping[str, int] = attrs.field(factory=dict, converter=_counts("closed"))
+    steps: Mapping[str, int] = attrs.field(factory=dict, converter=_steps)
+    closed: Mapping[str, int] = attrs.field(factory=dict, converter=_closed)
     won: int = 0
     since: datetime | None = None
     until: datetime | None = None
@@ -147,7 +156,7 @@ class EmployeeRow:
     meetings: int = 0
     tasks: int = 0
     completed: int = 0
-    outcomes: Mapping[str, int] = attrs.field(factory=dict, converter=_counts("outcomes"))
+    outcomes: Mapping[str, int] = attrs.field(factory=dict, converter=_outcomes)
     relations_contacted: int = 0
     appointments_booked: int = 0
     converted: int = 0

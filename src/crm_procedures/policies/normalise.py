@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -65,11 +65,12 @@ def _plain_pair(_field: str, key: Any, value: Any) -> tuple[str, str]:
     return str(key), str(value)
 
 
-def _lower_keys(field: str) -> Callable[[Any], Mapping[str, str]]:
-    def convert(value: Any) -> Mapping[str, str]:
-        return mapping_of(field, value, _lower_pair)
+def _fixed_spellings(value: Any) -> Mapping[str, str]:
+    return mapping_of("fixed_spellings", value, _lower_pair)
 
-    return convert
+
+def _prefix_abbreviations(value: Any) -> Mapping[str, str]:
+    return mapping_of("prefix_abbreviations", value, _lower_pair)
 
 
 def _plain_map(value: Any) -> Mapping[str, str]:
@@ -155,7 +156,7 @@ class NameConventions:
             "sp.": "Sp.",
             "o.o.": "o.o.",
         },
-        converter=_lower_keys("fixed_spellings"),
+        converter=_fixed_spellings,
     )
     abbreviations: Mapping[str, str] = attrs.field(
         factory=lambda: {"E.T.B.": "Electro Technisch Bedrijf"}, converter=_plain_map
@@ -208,7 +209,7 @@ class NameConventions:
             "i.t.": "in 't",
             "v.'t": "van 't",
         },
-        converter=_lower_keys("prefix_abbreviations"),
+        converter=_prefix_abbreviations,
     )
     legal_forms: frozenset[str] = attrs.field(
         default=frozenset(
