@@ -51,7 +51,7 @@ from crm_procedures.model.dictionaries import Choice
 from crm_procedures.model.reports import EmployeeRow, Funnel, ratio
 from crm_procedures.policies.normalise import NameConventions
 from crm_procedures.policies.rules import DEFAULT_RULES, RecordKind, Rule
-from crm_procedures.services.record_settings import RecordSettings
+from crm_procedures.services.record_settings import RecordSettings, custom_choice_dictionary
 from crm_procedures.testing.postgres import PostgresServer
 from reliability.figures import hypothesis_settings, record, size
 from reliability.hostile_catalogue import EXPECTED, Env, NoValidValue, Target, targets
@@ -530,3 +530,13 @@ def test_hostile_api_discovers_the_public_api_from_all() -> None:
     assert "crm_procedures.ports.Store" in skipped  # a Protocol, with its reason
     assert all(reason for reason in skipped.values())
     assert not any(name.rsplit(".", 1)[-1].startswith("_") for name in names)
+
+
+@given(st.integers().filter(lambda i: not 1 <= i <= 5) | st.just(10**5000))
+def test_defect_hostile_07_custom_choice_field_number_out_of_range_is_invalid_input(
+    index: int,
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        custom_choice_dictionary(index)
+    assert caught.value.field == "index"
+    assert custom_choice_dictionary(5) == "project_choice_5"

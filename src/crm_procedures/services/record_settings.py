@@ -23,6 +23,7 @@ import attrs
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model._mappings import mapping_of
 from crm_procedures.model.dictionaries import Choice, Dictionary
+from crm_procedures.model.project import CUSTOM_CHOICE_FIELDS
 
 __all__ = [
     "ACTIVITY_CATEGORY_DICTIONARY",
@@ -48,7 +49,19 @@ VISIT_TYPE_DICTIONARY = "visit_type"
 
 
 def custom_choice_dictionary(index: int) -> str:
-    """The dictionary key of free choice field ``index`` (1-5): ``project_choice_<index>``."""
+    """The dictionary key of free choice field ``index`` (1-5): ``project_choice_<index>``.
+
+    Raises:
+        InvalidInput: ``index`` is not a whole number from 1 to 5.
+    """
+    if (
+        isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 1 <= index <= CUSTOM_CHOICE_FIELDS
+    ):
+        raise InvalidInput(
+            "index", f"must be a free choice field number from 1 to {CUSTOM_CHOICE_FIELDS}", index
+        )
     return f"project_choice_{index}"
 
 
