@@ -30,6 +30,7 @@ Figures: ``hostile_api_functions_covered`` of ``hostile_api_public_functions``
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import sys
@@ -49,8 +50,10 @@ from hypothesis import strategies as st
 from crm_procedures.errors import CrmError, InvalidInput
 from crm_procedures.model.dictionaries import Choice
 from crm_procedures.model.reports import EmployeeRow, Funnel, ratio
+from crm_procedures.model.users import Group
 from crm_procedures.policies.normalise import NameConventions
 from crm_procedures.policies.rules import DEFAULT_RULES, RecordKind, Rule
+from crm_procedures.services.context import Context
 from crm_procedures.services.record_settings import RecordSettings, custom_choice_dictionary
 from crm_procedures.testing.postgres import PostgresServer
 from reliability.figures import hypothesis_settings, record, size
@@ -540,3 +543,36 @@ def test_defect_hostile_07_custom_choice_field_number_out_of_range_is_invalid_in
         custom_choice_dictionary(index)
     assert caught.value.field == "index"
     assert custom_choice_dictionary(5) == "project_choice_5"
+
+
+def _writes_then_fails(ctx: Context, name: str) -> None:
+    """A stand-in for a defective service: it commits, then fails with a raw error."""
+    with ctx.store.unit_of_work() as uow:
+        uow.groups.add(Group(id=f"g{len(name)}", name="Written"))
+        uow.commit()
+    raise ValueError("raw")
+
+
+def test_hostile_api_runner_reports_raw_errors_changes_and_disagreements(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path, None)
+    try:
+        collector = Collector()
+        runner = Runner(fleet, tmp_path, collector)
+        params = list(inspect.signature(_writes_then_fails).parameters.values())
+        target = Target(
+            "test._writes_then_fails",
+            _writes_then_fails,
+            params,
+            {"ctx": Context, "name": str},
+            {},
+            on_store=True,
+        )
+        runner.run_on_stores(target, ("name", Hostile("str:empty", "")))
+    finally:
+        fleet.close()
+    kinds = {(f.kind, f.store) for f in collector.findings.values()}
+    assert ("raw-exception", "memory") in kinds
+    assert ("raw-exception", "sqlite") in kinds
+    assert ("changed-after-refusal", "memory") in kinds
+    assert ("changed-after-refusal", "sqlite") in kinds
+    assert collector.count("store-disagreement") == 0  # both stores failed alike
