@@ -147,6 +147,8 @@ _PURE_IDS = {
     "document": "document-1",
     "user": ACTOR,
     "one_off_contact": "contact-2",
+    "closed_prospect": "prospect-2",
+    "client_contact": "contact-3",
     "prospect_relation": "relation-1",
 }
 
@@ -484,6 +486,16 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     },
     "crm_procedures.services.campaigns.correct_step": {"supersedes_seq": lambda env: 2},
     "crm_procedures.services.context.resolve_viewer": {"user_id": lambda env: ACTOR},
+    "crm_procedures.services.campaigns.reopen_prospect": {
+        "prospect_id": lambda env: env.ids["closed_prospect"]
+    },
+    "crm_procedures.services.projects.pick_project_contacts": {
+        "contact_ids": lambda env: [env.ids["client_contact"]]
+    },
+    "crm_procedures.model.activity_rules.set_contacts": {
+        "activity": lambda env: builders.an_activity(relation_id="r-contacts"),
+        "contacts": lambda env: [builders.a_contact(relation_id="r-contacts")],
+    },
     "crm_procedures.services.reports.funnel_stage_label": {
         "row": lambda env: FunnelRow("report.funnel.total", "", 1, 0.5)
     },

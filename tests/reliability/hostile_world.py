@@ -20,6 +20,7 @@ import attrs
 from crm_procedures.adapters.blobs import MemoryBlobStore
 from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.adapters.sql import SqlStore, open_store
+from crm_procedures.model.contact import Contact
 from crm_procedures.model.users import Group
 from crm_procedures.ports import Store
 from crm_procedures.services import activities, agenda, campaigns, projects, visits
@@ -81,6 +82,11 @@ def seed(store: Store) -> dict[str, str]:
         ids["prospect_relation"] = prospects[0].relation_id
         contacts = uow.contacts.of_relation(prospects[0].relation_id)
         ids["contact"] = contacts[0].id
+        ids["closed_prospect"] = prospects[1].id
+        uow.contacts.add(Contact(id="client-contact", relation_id="client", last_name="Klant"))
+        uow.commit()
+    ids["client_contact"] = "client-contact"
+    campaigns.close_prospect(ctx, ACTOR, ids["closed_prospect"], "not_interested")
     campaigns.perform_step(ctx, ACTOR, ids["prospect"], "call", role="project_leader", note="hi")
     one_off = projects.add_one_off_contact(ctx, ACTOR, project.id, last_name="Smit")
     ids["one_off_contact"] = one_off.id
