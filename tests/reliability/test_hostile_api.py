@@ -53,6 +53,7 @@ from crm_procedures.model.reports import EmployeeRow, Funnel, ratio
 from crm_procedures.model.users import Group
 from crm_procedures.policies.normalise import NameConventions
 from crm_procedures.policies.rules import DEFAULT_RULES, RecordKind, Rule
+from crm_procedures.services.charts import employee_chart, funnel_chart
 from crm_procedures.services.context import Context
 from crm_procedures.services.record_settings import RecordSettings, custom_choice_dictionary
 from crm_procedures.testing.postgres import PostgresServer
@@ -576,3 +577,18 @@ def test_hostile_api_runner_reports_raw_errors_changes_and_disagreements(tmp_pat
     assert ("changed-after-refusal", "memory") in kinds
     assert ("changed-after-refusal", "sqlite") in kinds
     assert collector.count("store-disagreement") == 0  # both stores failed alike
+
+
+@given(st.sampled_from(["\ud800", "\udfff", "Evil\udc80Co"]))
+def test_defect_hostile_08_chart_text_with_a_lone_surrogate_is_invalid_input(text: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        funnel = Funnel(project_id="p1", total=2, suspects=1, prospects=1)
+        with pytest.raises(InvalidInput) as caught:
+            funnel_chart(funnel, Path(tmp) / "f.png", title=text)
+        assert caught.value.field == "title"
+        with pytest.raises(InvalidInput) as caught:
+            employee_chart([EmployeeRow(text, contacts=1)], Path(tmp) / "e.png")
+        assert caught.value.field == "rows[0].employee"
+        assert not list(Path(tmp).iterdir())

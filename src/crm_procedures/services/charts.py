@@ -45,13 +45,24 @@ def _format(path: Path) -> str:
     return fmt
 
 
+def _drawable(field: str, text: str) -> str:
+    """``text`` if a font can draw it: lone surrogates (from broken JSON) cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, "holds a lone surrogate, which no font can draw", text) from None
+    return text
+
+
 def _save(plt: Any, fig: Any, path: Path, fmt: str) -> Path:
-    fig.tight_layout()
-    # A fixed creation date keeps the files reproducible from run to run.
-    metadata = {"Date": None} if fmt == "svg" else {"Software": "crm_procedures"}
-    with plt.rc_context({"svg.hashsalt": "crm_procedures"}):  # stable element ids
-        fig.savefig(path, format=fmt, metadata=metadata)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        # A fixed creation date keeps the files reproducible from run to run.
+        metadata = {"Date": None} if fmt == "svg" else {"Software": "crm_procedures"}
+        with plt.rc_context({"svg.hashsalt": "crm_procedures"}):  # stable element ids
+            fig.savefig(path, format=fmt, metadata=metadata)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -63,11 +74,15 @@ def funnel_chart(
     ``title`` defaults to "Funnel of project <id>"; pass the project's name.
 
     Raises:
-        InvalidInput: the path does not end in ``.png`` or ``.svg``.
+        InvalidInput: the path does not end in ``.png`` or ``.svg``, or the
+            title holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
     target = Path(path)
     fmt = _format(target)
+    heading = _drawable(
+        "title", title if title is not None else f"Funnel of project {funnel.project_id}"
+    )
     plt = _pyplot()
     rows = funnel.rows()
     labels = [funnel_stage_label(row, language) for row in rows]
@@ -79,7 +94,7 @@ def funnel_chart(
     for y, n in enumerate(counts):
         ax.text(n, y, f" {n}", va="center")
     ax.set_xlabel("relations")
-    ax.set_title(title if title is not None else f"Funnel of project {funnel.project_id}")
+    ax.set_title(heading)
     return _save(plt, fig, target, fmt)
 
 
@@ -87,13 +102,14 @@ def employee_chart(rows: Sequence[EmployeeRow], path: str | Path) -> Path:
     """Draw contacts made and appointments booked per employee as grouped bars.
 
     Raises:
-        InvalidInput: the path does not end in ``.png`` or ``.svg``.
+        InvalidInput: the path does not end in ``.png`` or ``.svg``, or an
+            employee's name holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
     target = Path(path)
     fmt = _format(target)
+    names = [_drawable(f"rows[{i}].employee", row.employee) for i, row in enumerate(rows)]
     plt = _pyplot()
-    names = [row.employee for row in rows]
     xs = list(range(len(rows)))
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) + 2), 4))
     width = 0.4
