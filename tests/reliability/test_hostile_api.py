@@ -594,3 +594,13 @@ def test_defect_hostile_08_chart_text_with_a_lone_surrogate_is_invalid_input(tex
             employee_chart([EmployeeRow(text, contacts=1)], Path(tmp) / "e.png")
         assert caught.value.field == "rows[0].employee"
         assert not list(Path(tmp).iterdir())
+
+
+def test_defect_hostile_09_a_chart_title_of_a_megabyte_is_refused_at_once(tmp_path: Path) -> None:
+    funnel = Funnel(project_id="p1", total=2, suspects=1, prospects=1)
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput) as caught:
+        funnel_chart(funnel, tmp_path / "f.png", title="x" * 1_000_000)
+    assert caught.value.field == "title"
+    assert time.perf_counter() - started < 1.0
+    assert funnel_chart(funnel, tmp_path / "f.png", title="t" * 500).exists()

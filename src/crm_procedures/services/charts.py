@@ -45,8 +45,14 @@ def _format(path: Path) -> str:
     return fmt
 
 
+_MAX_LABEL = 500
+"""The longest title or name a chart draws (matplotlib lays out longer text for minutes)."""
+
+
 def _drawable(field: str, text: str) -> str:
-    """``text`` if a font can draw it: lone surrogates (from broken JSON) cannot."""
+    """``text`` if a chart can draw it: not too long, no lone surrogates (no font has them)."""
+    if len(text) > _MAX_LABEL:
+        raise InvalidInput(field, f"is longer than {_MAX_LABEL} characters", text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -75,7 +81,7 @@ def funnel_chart(
 
     Raises:
         InvalidInput: the path does not end in ``.png`` or ``.svg``, or the
-            title holds a lone surrogate.
+            title is longer than 500 characters or holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
     target = Path(path)
@@ -103,7 +109,7 @@ def employee_chart(rows: Sequence[EmployeeRow], path: str | Path) -> Path:
 
     Raises:
         InvalidInput: the path does not end in ``.png`` or ``.svg``, or an
-            employee's name holds a lone surrogate.
+            employee's name is longer than 500 characters or holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
     target = Path(path)
