@@ -1,11 +1,13 @@
 """Run the reliability and security suite and print its figures.
 
-    python tests/reliability/run.py [--full] [--json PATH] [-- pytest options]
+    python tests/reliability/run.py [--full] [--json PATH] [--findings PATH] [-- pytest options]
 
 ``--full`` runs the full sizes (``CRM_RELIABILITY=full``); without it the
 bounded sizes of the ordinary test suite. The figures are printed as a table
 and, with ``--json PATH``, written as ``{"<name>": {"value": ..., "target":
-..., "met": bool}}``. The exit status is non-zero when a test fails or a
+..., "met": bool}}``. With ``--findings PATH`` the ``hostile_api`` suite writes
+every distinct finding (function, argument class, exception, store) there as
+JSON. The exit status is non-zero when a test fails or a
 target is not met.
 """
 
@@ -24,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SIZE_ENV = "CRM_RELIABILITY"
 FIGURES_ENV = "CRM_RELIABILITY_FIGURES"
+FINDINGS_ENV = "CRM_HOSTILE_FINDINGS"
 
 
 def _format(value: object) -> str:
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--full", action="store_true", help="run the full sizes")
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
+    parser.add_argument(
+        "--findings", type=Path, help="write the hostile_api findings to this JSON file"
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     args = parser.parse_args(argv)
 
@@ -68,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         env[SIZE_ENV] = "full" if args.full else "bounded"
         env[FIGURES_ENV] = str(figures_file)
+        if args.findings is not None:
+            args.findings.parent.mkdir(parents=True, exist_ok=True)
+            env[FINDINGS_ENV] = str(args.findings.resolve())
         started = time.perf_counter()
         result = subprocess.run(
             [

@@ -15,12 +15,13 @@ import attrs
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import non_empty, one_line
+from crm_procedures.model._mappings import str_map
 
 __all__ = ["Choice", "Dictionary"]
 
 
 def _labels(value: Any) -> Mapping[str, str]:
-    return dict(value)
+    return str_map("labels", value)
 
 
 @attrs.frozen

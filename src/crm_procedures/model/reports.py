@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 import attrs
+
+from crm_procedures.errors import InvalidInput
+from crm_procedures.model._mappings import count_map
 
 __all__ = [
     "ACQUISITION_GROUPS",
@@ -29,13 +33,39 @@ ACQUISITION_GROUPS: tuple[str, ...] = ("industry_code", "region", "source")
 """The relation fields the acquisition report can group by."""
 
 
-def _counts(value: Any) -> Mapping[str, int]:
-    return dict(sorted(dict(value).items()))
+def _counts(field: str, value: Any) -> Mapping[str, int]:
+    return dict(sorted(count_map(field, value).items()))
+
+
+def _steps(value: Any) -> Mapping[str, int]:
+    return _counts("steps", value)
+
+
+def _closed(value: Any) -> Mapping[str, int]:
+    return _counts("closed", value)
+
+
+def _outcomes(value: Any) -> Mapping[str, int]:
+    return _counts("outcomes", value)
 
 
 def ratio(part: int, whole: int) -> float | None:
-    """``part / whole`` rounded to 4 places, or ``None`` when ``whole`` is 0."""
-    return round(part / whole, 4) if whole else None
+    """``part / whole`` rounded to 4 places, or ``None`` when ``whole`` is 0.
+
+    Raises:
+        InvalidInput: the ratio is too large for a float.
+    """
+    if not whole:
+        return None
+    try:
+        return round(part / whole, 4)
+    except OverflowError:
+        # Counts too large for a float divide exactly; only a ratio past
+        # the float range cannot be given.
+        try:
+            return round(float(Fraction(part, whole)), 4)
+        except OverflowError:
+            raise InvalidInput("part", "is too large for a ratio", part) from None
 
 
 @attrs.frozen
@@ -75,8 +105,8 @@ class Funnel:
     total: int
     suspects: int
     prospects: int
-    steps: Mapping[str, int] = attrs.field(factory=dict, converter=_counts)
-    closed: Mapping[str, int] = attrs.field(factory=dict, converter=_counts)
+    steps: Mapping[str, int] = attrs.field(factory=dict, converter=_steps)
+    closed: Mapping[str, int] = attrs.field(factory=dict, converter=_closed)
     won: int = 0
     since: datetime | None = None
     until: datetime | None = None
@@ -126,7 +156,7 @@ class EmployeeRow:
     meetings: int = 0
     tasks: int = 0
     completed: int = 0
-    outcomes: Mapping[str, int] = attrs.field(factory=dict, converter=_counts)
+    outcomes: Mapping[str, int] = attrs.field(factory=dict, converter=_outcomes)
     relations_contacted: int = 0
     appointments_booked: int = 0
     converted: int = 0

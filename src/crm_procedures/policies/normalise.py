@@ -24,6 +24,8 @@ import attrs
 
 from crm_procedures._memo import remember
 from crm_procedures.errors import InvalidInput
+from crm_procedures.model._checks import to_enum
+from crm_procedures.model._mappings import mapping_of
 from crm_procedures.model.contact import Gender
 
 __all__ = [
@@ -55,12 +57,28 @@ def _lower_set(value: Any) -> frozenset[str]:
     return frozenset(str(v).lower() for v in value)
 
 
-def _lower_keys(value: Any) -> Mapping[str, str]:
-    return {str(k).lower(): str(v) for k, v in dict(value).items()}
+def _lower_pair(_field: str, key: Any, value: Any) -> tuple[str, str]:
+    return str(key).lower(), str(value)
+
+
+def _plain_pair(_field: str, key: Any, value: Any) -> tuple[str, str]:
+    return str(key), str(value)
+
+
+def _fixed_spellings(value: Any) -> Mapping[str, str]:
+    return mapping_of("fixed_spellings", value, _lower_pair)
+
+
+def _prefix_abbreviations(value: Any) -> Mapping[str, str]:
+    return mapping_of("prefix_abbreviations", value, _lower_pair)
 
 
 def _plain_map(value: Any) -> Mapping[str, str]:
-    return {str(k): str(v) for k, v in dict(value).items()}
+    return mapping_of("abbreviations", value, _plain_pair)
+
+
+def _name_form(value: Any) -> NameForm:
+    return to_enum(NameForm, "prefer", value)
 
 
 def _letters(abbreviation: str) -> str:
@@ -138,12 +156,12 @@ class NameConventions:
             "sp.": "Sp.",
             "o.o.": "o.o.",
         },
-        converter=_lower_keys,
+        converter=_fixed_spellings,
     )
     abbreviations: Mapping[str, str] = attrs.field(
         factory=lambda: {"E.T.B.": "Electro Technisch Bedrijf"}, converter=_plain_map
     )
-    prefer: NameForm = attrs.field(default=NameForm.WRITTEN_OUT, converter=NameForm)
+    prefer: NameForm = attrs.field(default=NameForm.WRITTEN_OUT, converter=_name_form)
     name_prefixes: frozenset[str] = attrs.field(
         default=frozenset(
             {
@@ -191,7 +209,7 @@ class NameConventions:
             "i.t.": "in 't",
             "v.'t": "van 't",
         },
-        converter=_lower_keys,
+        converter=_prefix_abbreviations,
     )
     legal_forms: frozenset[str] = attrs.field(
         default=frozenset(

@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from crm_procedures.errors import InvalidInput, RuleViolation
+from crm_procedures.model._checks import to_enum
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.relation import Relation
@@ -183,6 +184,10 @@ def _description(_inst: Any, _attribute: Any, value: Any) -> None:
         raise InvalidInput("description", "must be text", value)
 
 
+def _record_kind(value: Any) -> RecordKind:
+    return to_enum(RecordKind, "applies_to", value)
+
+
 @attrs.frozen
 class Rule:
     """One mandatory-data rule.
@@ -203,7 +208,7 @@ class Rule:
 
     code: str = attrs.field(validator=_code)
     description: str = attrs.field(validator=_description)
-    applies_to: RecordKind = attrs.field(converter=RecordKind)
+    applies_to: RecordKind = attrs.field(converter=_record_kind)
     condition: Mapping[str, Any] = attrs.field(
         converter=_condition, validator=_validate_condition, hash=False
     )

@@ -45,13 +45,30 @@ def _format(path: Path) -> str:
     return fmt
 
 
+_MAX_LABEL = 500
+"""The longest title or name a chart draws (matplotlib lays out longer text for minutes)."""
+
+
+def _drawable(field: str, text: str) -> str:
+    """``text`` if a chart can draw it: not too long, no lone surrogates (no font has them)."""
+    if len(text) > _MAX_LABEL:
+        raise InvalidInput(field, f"is longer than {_MAX_LABEL} characters", text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, "holds a lone surrogate, which no font can draw", text) from None
+    return text
+
+
 def _save(plt: Any, fig: Any, path: Path, fmt: str) -> Path:
-    fig.tight_layout()
-    # A fixed creation date keeps the files reproducible from run to run.
-    metadata = {"Date": None} if fmt == "svg" else {"Software": "crm_procedures"}
-    with plt.rc_context({"svg.hashsalt": "crm_procedures"}):  # stable element ids
-        fig.savefig(path, format=fmt, metadata=metadata)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        # A fixed creation date keeps the files reproducible from run to run.
+        metadata = {"Date": None} if fmt == "svg" else {"Software": "crm_procedures"}
+        with plt.rc_context({"svg.hashsalt": "crm_procedures"}):  # stable element ids
+            fig.savefig(path, format=fmt, metadata=metadata)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -63,11 +80,15 @@ def funnel_chart(
     ``title`` defaults to "Funnel of project <id>"; pass the project's name.
 
     Raises:
-        InvalidInput: the path does not end in ``.png`` or ``.svg``.
+        InvalidInput: the path does not end in ``.png`` or ``.svg``, or the
+            title is longer than 500 characters or holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
     target = Path(path)
     fmt = _format(target)
+    heading = _drawable(
+        "title", title if title is not None else f"Funnel of project {funnel.project_id}"
+    )
     plt = _pyplot()
     rows = funnel.rows()
     labels = [funnel_stage_label(row, language) for row in rows]
@@ -79,7 +100,7 @@ def funnel_chart(
     for y, n in enumerate(counts):
         ax.text(n, y, f" {n}", va="center")
     ax.set_xlabel("relations")
-    ax.set_title(title if title is not None else f"Funnel of project {funnel.project_id}")
+    ax.set_title(heading)
     return _save(plt, fig, target, fmt)
 
 
@@ -87,13 +108,14 @@ def employee_chart(rows: Sequence[EmployeeRow], path: str | Path) -> Path:
     """Draw contacts made and appointments booked per employee as grouped bars.
 
     Raises:
-        InvalidInput: the path does not end in ``.png`` or ``.svg``.
+        InvalidInput: the path does not end in ``.png`` or ``.svg``, or an
+            employee's name is longer than 500 characters or holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
     target = Path(path)
     fmt = _format(target)
+    names = [_drawable(f"rows[{i}].employee", row.employee) for i, row in enumerate(rows)]
     plt = _pyplot()
-    names = [row.employee for row in rows]
     xs = list(range(len(rows)))
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) + 2), 4))
     width = 0.4

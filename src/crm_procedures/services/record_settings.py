@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from crm_procedures.errors import InvalidInput
+from crm_procedures.model._mappings import mapping_of
 from crm_procedures.model.dictionaries import Choice, Dictionary
 from crm_procedures.model.project import CUSTOM_CHOICE_FIELDS, CUSTOM_TEXT_FIELDS
 
@@ -49,7 +50,19 @@ VISIT_TYPE_DICTIONARY = "visit_type"
 
 
 def custom_choice_dictionary(index: int) -> str:
-    """The dictionary key of free choice field ``index`` (1-5): ``project_choice_<index>``."""
+    """The dictionary key of free choice field ``index`` (1-5): ``project_choice_<index>``.
+
+    Raises:
+        InvalidInput: ``index`` is not a whole number from 1 to 5.
+    """
+    if (
+        isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 1 <= index <= CUSTOM_CHOICE_FIELDS
+    ):
+        raise InvalidInput(
+            "index", f"must be a free choice field number from 1 to {CUSTOM_CHOICE_FIELDS}", index
+        )
     return f"project_choice_{index}"
 
 
@@ -104,12 +117,14 @@ def _custom_labels(value: Any) -> Mapping[str, Mapping[str, str]]:
     return out
 
 
+def _dictionary_pair(field: str, key: Any, dictionary: Any) -> tuple[Any, Dictionary]:
+    if not isinstance(dictionary, Dictionary):
+        raise InvalidInput(f"{field}[{key}]", "must be a Dictionary", dictionary)
+    return key, dictionary
+
+
 def _dictionaries(value: Any) -> Mapping[str, Dictionary]:
-    items = dict(value)
-    for key, dictionary in items.items():
-        if not isinstance(dictionary, Dictionary):
-            raise InvalidInput(f"dictionaries[{key}]", "must be a Dictionary", dictionary)
-    return items
+    return mapping_of("dictionaries", value, _dictionary_pair)
 
 
 def _positive(_inst: Any, attribute: Any, value: Any) -> None:
