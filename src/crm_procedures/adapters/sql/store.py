@@ -866,7 +866,9 @@ class _ProjectRepo(_Repo[Project]):
 
 
 _P = s.prospects.c
-_PROSPECT_COLUMNS: Final = [c for c in s.prospects.columns if c.name != "next_action_key"]
+_PROSPECT_COLUMNS: Final = [
+    c for c in s.prospects.columns if c.name not in ("next_action_key", "next_due_key")
+]
 _H = s.prospect_history.c
 _HISTORY_COLUMNS: Final = [
     _H.prospect_id,
@@ -911,6 +913,21 @@ def _prospect_row(p: Prospect) -> tuple[Any, ...]:
         p.owner,
         p.version,
         len(p.history),
+        *_due_columns(p),
+    )
+
+
+def _due_columns(p: Prospect) -> tuple[Any, ...]:
+    due = p.next_due_at
+    paused = p.paused_until
+    return (
+        None if due is None else utc_us(due),
+        None if due is None else _DUMP_DT(due),
+        p.due_step,
+        p.due_role,
+        bool(p.due_automatic),
+        None if paused is None else _DUMP_DT(paused),
+        p.sequence_exit,
     )
 
 
@@ -990,6 +1007,12 @@ class _ProspectRepo:
                     _dt(r[10]),
                     r[11],
                     r[12],
+                    _dt(r[14]),
+                    r[15],
+                    r[16],
+                    bool(r[17]),
+                    _dt(r[18]),
+                    r[19],
                 )
             )
             loaded[r[0]] = (r[12], r[13])
@@ -1050,7 +1073,7 @@ class _ProspectRepo:
         history: list[tuple[Any, ...]] = []
         for p in records:
             row = _prospect_row(p)
-            rows.append((*row[:13], 1, row[14]))
+            rows.append((*row[:13], 1, *row[14:]))
             if p.history:
                 history.extend(_history_rows(p, 0))
         self._uow._last = (self._kind, records[0].id, 0)
