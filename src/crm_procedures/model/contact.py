@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.ids import ContactId, RelationId
 from crm_procedures.model._checks import email, non_empty, non_negative_int, one_line, to_enum
 
@@ -28,13 +29,28 @@ def _to_gender(value: Any) -> Gender:
     return to_enum(Gender, "gender", value)
 
 
+def _zone_name(_inst: Any, _attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise InvalidInput(
+            "time_zone", "must be a time zone name such as 'Europe/Amsterdam'", value
+        ) from None
+
+
 @attrs.frozen
 class Contact:
     """A person at a relation.
 
     ``name_prefix`` holds Dutch prefixes such as "van der" separately, so lists
-    sort on ``last_name``. Raises :class:`~crm_procedures.errors.InvalidInput` for
-    an empty last name or an invalid e-mail address.
+    sort on ``last_name``. ``time_zone`` is the zone of the contact's wall
+    clock (automatic e-mails keep to its send window there). Raises
+    :class:`~crm_procedures.errors.InvalidInput` for an empty last name, an
+    invalid e-mail address or an unknown time zone.
     """
 
     id: ContactId = attrs.field(validator=non_empty)
@@ -48,6 +64,7 @@ class Contact:
     phone: str | None = attrs.field(default=None, validator=one_line)
     function: str = attrs.field(default="", validator=one_line)
     version: int = attrs.field(default=0, validator=non_negative_int)
+    time_zone: str | None = attrs.field(default=None, validator=_zone_name)
 
     @property
     def full_name(self) -> str:

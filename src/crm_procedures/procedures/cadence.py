@@ -331,4 +331,3 @@ def _loops(definitions: Definitions, pkey: str, procedure: Procedure) -> list[Fi
         if node not in state:
             visit(node, [])
     return out
-

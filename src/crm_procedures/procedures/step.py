@@ -84,7 +84,8 @@ class StepKindSpec:
     ``requires`` names the fields a step of this kind must fill: a step
     attribute (``template``, ``duration_minutes``, ``appointment_with``) or a key
     of the step's ``params``. ``unattended`` says a step of the kind may be
-    performed by the scheduler with nobody present (``automatic = true``). The engine treats a declared kind as a plain step
+    performed by the scheduler with nobody present (``automatic = true``).
+    The engine treats a declared kind as a plain step
     that yields a :class:`~crm_procedures.procedures.effects.CustomEffect`; the
     host application registers what to do with it at the service level.
     """

@@ -58,8 +58,8 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     inspect,
-    true,
     select,
+    true,
 )
 
 from crm_procedures.errors import CrmError
@@ -550,7 +550,9 @@ def _migration_7(conn: Connection) -> None:
     dialect = conn.dialect.name
     text = 'TEXT COLLATE "C"' if dialect == "postgresql" else "TEXT"
     key = "BIGINT" if dialect == "postgresql" else "INTEGER"
-    flag = "BOOLEAN NOT NULL DEFAULT false" if dialect == "postgresql" else "INTEGER NOT NULL DEFAULT 0"
+    flag = "INTEGER NOT NULL DEFAULT 0"
+    if dialect == "postgresql":
+        flag = "BOOLEAN NOT NULL DEFAULT false"
     for column, kind in [
         ("next_due_key", key),
         ("next_due_at", text),

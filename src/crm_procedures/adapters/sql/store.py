@@ -62,6 +62,7 @@ from sqlalchemy.pool import StaticPool
 from crm_procedures._memo import remember
 from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import (
+    EPOCH,
     check_limit,
     check_prospect,
     check_storable,
@@ -73,6 +74,7 @@ from crm_procedures.adapters._common import (
     utc_us,
     with_version,
 )
+from crm_procedures.adapters.sql import due as _due
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.errors import (
     ConcurrencyConflict,
@@ -890,6 +892,11 @@ _HISTORY_OF: Final = (
 _STATEMENTS_MAX: Final = 256
 
 
+def _check_worker(worker: object) -> None:
+    if not isinstance(worker, str) or not worker or some_unstorable(worker):
+        raise InvalidInput("worker", "must be a non-empty one-line name", worker)
+
+
 def _prospect_row(p: Prospect) -> tuple[Any, ...]:
     try:
         status = _STATUS[p.status]
@@ -1231,6 +1238,63 @@ class _ProspectRepo:
             statement = self._worklist_statement(steps, viewer, limit, offset)
             remember(cache, key, statement, _STATEMENTS_MAX)
         return self._fetch(statement, {"worklist_project": project_id})
+
+    def due(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Running prospects with a step due in ``[since, until)``, by due time, then id."""
+        if any(some_unstorable(v) for v in (project_id, role, owner) if v is not None):
+            check_limit(limit, offset)
+            return []
+        return _due.due(
+            self,
+            project_id=project_id,
+            role=role,
+            owner=owner,
+            since=since,
+            until=until,
+            automatic=automatic,
+            viewer=viewer,
+            limit=limit,
+            offset=offset,
+        )
+
+    def claim_due(self, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
+        """Ids of prospects whose automatic step is due at ``now``, leased to ``worker``."""
+        self._uow.refuse_writes("prospect.claim_due")
+        _check_worker(worker)
+        return _due.claim_due(self._uow, now, limit, worker, lease_seconds)
+
+    def lease(self, prospect_id: str, worker: str, now: datetime, until: datetime) -> bool:
+        """Lease one prospect to ``worker`` until ``until``; False when another holds it."""
+        self._uow.refuse_writes("prospect.lease")
+        _check_worker(worker)
+        now_key = utc_us(require_aware(now, "now"))
+        return _due.set_lease(
+            self._uow, prospect_id, worker, now_key, utc_us(require_aware(until, "until"))
+        )
+
+    def lease_of(self, prospect_id: str) -> tuple[str, datetime] | None:
+        """Who holds the lease of ``prospect_id`` and until when, or ``None``."""
+        found = _due.lease_of(self._uow, prospect_id)
+        if found is None:
+            return None
+        return found[0], EPOCH + timedelta(microseconds=found[1])
+
+    def release_lease(self, prospect_id: str, worker: str) -> None:
+        """Drop ``worker``'s lease of ``prospect_id``."""
+        self._uow.refuse_writes("prospect.release_lease")
+        _due.release_lease(self._uow, prospect_id, worker)
 
     def _worklist_statement(
         self, steps: list[str | None], viewer: Viewer | None, limit: int, offset: int
