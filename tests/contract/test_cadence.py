@@ -125,7 +125,9 @@ def _call(ctx: Context, pid: str) -> None:
 def test_definitions_with_time_rules_load_and_dump_without_loss() -> None:
     defs = load_definitions(DEFINITIONS)
     step = defs.step("send_info")
-    assert step.automatic and step.due is not None and step.send_window is not None
+    assert step.automatic
+    assert step.due is not None
+    assert step.send_window is not None
     assert defs.procedure("cadence").exit_on == ("reply", "won")
     assert load_definitions(dump_definitions(defs)) == defs
 
@@ -192,7 +194,8 @@ def test_the_scheduler_sends_the_e_mail_once_and_the_call_back_falls_due(store: 
     run = scheduler.run_due(ctx, at, worker="w1")
     assert run.performed == ((pid, "send_info"),)
     again = scheduler.run_due(ctx, at + timedelta(minutes=1), worker="w2")
-    assert again.claimed == 0 and again.performed == ()
+    assert again.claimed == 0
+    assert again.performed == ()
     with store.unit_of_work(read_only=True) as uow:
         p = uow.prospects.get(pid)
         mails = [m for m in uow.outbox.list() if m.channel == "mail"]
@@ -213,7 +216,8 @@ def test_a_closed_send_window_defers_the_step_to_its_opening(store: Store) -> No
         uow.prospects.save(p)
         uow.commit()
     run = scheduler.run_due(ctx, datetime(2026, 4, 7, 7, 30, tzinfo=AMS), worker="w1")
-    assert run.deferred == (pid,) and run.performed == ()
+    assert run.deferred == (pid,)
+    assert run.performed == ()
     with store.unit_of_work(read_only=True) as uow:
         assert uow.prospects.get(pid).next_due_at == datetime(2026, 4, 7, 10, 0, tzinfo=AMS)
 
@@ -223,7 +227,8 @@ def test_a_step_refused_midway_leaves_nothing_and_is_retried_later(store: Store)
     _call(ctx, pid)
     at = datetime(2026, 4, 7, 10, 5, tzinfo=AMS)
     run = scheduler.run_due(ctx, at, worker="w1")
-    assert run.performed == () and [f[0] for f in run.failed] == [pid]
+    assert run.performed == ()
+    assert [f[0] for f in run.failed] == [pid]
     with store.unit_of_work(read_only=True) as uow:
         p = uow.prospects.get(pid)
         assert [e.step for e in p.history if e.step] == ["call"]
@@ -251,7 +256,8 @@ def test_an_exit_event_stops_the_automatic_sequence(store: Store) -> None:
     cadence.exit_sequence(ctx, "ann", pid, "reply")
     with store.unit_of_work(read_only=True) as uow:
         p = uow.prospects.get(pid)
-    assert p.sequence_exit == "reply" and p.next_due_at is None
+    assert p.sequence_exit == "reply"
+    assert p.next_due_at is None
     assert scheduler.run_due(ctx, datetime(2026, 5, 1, 10, tzinfo=AMS)).claimed == 0
     with pytest.raises(InvalidInput):
         cadence.exit_sequence(ctx, "ann", pid, "replied")
@@ -301,4 +307,5 @@ def test_holidays_listed_by_hand_move_the_due_date(store: Store) -> None:
     with store.unit_of_work(read_only=True) as uow:
         p = uow.prospects.get(pid)
     # Friday 24 April + 2 business days: Monday 27 April is King's Day: Tuesday, Wednesday
-    assert p.next_due_at is not None and p.next_due_at.date() == date(2026, 4, 29)
+    assert p.next_due_at is not None
+    assert p.next_due_at.date() == date(2026, 4, 29)
