@@ -151,6 +151,43 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_scheduler(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from crm_procedures.services.scheduler import run_due, send_reminders
+
+    stop = False
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        nonlocal stop
+        stop = True  # finish the step in hand, then leave: no step is cut in half
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    app = _open_app(args)
+    try:
+        while not stop:
+            run = run_due(app.ctx, limit=args.limit)
+            reminded = send_reminders(app.ctx) if args.reminders else 0
+            _out(
+                f"claimed {run.claimed}, performed {len(run.performed)}, deferred "
+                f"{len(run.deferred)}, skipped {len(run.skipped)}, failed {len(run.failed)}, "
+                f"reminders {reminded}"
+            )
+            for prospect_id, reason in run.failed:
+                _out(f"  {prospect_id}: {reason}")
+            if not args.loop:
+                break
+            waited = 0.0
+            while not stop and waited < args.interval:
+                time.sleep(min(0.1, args.interval))
+                waited += 0.1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        app.close()
+    return EXIT_OK
+
+
 DISPATCH_BATCH = 100
 """Messages claimed per batch; ``dispatch`` runs batches until none is due."""
 
@@ -304,6 +341,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--loop", action="store_true", help="keep dispatching")
     s.add_argument("--interval", type=float, default=5.0, help="seconds between loop rounds")
     s.set_defaults(func=_cmd_dispatch)
+
+    s = sub.add_parser("scheduler", help="perform the automatic steps that are due")
+    store_opts(s)
+    s.add_argument("--loop", action="store_true", help="keep running until SIGTERM")
+    s.add_argument("--interval", type=float, default=5.0, help="seconds between loop rounds")
+    s.add_argument("--limit", type=int, default=100, help="prospects claimed per round")
+    s.add_argument("--reminders", action="store_true", help="also remind owners of overdue steps")
+    s.set_defaults(func=_cmd_scheduler)
 
     s = sub.add_parser("report", help="funnel or per-employee report")
     store_opts(s, definitions=False)

@@ -206,6 +206,49 @@ class ProspectRepository(Repository[Prospect], Protocol):
         """
         ...
 
+    def due(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Running prospects with a step due in ``[since, until)``, by due time, then id.
+
+        ``project_id``, ``role`` (the due step's role), ``owner`` and
+        ``automatic`` (the due step is performed by the scheduler) narrow the
+        list when given. Prospects with nothing due are never listed.
+        """
+        ...
+
+    def claim_due(self, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
+        """Ids of running prospects whose automatic step is due at ``now``, leased to ``worker``.
+
+        At most ``limit``, earliest due first. A prospect leased to another
+        worker until after ``now`` is skipped; the lease (``lease_seconds``
+        long) holds once the unit of work commits. Claimers running at once
+        get different prospects (PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
+        """
+        ...
+
+    def lease(self, prospect_id: str, worker: str, now: datetime, until: datetime) -> bool:
+        """Lease one prospect to ``worker`` until ``until``; False when another holds it."""
+        ...
+
+    def lease_of(self, prospect_id: str) -> tuple[str, datetime] | None:
+        """Who holds the lease of ``prospect_id`` and until when, or ``None``."""
+        ...
+
+    def release_lease(self, prospect_id: str, worker: str) -> None:
+        """Drop ``worker``'s lease of ``prospect_id`` (nothing when another holds it)."""
+        ...
+
 
 class ActivityRepository(Repository[Activity], Protocol):
     """Activities (contacts, meetings, tasks)."""

@@ -166,6 +166,10 @@ def check_prospect(prospect: Prospect, stored_history: int) -> None:
         require_aware(prospect.next_action_at, "next_action_at")
     if prospect.became_prospect_at is not None:
         require_aware(prospect.became_prospect_at, "became_prospect_at")
+    if prospect.next_due_at is not None:
+        require_aware(prospect.next_due_at, "next_due_at")
+    if prospect.paused_until is not None:
+        require_aware(prospect.paused_until, "paused_until")
     history = prospect.history
     if len(history) < stored_history:
         raise InvalidInput(

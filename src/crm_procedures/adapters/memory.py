@@ -137,6 +137,8 @@ class MemoryStore:
         self._audit_index: dict[tuple[str, str], list[Change]] = {}
         self._definitions: dict[str, list[str]] = {}
         self._search_cache: dict[str, tuple[VisitReport, tuple[str, ...]]] = {}
+        # prospect id -> (worker, lease end): the scheduler's leases, effective at once
+        self._leases: dict[str, tuple[str, datetime]] = {}
         self._closed = False
 
     def unit_of_work(self, *, read_only: bool = False) -> MemoryUnitOfWork:
@@ -572,6 +574,100 @@ class _ProspectRepo(_Repo[Prospect]):
         )
         found.sort(key=lambda p: (sort_key(p.next_action_at), p.id))
         return [p.copy() for p in _page(found, limit, offset)]
+
+    def due(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Running prospects with a step due in ``[since, until)``, by due time, then id."""
+        check_limit(limit, offset)
+        low = None if since is None else require_aware(since, "since")
+        high = None if until is None else require_aware(until, "until")
+        if project_id is None:
+            found = self._uow._records(self._kind)
+        else:
+            found = self._uow._records(self._kind, "project_id", project_id)
+        visible = self._uow._project_visibility(viewer)
+
+        def keep(p: Prospect) -> bool:
+            at = p.next_due_at
+            return (
+                at is not None
+                and p.status is ProspectStatus.RUNNING
+                and (role is None or p.due_role == role)
+                and (owner is None or p.owner == owner)
+                and (automatic is None or p.due_automatic == automatic)
+                and (low is None or at >= low)
+                and (high is None or at < high)
+                and visible(p.project_id)
+            )
+
+        hits = sorted((p for p in found if keep(p)), key=lambda p: (sort_key(p.next_due_at), p.id))
+        return [p.copy() for p in _page(hits, limit, offset)]
+
+    def claim_due(self, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
+        """Ids of prospects whose automatic step is due at ``now``, leased to ``worker``."""
+        self._uow.refuse_writes("prospect.claim_due")
+        check_limit(limit, 0)
+        now = require_aware(now, "now")
+        until = now + timedelta(seconds=lease_seconds)
+        store = self._uow._store
+        with store._lock:
+            found = [
+                p
+                for p in store._tables["prospect"].rows.values()
+                if p.due_automatic
+                and p.next_due_at is not None
+                and p.next_due_at <= now
+                and p.status is ProspectStatus.RUNNING
+                and not _held(store._leases.get(p.id), worker, now, others_only=False)
+            ]
+            found.sort(key=lambda p: (sort_key(p.next_due_at), p.id))
+            ids = [p.id for p in found[:limit]]
+            for pid in ids:
+                store._leases[pid] = (worker, until)
+        return ids
+
+    def lease(self, prospect_id: str, worker: str, now: datetime, until: datetime) -> bool:
+        """Lease one prospect to ``worker`` until ``until``; False when another holds it."""
+        self._uow.refuse_writes("prospect.lease")
+        now, until = require_aware(now, "now"), require_aware(until, "until")
+        store = self._uow._store
+        with store._lock:
+            if _held(store._leases.get(prospect_id), worker, now, others_only=True):
+                return False
+            store._leases[prospect_id] = (worker, until)
+        return True
+
+    def lease_of(self, prospect_id: str) -> tuple[str, datetime] | None:
+        """Who holds the lease of ``prospect_id`` and until when, or ``None``."""
+        return self._uow._store._leases.get(prospect_id)
+
+    def release_lease(self, prospect_id: str, worker: str) -> None:
+        """Drop ``worker``'s lease of ``prospect_id``."""
+        self._uow.refuse_writes("prospect.release_lease")
+        store = self._uow._store
+        with store._lock:
+            held = store._leases.get(prospect_id)
+            if held is not None and held[0] == worker:
+                del store._leases[prospect_id]
+
+
+def _held(
+    lease: tuple[str, datetime] | None, worker: str, now: datetime, *, others_only: bool
+) -> bool:
+    if lease is None or lease[1] <= now:
+        return False
+    return lease[0] != worker if others_only else True
 
 
 def _activity_order(a: Activity) -> tuple[int, int, str]:

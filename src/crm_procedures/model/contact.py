@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.ids import ContactId, RelationId
 from crm_procedures.model._checks import (
     language_code,
@@ -35,6 +36,19 @@ def _to_gender(value: Any) -> Gender:
     return to_enum(Gender, "gender", value)
 
 
+def _zone_name(_inst: Any, _attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise InvalidInput(
+            "time_zone", "must be a time zone name such as 'Europe/Amsterdam'", value
+        ) from None
+
+
 @attrs.frozen
 class Contact:
     """A person at a relation.
@@ -42,10 +56,12 @@ class Contact:
     ``name_prefix`` holds Dutch prefixes such as "van der" separately, so lists
     sort on ``last_name``. ``language`` (an ISO 639-1 code such as ``nl``, or
     ``None`` when not recorded) picks the variant of a multi-language e-mail
-    template. Raises :class:`~crm_procedures.errors.InvalidInput` for an empty
-    last name, a malformed language code or an e-mail address that a mail
-    header would not carry unchanged (``jan@mill.example:evil``, ``a@[b.c``; see
-    :func:`~crm_procedures.model._email.is_sendable_email`).
+    template; ``time_zone`` is the zone of the contact's wall clock (automatic
+    e-mails keep to its send window there). Raises
+    :class:`~crm_procedures.errors.InvalidInput` for an empty last name, a
+    malformed language code, an unknown time zone or an e-mail address that a
+    mail header would not carry unchanged (``jan@mill.example:evil``,
+    ``a@[b.c``; see :func:`~crm_procedures.model._email.is_sendable_email`).
     """
 
     id: ContactId = attrs.field(validator=non_empty)
@@ -60,6 +76,7 @@ class Contact:
     function: str = attrs.field(default="", validator=one_line)
     version: int = attrs.field(default=0, validator=non_negative_int)
     language: str | None = attrs.field(default=None, validator=language_code)
+    time_zone: str | None = attrs.field(default=None, validator=_zone_name)
 
     @property
     def full_name(self) -> str:

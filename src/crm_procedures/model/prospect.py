@@ -87,6 +87,14 @@ class Prospect:
         next_action_at: when the next action is due (orders worklists).
         owner: the user the prospect is assigned to, if any.
         version: the store's optimistic-concurrency version.
+        next_due_at: when the next step falls due by the definitions' due
+            rules (kept by every move; ``None``: nothing is due).
+        due_step: the step that falls due then.
+        due_role: the role that performs it.
+        due_automatic: whether the scheduler performs it (an automatic step).
+        paused_until: no step falls due before this instant (a pause).
+        sequence_exit: the event that took the prospect out of the automatic
+            sequence (``"reply"``, ...), ``None`` while it is in it.
 
     Raises :class:`~crm_procedures.errors.InvalidInput` for an empty id, or an
     id with a line break or control character or longer than 1,000 characters.
@@ -110,6 +118,12 @@ class Prospect:
     next_action_at: datetime | None = None
     owner: UserId | None = None
     version: int = 0
+    next_due_at: datetime | None = None
+    due_step: str | None = None
+    due_role: str | None = None
+    due_automatic: bool = False
+    paused_until: datetime | None = None
+    sequence_exit: str | None = None
 
     def copy(self) -> Prospect:
         """An independent copy (the history list is copied; entries are immutable)."""
@@ -130,6 +144,12 @@ class Prospect:
         new.next_action_at = self.next_action_at
         new.owner = self.owner
         new.version = self.version
+        new.next_due_at = self.next_due_at
+        new.due_step = self.due_step
+        new.due_role = self.due_role
+        new.due_automatic = self.due_automatic
+        new.paused_until = self.paused_until
+        new.sequence_exit = self.sequence_exit
         return new
 
 

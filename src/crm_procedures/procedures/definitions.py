@@ -39,6 +39,7 @@ The TOML format (JSON has the same shape)::
     name = "Standard procedure"
     steps = ["call", "call_back", "send_info", "make_appointment"]
     close_reasons = ["not_interested"]
+    exit_on = ["won", "reply", "unsubscribe"]   # events that stop automatic steps
 
     [procedures.standard.matrix.marketeer]
     START = ["call"]                    # what may begin a procedure (nothing done yet)
@@ -46,6 +47,19 @@ The TOML format (JSON has the same shape)::
 
     [procedures.standard.corrections]
     project_leader = "*"                # or a list of steps
+
+    time_zone = "Europe/Amsterdam"      # the project's zone (default UTC)
+
+    [calendars.nl]                      # business days (see procedures.timing.data)
+    country = "NL"
+
+    [steps.send_info_auto]
+    name = "Send information"
+    kind = "send_email"
+    template = "info"
+    automatic = true                    # the scheduler performs it when due
+    due = { after = "previous_step", business_days = 2, calendar = "nl" }
+    send_window = { days = ["mon", "tue", "wed", "thu", "fri"], from = "09:00", to = "17:00" }
 
     [dictionaries.close_reason]
     label = "Close reason"
@@ -88,14 +102,33 @@ from crm_procedures.procedures.templates import (
     TemplateAttachment,
     TemplateVariant,
 )
+from crm_procedures.procedures.timing.business_calendar import BusinessCalendar
+from crm_procedures.procedures.timing.data import (
+    dump_calendars,
+    dump_due_rule,
+    dump_send_window,
+    load_calendars,
+    load_due_rule,
+    load_send_window,
+)
 
 __all__ = ["dump_definitions", "load_definitions"]
 
 Source = str | os.PathLike[str] | Mapping[str, Any]
 
-_TOP = ("version", "roles", "step_kinds", "steps", "templates", "procedures", "dictionaries")
+_TOP = (
+    "version",
+    "roles",
+    "step_kinds",
+    "steps",
+    "templates",
+    "procedures",
+    "dictionaries",
+    "calendars",
+    "time_zone",
+)
 _ROLE = ("label",)
-_KIND = ("description", "requires")
+_KIND = ("description", "requires", "unattended")
 _STEP = (
     "name",
     "kind",
@@ -108,11 +141,23 @@ _STEP = (
     "outcome",
     "close_reason",
     "labels",
+    "due",
+    "automatic",
+    "send_window",
 )
 _TEMPLATE = ("subject", "text", "html", "language", "variants", "attachments")
 _VARIANT = ("subject", "text", "html")
 _ATTACHMENT = ("document", "digest", "filename", "mime_type")
-_PROCEDURE = ("name", "description", "steps", "version", "matrix", "corrections", "close_reasons")
+_PROCEDURE = (
+    "name",
+    "description",
+    "steps",
+    "version",
+    "matrix",
+    "corrections",
+    "close_reasons",
+    "exit_on",
+)
 _DICTIONARY = ("label", "choices")
 
 
@@ -271,8 +316,27 @@ def _read_kind(r: _Reader, key: str, t: Mapping[str, Any]) -> StepKindSpec:
     where = f"step_kinds.{key}"
     r.keys(t, _KIND, where)
     return StepKindSpec(
-        key, r.text(t, "description", where) or "", r.texts(t, "requires", where) or ()
+        key,
+        r.text(t, "description", where) or "",
+        r.texts(t, "requires", where) or (),
+        bool(r.boolean(t, "unattended", where)),
     )
+
+
+def _timed(r: _Reader, t: Mapping[str, Any], where: str) -> tuple[Any, Any]:
+    """The step's due rule and send window, their problems reported as findings."""
+    due = window = None
+    if "due" in t:
+        try:
+            due = load_due_rule(t["due"], f"{where}.due")
+        except DefinitionError as exc:
+            r.findings.extend(exc.findings)
+    if "send_window" in t:
+        try:
+            window = load_send_window(t["send_window"], f"{where}.send_window")
+        except DefinitionError as exc:
+            r.findings.extend(exc.findings)
+    return due, window
 
 
 def _read_step(r: _Reader, key: str, t: Mapping[str, Any]) -> Step:
@@ -297,6 +361,7 @@ def _read_step(r: _Reader, key: str, t: Mapping[str, Any]) -> Step:
                 labels[language] = label
             else:
                 r.problem("wrong-type", f"{where}.labels.{language}", "expected text")
+    due, window = _timed(r, t, where)
     return Step(
         key,
         r.text(t, "name", where, required=True) or "",
@@ -310,6 +375,9 @@ def _read_step(r: _Reader, key: str, t: Mapping[str, Any]) -> Step:
         r.text(t, "outcome", where),
         r.text(t, "close_reason", where),
         labels,
+        due,
+        bool(r.boolean(t, "automatic", where)),
+        window,
     )
 
 
@@ -422,6 +490,7 @@ def _read_procedure(r: _Reader, key: str, t: Mapping[str, Any]) -> Procedure:
         matrix,
         corrections,
         r.texts(t, "close_reasons", where) or (),
+        r.texts(t, "exit_on", where) or (),
     )
 
 
@@ -461,6 +530,12 @@ def _read(data: Mapping[str, Any], r: _Reader) -> Definitions:
             close_reasons = d
         else:
             dictionaries.append(d)
+    calendars: dict[str, BusinessCalendar] = {}
+    if "calendars" in top:
+        try:
+            calendars = load_calendars(top["calendars"])
+        except DefinitionError as exc:
+            r.findings.extend(exc.findings)
     return Definitions(
         roles=roles,
         steps=steps,
@@ -470,6 +545,8 @@ def _read(data: Mapping[str, Any], r: _Reader) -> Definitions:
         close_reasons=close_reasons,
         dictionaries=tuple(dictionaries),
         version=1 if version is None else version,
+        calendars=calendars,
+        time_zone=r.text(top, "time_zone", ""),
     )
 
 
@@ -610,6 +687,12 @@ def _dump_step(step: Step) -> dict[str, Any]:
             out[name] = value
     if step.labels:
         out["labels"] = dict(step.labels)
+    if step.due is not None:
+        out["due"] = dump_due_rule(step.due)
+    if step.automatic:
+        out["automatic"] = True
+    if step.send_window is not None:
+        out["send_window"] = dump_send_window(step.send_window)
     return out
 
 
@@ -655,6 +738,8 @@ def _dump_procedure(p: Procedure) -> dict[str, Any]:
         role: "*" if rights is ANY_STEP else sorted(rights)
         for role, rights in p.corrections.items()
     }
+    if p.exit_on:
+        out["exit_on"] = list(p.exit_on)
     return out
 
 
@@ -676,11 +761,12 @@ def dump_definitions(definitions: Definitions) -> dict[str, Any]:
     dictionaries = {definitions.close_reasons.key: _dump_dictionary(definitions.close_reasons)}
     for d in definitions.dictionaries:
         dictionaries[d.key] = _dump_dictionary(d)
-    return {
+    out: dict[str, Any] = {
         "version": definitions.version,
         "roles": {k: ({"label": r.label} if r.label else {}) for k, r in definitions.roles.items()},
         "step_kinds": {
             k: {"description": s.description, "requires": list(s.requires)}
+            | ({"unattended": True} if s.unattended else {})
             for k, s in definitions.step_kinds.items()
         },
         "steps": {k: _dump_step(s) for k, s in definitions.steps.items()},
@@ -688,3 +774,8 @@ def dump_definitions(definitions: Definitions) -> dict[str, Any]:
         "procedures": {k: _dump_procedure(p) for k, p in definitions.procedures.items()},
         "dictionaries": dictionaries,
     }
+    if definitions.calendars:
+        out["calendars"] = dump_calendars(definitions.calendars)
+    if definitions.time_zone is not None:
+        out["time_zone"] = definitions.time_zone
+    return out

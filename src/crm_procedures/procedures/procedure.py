@@ -34,6 +34,7 @@ from crm_procedures.procedures.step import (
     StepKindSpec,
 )
 from crm_procedures.procedures.templates import EmailTemplate
+from crm_procedures.procedures.timing.business_calendar import BusinessCalendar
 
 if TYPE_CHECKING:
     from crm_procedures.model.prospect import Prospect
@@ -134,6 +135,9 @@ class Procedure:
             earlier entry (W7 project leader), or :data:`ANY_STEP`.
         close_reasons: the keys of the ``close_reason`` choices a prospect of
             this procedure may be closed with (W8).
+        exit_on: the events that take a prospect out of the automatic
+            sequence (:data:`~crm_procedures.procedures.cadence.EXIT_EVENTS`):
+            afterwards no automatic step of it is performed.
 
     The constructor does not validate; use
     :func:`~crm_procedures.procedures.validation.validate` (loading does).
@@ -151,6 +155,7 @@ class Procedure:
         factory=dict, converter=_corrections, hash=False
     )
     close_reasons: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    exit_on: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     _next: dict[tuple[str, str | None], frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )
@@ -268,6 +273,9 @@ class Definitions:
     ``close_reason`` choice list (W8); ``dictionaries`` are the other choice
     lists. ``version`` is the version of the whole bundle. The procedures kept
     here are bound to the steps (see :meth:`Procedure.bound_to`).
+    ``calendars`` are the business calendars due rules and send windows name;
+    ``time_zone`` is the project's zone (wall clock of due rules and send
+    windows when the contact has none), ``None`` for UTC.
 
     Raises:
         InvalidInput: an iterable holds two definitions with the same key.
@@ -281,6 +289,10 @@ class Definitions:
     close_reasons: Dictionary = attrs.field(default=None, converter=_close_reason_dictionary)
     dictionaries: tuple[Dictionary, ...] = attrs.field(default=(), converter=_dictionaries)
     version: int = 1
+    calendars: Mapping[str, BusinessCalendar] = attrs.field(
+        factory=dict, converter=_keyed, hash=False
+    )
+    time_zone: str | None = None
 
     def __attrs_post_init__(self) -> None:
         kinds = {**BUILTIN_STEP_KINDS, **self.step_kinds}

@@ -15,6 +15,9 @@ from typing import Any
 
 import attrs
 
+from crm_procedures.procedures.timing.due import DueRule
+from crm_procedures.procedures.timing.send_window import SendWindow
+
 __all__ = [
     "BUILTIN_STEP_KINDS",
     "MAKE_APPOINTMENT",
@@ -80,7 +83,9 @@ class StepKindSpec:
 
     ``requires`` names the fields a step of this kind must fill: a step
     attribute (``template``, ``duration_minutes``, ``appointment_with``) or a key
-    of the step's ``params``. The engine treats a declared kind as a plain step
+    of the step's ``params``. ``unattended`` says a step of the kind may be
+    performed by the scheduler with nobody present (``automatic = true``).
+    The engine treats a declared kind as a plain step
     that yields a :class:`~crm_procedures.procedures.effects.CustomEffect`; the
     host application registers what to do with it at the service level.
     """
@@ -88,18 +93,24 @@ class StepKindSpec:
     key: str
     description: str = ""
     requires: tuple[str, ...] = attrs.field(default=(), converter=_requires)
+    unattended: bool = False
 
 
 BUILTIN_STEP_KINDS: Mapping[str, StepKindSpec] = MappingProxyType(
     {
         PLAIN: StepKindSpec(PLAIN, "a step with no side effect"),
-        SEND_EMAIL: StepKindSpec(SEND_EMAIL, "sends an e-mail from a template", ("template",)),
+        SEND_EMAIL: StepKindSpec(
+            SEND_EMAIL, "sends an e-mail from a template", ("template",), unattended=True
+        ),
         MAKE_APPOINTMENT: StepKindSpec(
             MAKE_APPOINTMENT, "books an appointment with the contact", ("duration_minutes",)
         ),
     }
 )
-"""The kinds every installation knows: plain, send_email and make_appointment."""
+"""The kinds every installation knows: plain, send_email and make_appointment.
+
+Only ``send_email`` runs unattended: a plain step is something a person does
+(a call), and booking an appointment needs a time somebody chose."""
 
 
 @attrs.frozen(slots=True)
@@ -124,6 +135,12 @@ class Step:
         close_reason: the close reason of an ``outcome = "closed"`` step.
         labels: the step's name per language (``{"nl": "Terugbellen"}``);
             ``name`` is used for a language without one.
+        due: when the step becomes due (:class:`~crm_procedures.procedures.timing.DueRule`),
+            or ``None`` for a step that is never due by itself.
+        automatic: the scheduler performs the step when it is due (its kind
+            must run unattended).
+        send_window: when an automatic step may run (weekdays and hours on
+            the contact's wall clock, else the project's), or ``None``: any time.
     """
 
     key: str
@@ -138,6 +155,9 @@ class Step:
     outcome: str | None = None
     close_reason: str | None = None
     labels: Mapping[str, str] = attrs.field(factory=dict, converter=_labels, hash=False)
+    due: DueRule | None = None
+    automatic: bool = False
+    send_window: SendWindow | None = None
 
     def label(self, language: str) -> str:
         """The step's name in ``language``, else its ``name``."""

@@ -49,6 +49,10 @@ unknown-close-reason [err] a close reason is not in the ``close_reason`` list
 invalid-version [error]    a version below 1 or above :data:`MAX_VERSION`
 ========================== =====================================================
 
+The time rules (due rules, calendars, send windows, automatic steps, exit
+events) add the codes of :func:`~crm_procedures.procedures.timing.validate_timing`
+and :func:`~crm_procedures.procedures.cadence.check_cadence`.
+
 A role without a START row is normal when another role starts (the client of
 the standard procedure acts only after an appointment); it is reported as
 ``role-cannot-start`` only when *no* role can start, and as
@@ -150,6 +154,9 @@ def validate(definitions: Definitions) -> list[Finding]:
     from crm_procedures.procedures.outcomes import check_outcomes
 
     out.extend(check_outcomes(definitions))
+    from crm_procedures.procedures.cadence import check_cadence
+
+    out.extend(check_cadence(definitions))
     return out
 
 

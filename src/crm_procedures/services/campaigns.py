@@ -56,6 +56,7 @@ from crm_procedures.procedures.outcomes import apply_outcome
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.procedures.validation import errors as _errors
 from crm_procedures.procedures.validation import validate as _validate
+from crm_procedures.services.cadence import keep_due
 from crm_procedures.services.context import Context, resolve_viewer
 from crm_procedures.services.previews import StepPreview
 from crm_procedures.services.step_kinds import (
@@ -347,12 +348,16 @@ def release(
             # A prospect named twice is released once (not loaded twice and saved stale).
             todo = [uow.prospects.get(pid) for pid in dict.fromkeys(prospect_ids)]
         released = 0
+        timed = project.procedure is not None and project.procedure_version is not None
+        defs, proc = _procedure_of(ctx, uow, project) if timed else (None, None)
         for prospect in todo:
             if prospect.project_id != project.id:
                 raise NotFound("prospect", prospect.id)
             if prospect.status is not ProspectStatus.PREPARING:
                 continue
             runtime.release(prospect, UserId(actor), now)
+            if defs is not None and proc is not None:
+                keep_due(uow, defs, proc, project, prospect)
             uow.prospects.save(prospect)
             released += 1
         uow.commit()
@@ -472,6 +477,9 @@ def _perform_in(
         kind.handler(step_ctx)
         appointment = step_ctx.appointment or appointment
     outcome = apply_outcome(proc, prospect, defs.step(step), UserId(actor), now)
+    if appointment is not None and "appointment_booked" in proc.exit_on:
+        prospect.sequence_exit = prospect.sequence_exit or "appointment_booked"
+    keep_due(uow, defs, proc, project, prospect)
     if record_activity:
         uow.activities.add(
             _step_activity(ctx, defs, project, prospect, step, actor, note, now, appointment)
@@ -676,12 +684,13 @@ def correct_step(
             that step, or the entry does not exist.
     """
     with ctx.store.unit_of_work() as uow:
-        viewer, prospect, project, _defs, proc = _load(
+        viewer, prospect, project, defs, proc = _load(
             ctx, uow, actor, prospect_id, "prospect.correct"
         )
         _require_role(uow, viewer, project, role)
         now = ctx.now()
         runtime.correct(proc, prospect, supersedes_seq, step, role, UserId(actor), now, note)
+        keep_due(uow, defs, proc, project, prospect)
         stored = uow.prospects.save(prospect)
         _audit(uow, actor, stored, now, "correct", f"{role}: #{supersedes_seq} -> {step}")
         uow.commit()
@@ -698,11 +707,12 @@ def close_prospect(
         AccessDenied: the actor lacks ``prospect.write``.
     """
     with ctx.store.unit_of_work() as uow:
-        _viewer, prospect, _project, _defs, proc = _load(
+        _viewer, prospect, project, defs, proc = _load(
             ctx, uow, actor, prospect_id, "prospect.write"
         )
         now = ctx.now()
         runtime.close(proc, prospect, reason, UserId(actor), now, note)
+        keep_due(uow, defs, proc, project, prospect)
         stored = uow.prospects.save(prospect)
         _audit(uow, actor, stored, now, "close", reason)
         uow.commit()
@@ -712,11 +722,12 @@ def close_prospect(
 def reopen_prospect(ctx: Context, actor: str, prospect_id: str, *, note: str = "") -> Prospect:
     """Reopen a closed prospect (status running again, history kept)."""
     with ctx.store.unit_of_work() as uow:
-        _viewer, prospect, _project, _defs, _proc = _load(
+        _viewer, prospect, project, defs, proc = _load(
             ctx, uow, actor, prospect_id, "prospect.write"
         )
         now = ctx.now()
         runtime.reopen(prospect, UserId(actor), now, note)
+        keep_due(uow, defs, proc, project, prospect)
         stored = uow.prospects.save(prospect)
         _audit(uow, actor, stored, now, "reopen", "")
         uow.commit()
@@ -726,11 +737,14 @@ def reopen_prospect(ctx: Context, actor: str, prospect_id: str, *, note: str = "
 def mark_won(ctx: Context, actor: str, prospect_id: str, *, note: str = "") -> Prospect:
     """Record that the prospect became a customer (stage customer)."""
     with ctx.store.unit_of_work() as uow:
-        _viewer, prospect, _project, _defs, _proc = _load(
+        _viewer, prospect, project, defs, proc = _load(
             ctx, uow, actor, prospect_id, "prospect.write"
         )
         now = ctx.now()
         runtime.mark_won(prospect, UserId(actor), now, note)
+        if "won" in proc.exit_on:
+            prospect.sequence_exit = prospect.sequence_exit or "won"
+        keep_due(uow, defs, proc, project, prospect)
         stored = uow.prospects.save(prospect)
         _audit(uow, actor, stored, now, "won", "")
         uow.commit()

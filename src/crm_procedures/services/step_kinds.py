@@ -91,6 +91,9 @@ class StepKind:
         description: what the kind does, for people.
         requires: the step fields every step of the kind must fill (as in
             ``[step_kinds.x] requires``), for documentation and tools.
+        unattended: the scheduler may perform steps of this kind with nobody
+            present (``automatic = true`` steps); ``send_email`` may,
+            ``make_appointment`` may not.
 
     Raises:
         InvalidInput: an empty key or a handler that is not callable.
@@ -100,6 +103,7 @@ class StepKind:
     handler: StepHandler
     description: str = ""
     requires: tuple[str, ...] = attrs.field(default=(), converter=_requires)
+    unattended: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.strip():
@@ -382,7 +386,9 @@ def _make_appointment(ctx: StepContext) -> None:
 
 _BUILTIN: tuple[StepKind, ...] = (
     StepKind(PLAIN, _plain, "a step with no side effect"),
-    StepKind(SEND_EMAIL, _send_email, "sends an e-mail from a template", ("template",)),
+    StepKind(
+        SEND_EMAIL, _send_email, "sends an e-mail from a template", ("template",), unattended=True
+    ),
     StepKind(
         MAKE_APPOINTMENT,
         _make_appointment,

@@ -27,6 +27,12 @@ a later migration changed are created from their frozen version-1 copies
    ``appointments.relation_id`` and ``appointments.project_id`` (until then
    only inside the JSON record), backfilled from ``data``, with the indexes
    of the per-employee report, and a covering index of the funnel's counts.
+7. the cadence: ``prospects.next_due_key`` (with ``next_due_at``,
+   ``due_step``, ``due_role``, ``due_automatic``, ``paused_until``,
+   ``sequence_exit``), indexed per owner, per role and for the scheduler's
+   claim (automatic steps only), and ``prospect_leases``, which scheduler
+   works on which due prospect until when. (Numbers 4 to 6 belong to other
+   changes of the same release.)
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from sqlalchemy import (
     false,
     inspect,
     select,
+    true,
 )
 
 from crm_procedures.errors import CrmError
@@ -168,11 +175,47 @@ prospects = Table(
     Column("owner", TEXT),
     Column("version", Integer, nullable=False),
     Column("history_count", Integer, nullable=False),
+    # migration 5: the cadence (what falls due next, for whom), pauses and exits
+    Column("next_due_key", KEY),
+    Column("next_due_at", TEXT),
+    Column("due_step", TEXT),
+    Column("due_role", TEXT),
+    Column("due_automatic", Boolean, nullable=False, server_default=false()),
+    Column("paused_until", TEXT),
+    Column("sequence_exit", TEXT),
     Index("ix_prospects_worklist", "project_id", "status", "last_step", "next_action_key", "id"),
     Index("ix_prospects_project", "project_id", "id"),
     Index("ix_prospects_project_status", "project_id", "status", "id"),
     # migration 3 adds ix_prospects_funnel (project_id, stage, status, close_reason): not
     # declared here, where migration 1 (frozen) would create it too.
+)
+
+_DUE_INDEXES: Final = [
+    # migration 5: worklists per owner and per role, and the scheduler's claim
+    Index("ix_prospects_due_owner", prospects.c.owner, prospects.c.next_due_key, prospects.c.id),
+    Index(
+        "ix_prospects_due_role",
+        prospects.c.project_id,
+        prospects.c.due_role,
+        prospects.c.next_due_key,
+        prospects.c.id,
+    ),
+    Index(
+        "ix_prospects_due_automatic",
+        prospects.c.next_due_key,
+        prospects.c.id,
+        sqlite_where=prospects.c.due_automatic == true(),
+        postgresql_where=prospects.c.due_automatic == true(),
+    ),
+]
+
+prospect_leases = Table(
+    # migration 5: which scheduler works on a due prospect, until when
+    "prospect_leases",
+    metadata,
+    Column("prospect_id", TEXT, primary_key=True),
+    Column("worker", TEXT, nullable=False),
+    Column("until_key", KEY, nullable=False),
 )
 
 prospect_history = Table(
@@ -426,7 +469,31 @@ Table(
     Index("ix_outbox_due", "status", "due_key", "created_key", "id"),
     Index("ix_outbox_created", "created_key", "id"),
 )
-_V1_TABLES: Final = _v1.sorted_tables
+# prospects before migration 5 (a stub of projects lets the foreign key resolve)
+Table("projects", _v1, Column("id", TEXT, primary_key=True))
+Table(
+    "prospects",
+    _v1,
+    Column("id", TEXT, primary_key=True),
+    Column("project_id", TEXT, ForeignKey("projects.id"), nullable=False),
+    Column("relation_id", TEXT, nullable=False),
+    Column("contact_id", TEXT),
+    Column("status", TEXT, nullable=False),
+    Column("close_reason", TEXT),
+    Column("stage", TEXT, nullable=False),
+    Column("became_prospect_at", TEXT),
+    Column("became_prospect_by", TEXT),
+    Column("last_step", TEXT),
+    Column("next_action_key", KEY, nullable=False),
+    Column("next_action_at", TEXT),
+    Column("owner", TEXT),
+    Column("version", Integer, nullable=False),
+    Column("history_count", Integer, nullable=False),
+    Index("ix_prospects_worklist", "project_id", "status", "last_step", "next_action_key", "id"),
+    Index("ix_prospects_project", "project_id", "id"),
+    Index("ix_prospects_project_status", "project_id", "status", "id"),
+)
+_V1_TABLES: Final = [t for t in _v1.sorted_tables if t.name != "projects"]
 _V1_NAMES: Final = {t.name for t in _V1_TABLES}
 
 # The FTS5 table indexes visit_reports.search_text (external content, so the text is
@@ -453,9 +520,15 @@ _POSTGRES_SEARCH = [
 ]
 
 
+_LATER_TABLES: Final = frozenset({"prospect_leases"})
+"""Tables a later migration creates (migration 1 leaves them out)."""
+
+
 def _migration_1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in _BASE_TABLES if t.name not in _V1_NAMES])
-    _v1.create_all(conn, tables=_V1_TABLES)
+    frozen = {t.name: t for t in _V1_TABLES}
+    for table in _BASE_TABLES:  # dependency order: a referenced table comes first
+        if table.name not in _LATER_TABLES:
+            frozen.get(table.name, table).create(conn)
 
 
 def _migration_2(conn: Connection) -> None:
@@ -504,11 +577,34 @@ def _migration_4(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN recipients {text}")
 
 
+def _migration_5(conn: Connection) -> None:
+    dialect = conn.dialect.name
+    text = 'TEXT COLLATE "C"' if dialect == "postgresql" else "TEXT"
+    key = "BIGINT" if dialect == "postgresql" else "INTEGER"
+    flag = "INTEGER NOT NULL DEFAULT 0"
+    if dialect == "postgresql":
+        flag = "BOOLEAN NOT NULL DEFAULT false"
+    for column, kind in [
+        ("next_due_key", key),
+        ("next_due_at", text),
+        ("due_step", text),
+        ("due_role", text),
+        ("due_automatic", flag),
+        ("paused_until", text),
+        ("sequence_exit", text),
+    ]:
+        conn.exec_driver_sql(f"ALTER TABLE prospects ADD COLUMN {column} {kind}")
+    for index in _DUE_INDEXES:
+        index.create(conn)
+    prospect_leases.create(conn)
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
     (3, "report columns and indexes (activities, appointments, prospects)", _migration_3),
     (4, "outbox lease tokens and per-recipient delivery states", _migration_4),
+    (5, "cadence: due columns and indexes of prospects, scheduler leases", _migration_5),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 

@@ -65,6 +65,7 @@ from sqlalchemy.pool import StaticPool
 from crm_procedures._memo import remember
 from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import (
+    EPOCH,
     check_limit,
     check_prospect,
     check_storable,
@@ -76,6 +77,7 @@ from crm_procedures.adapters._common import (
     utc_us,
     with_version,
 )
+from crm_procedures.adapters.sql import due as _due
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.errors import (
     ConcurrencyConflict,
@@ -1028,7 +1030,9 @@ class _ProjectRepo(_Repo[Project]):
 
 
 _P = s.prospects.c
-_PROSPECT_COLUMNS: Final = [c for c in s.prospects.columns if c.name != "next_action_key"]
+_PROSPECT_COLUMNS: Final = [
+    c for c in s.prospects.columns if c.name not in ("next_action_key", "next_due_key")
+]
 _H = s.prospect_history.c
 _HISTORY_OF_ONE: Final = (
     "SELECT prospect_id, seq, kind, at, actor, role, step, supersedes, detail, note "
@@ -1040,6 +1044,11 @@ _HISTORY_OF_MANY: Final = (
 )
 _PREPARED_MAX: Final = 1024
 _RECORDS_MAX: Final = 4096
+
+
+def _check_worker(worker: object) -> None:
+    if not isinstance(worker, str) or not worker or some_unstorable(worker):
+        raise InvalidInput("worker", "must be a non-empty one-line name", worker)
 
 
 def _prospect_row(p: Prospect) -> tuple[Any, ...]:
@@ -1065,6 +1074,21 @@ def _prospect_row(p: Prospect) -> tuple[Any, ...]:
         p.owner,
         p.version,
         len(p.history),
+        *_due_columns(p),
+    )
+
+
+def _due_columns(p: Prospect) -> tuple[Any, ...]:
+    due = p.next_due_at
+    paused = p.paused_until
+    return (
+        None if due is None else utc_us(due),
+        None if due is None else _DUMP_DT(due),
+        p.due_step,
+        p.due_role,
+        bool(p.due_automatic),
+        None if paused is None else _DUMP_DT(paused),
+        p.sequence_exit,
     )
 
 
@@ -1153,6 +1177,12 @@ class _ProspectRepo:
                     _dt(r[10]),
                     r[11],
                     r[12],
+                    _dt(r[14]),
+                    r[15],
+                    r[16],
+                    bool(r[17]),
+                    _dt(r[18]),
+                    r[19],
                 )
             )
             loaded[r[0]] = (r[12], r[13])
@@ -1222,7 +1252,7 @@ class _ProspectRepo:
         history: list[tuple[Any, ...]] = []
         for p in records:
             row = _prospect_row(p)
-            rows.append((*row[:13], 1, row[14]))
+            rows.append((*row[:13], 1, *row[14:]))
             if p.history:
                 history.extend(_history_rows(p, 0))
         self._uow._last = (self._kind, records[0].id, 0)
@@ -1383,6 +1413,63 @@ class _ProspectRepo:
 
         cursor = self._uow.prepared(key, build, worklist_project=project_id)
         return self._build(cursor.fetchall())
+
+    def due(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        """Running prospects with a step due in ``[since, until)``, by due time, then id."""
+        if any(some_unstorable(v) for v in (project_id, role, owner) if v is not None):
+            check_limit(limit, offset)
+            return []
+        return _due.due(
+            self,
+            project_id=project_id,
+            role=role,
+            owner=owner,
+            since=since,
+            until=until,
+            automatic=automatic,
+            viewer=viewer,
+            limit=limit,
+            offset=offset,
+        )
+
+    def claim_due(self, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
+        """Ids of prospects whose automatic step is due at ``now``, leased to ``worker``."""
+        self._uow.refuse_writes("prospect.claim_due")
+        _check_worker(worker)
+        return _due.claim_due(self._uow, now, limit, worker, lease_seconds)
+
+    def lease(self, prospect_id: str, worker: str, now: datetime, until: datetime) -> bool:
+        """Lease one prospect to ``worker`` until ``until``; False when another holds it."""
+        self._uow.refuse_writes("prospect.lease")
+        _check_worker(worker)
+        now_key = utc_us(require_aware(now, "now"))
+        return _due.set_lease(
+            self._uow, prospect_id, worker, now_key, utc_us(require_aware(until, "until"))
+        )
+
+    def lease_of(self, prospect_id: str) -> tuple[str, datetime] | None:
+        """Who holds the lease of ``prospect_id`` and until when, or ``None``."""
+        found = _due.lease_of(self._uow, prospect_id)
+        if found is None:
+            return None
+        return found[0], EPOCH + timedelta(microseconds=found[1])
+
+    def release_lease(self, prospect_id: str, worker: str) -> None:
+        """Drop ``worker``'s lease of ``prospect_id``."""
+        self._uow.refuse_writes("prospect.release_lease")
+        _due.release_lease(self._uow, prospect_id, worker)
 
     def _worklist_statement(
         self, steps: list[str | None], viewer: Viewer | None, limit: int, offset: int

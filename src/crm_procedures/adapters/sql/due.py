@@ -1,0 +1,139 @@
+"""The SQL store's cadence queries: due prospects in time order, and the scheduler's leases.
+
+Every query here is one range of an index added by migration 5: per owner
+``(owner, next_due_key, id)``, per role ``(project_id, due_role,
+next_due_key, id)``, and for the scheduler the partial index of automatic
+steps ``(next_due_key, id) WHERE due_automatic``. A claim locks the rows it
+picks with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (another scheduler skips
+them instead of waiting); on SQLite the write lock serialises claimers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.exc import IntegrityError
+
+from crm_procedures.adapters._common import check_limit, utc_us
+from crm_procedures.adapters.sql import schema as s
+from crm_procedures.model._checks import require_aware
+from crm_procedures.model.prospect import Prospect, ProspectStatus
+
+if TYPE_CHECKING:
+    from crm_procedures.access.viewer import Viewer
+
+__all__ = ["claim_due", "due", "lease_of", "release_lease", "set_lease"]
+
+_P = s.prospects.c
+_L = s.prospect_leases.c
+
+
+def due(
+    repo: Any,
+    *,
+    project_id: str | None,
+    role: str | None,
+    owner: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    automatic: bool | None,
+    viewer: Viewer | None,
+    limit: int,
+    offset: int,
+) -> list[Prospect]:
+    """Running prospects with a due step in ``[since, until)``, by due time, then id."""
+    from crm_procedures.adapters.sql.store import _paged, _prospect_visible
+
+    check_limit(limit, offset)
+    where = [_P.next_due_key.is_not(None), _P.status == ProspectStatus.RUNNING.value]
+    if project_id is not None:
+        where.append(_P.project_id == project_id)
+    if role is not None:
+        where.append(_P.due_role == role)
+    if owner is not None:
+        where.append(_P.owner == owner)
+    if since is not None:
+        where.append(_P.next_due_key >= utc_us(require_aware(since, "since")))
+    if until is not None:
+        where.append(_P.next_due_key < utc_us(require_aware(until, "until")))
+    if automatic is not None:
+        where.append(_P.due_automatic == automatic)
+    statement = repo._select().where(*where, *_prospect_visible(viewer))
+    statement = _paged(statement.order_by(_P.next_due_key, _P.id), limit, offset)
+    result: list[Prospect] = repo._fetch(statement)
+    return result
+
+
+def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
+    """Ids of prospects whose automatic step is due at ``now``, leased to ``worker``.
+
+    A prospect leased to another worker until after ``now`` is not claimed.
+    The lease holds once the unit of work commits.
+    """
+    check_limit(limit, 0)
+    at = utc_us(require_aware(now, "now"))
+    held = exists().where(and_(_L.prospect_id == _P.id, _L.until_key > at))
+    statement = (
+        select(_P.id)
+        .where(
+            _P.due_automatic == True,  # noqa: E712 (SQL, not Python)
+            _P.next_due_key <= at,
+            _P.status == ProspectStatus.RUNNING.value,
+            ~held,
+        )
+        .order_by(_P.next_due_key, _P.id)
+        .limit(limit)
+    )
+    if uow.dialect == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=s.prospects)
+    found = list(uow.execute(statement).scalars())
+    until = utc_us(now + timedelta(seconds=lease_seconds))
+    return [pid for pid in found if set_lease(uow, pid, worker, at, until)]
+
+
+def set_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key: int) -> bool:
+    """Lease ``prospect_id`` to ``worker`` unless another worker holds it after ``now_key``."""
+    uow._last = ("prospect_lease", prospect_id, None)
+    taken = uow.execute(
+        s.prospect_leases.update()
+        .where(
+            _L.prospect_id == prospect_id,
+            (_L.until_key <= now_key) | (_L.worker == worker),
+        )
+        .values(worker=worker, until_key=until_key)
+    )
+    if taken.rowcount == 1:
+        return True
+    try:
+        with uow.savepoint():
+            uow.execute(
+                s.prospect_leases.insert().values(
+                    prospect_id=prospect_id, worker=worker, until_key=until_key
+                )
+            )
+    except IntegrityError:
+        return False  # another worker holds it
+    return True
+
+
+def lease_of(uow: Any, prospect_id: str) -> tuple[str, int] | None:
+    """The worker holding the lease of ``prospect_id`` and its end (microseconds), or ``None``.
+
+    On PostgreSQL the lease row stays locked until the unit of work ends, so
+    a worker that checks its lease keeps it while it works.
+    """
+    statement = select(_L.worker, _L.until_key).where(_L.prospect_id == prospect_id)
+    if uow.dialect == "postgresql":
+        statement = statement.with_for_update()
+    row = uow.execute(statement).first()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+def release_lease(uow: Any, prospect_id: str, worker: str) -> None:
+    """Drop ``worker``'s lease of ``prospect_id`` (nothing when another worker holds it)."""
+    uow._last = ("prospect_lease", prospect_id, None)
+    uow.execute(
+        s.prospect_leases.delete().where(_L.prospect_id == prospect_id, _L.worker == worker)
+    )
