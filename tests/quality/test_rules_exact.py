@@ -183,7 +183,7 @@ def test_a_field_the_record_kind_does_not_have_is_refused_listing_its_fields(key
     error = rule_refusal(CON, cond)
     assert (error.field, error.value) == (f"condition.{key}", "shoe_size")
     assert error.reason.startswith("contact has no field 'shoe_size'; fields: ")
-    assert "first_name, function, gender, initials, last_name" in error.reason
+    assert "first_name, function, gender, initials, language, last_name" in error.reason
     assert "id," not in error.reason.split("fields: ")[1].split(" ")
 
 

@@ -1327,7 +1327,8 @@ class _ProspectRepo:
         with self._uow.atomic(1 + len(new_entries)):
             try:
                 result = self._uow.fast(
-                    update, (*values[1:13], version + 1, values[14], rid, version)
+                    update,
+                    (*values[1:13], version + 1, values[14], *values[15:], rid, version),
                 )
             except IntegrityError:
                 raise InvalidInput(
