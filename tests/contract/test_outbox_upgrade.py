@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from crm_procedures.testing.contracts.messages import T0, mail_text
 from contract.test_schema_upgrade import columns, migrate_to, urls
 from crm_procedures.adapters.memory_mail import MemoryMailer
 from crm_procedures.adapters.sql import open_store
@@ -22,6 +21,7 @@ from crm_procedures.adapters.sql.store import make_engine
 from crm_procedures.model.outbox import OutboxStatus
 from crm_procedures.services.outbox import dispatch_once
 from crm_procedures.testing.clock import FrozenClock
+from crm_procedures.testing.contracts.messages import T0, mail_text
 
 __all__ = ["urls"]
 
