@@ -197,9 +197,10 @@ def _dispatch_due(app: Any, mailer: Any, dispatch_once: Callable[..., Any]) -> N
 
     A batch that claims fewer than :data:`DISPATCH_BATCH` messages was the last
     one due; a message that failed waits for its retry time, so it is not
-    claimed again in the same run.
+    claimed again in the same run. "partially failed" counts the messages
+    some recipients accepted while the server refused the others for good.
     """
-    totals = {"claimed": 0, "delivered": 0, "retried": 0, "failed": 0}
+    totals = {"claimed": 0, "delivered": 0, "partially_failed": 0, "retried": 0, "failed": 0}
     errors: list[tuple[str, str]] = []
     while True:
         report = dispatch_once(app.store, app.clock, mailer=mailer, limit=DISPATCH_BATCH)
@@ -208,7 +209,7 @@ def _dispatch_due(app: Any, mailer: Any, dispatch_once: Callable[..., Any]) -> N
         errors.extend(report.errors)
         if report.claimed < DISPATCH_BATCH:
             break
-    _out(", ".join(f"{name} {count}" for name, count in totals.items()))
+    _out(", ".join(f"{name.replace('_', ' ')} {count}" for name, count in totals.items()))
     for message_id, error in errors:
         _out(f"  {message_id}: {error}")
 

@@ -16,15 +16,21 @@ import sys
 from datetime import timedelta
 from email import policy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from cli.conftest import Database
 from crm_procedures import NotFound, open_store
-from crm_procedures.cli import main
+from crm_procedures.adapters.memory import MemoryStore
+from crm_procedures.adapters.memory_mail import MemoryMailer
+from crm_procedures.cli import _dispatch_due, main
+from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.services import campaigns
 from crm_procedures.services.context import Context
+from crm_procedures.services.outbox import dispatch_once
 from crm_procedures.testing.clock import FrozenClock
+from crm_procedures.testing.contracts.messages import T0, a_message
 from integration.campaign import START
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -334,13 +340,39 @@ def test_dispatch_delivers_the_outbox_into_eml_files(
     folder = tmp_path / "sent"
     code, out, err = run(capsys, "dispatch", "--db", database.url, "--out", str(folder))
     assert (code, err) == (0, "")
-    assert out == "claimed 1, delivered 1, retried 0, failed 0\n"
+    assert out == "claimed 1, delivered 1, partially failed 0, retried 0, failed 0\n"
     (eml,) = folder.glob("*.eml")
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert msg["To"].addresses[0].addr_spec == "jan@acme.example.nl"
     code, out, _ = run(capsys, "dispatch", "--db", database.url, "--out", str(folder))
-    assert (code, out) == (0, "claimed 0, delivered 0, retried 0, failed 0\n")
+    assert (code, out) == (0, "claimed 0, delivered 0, partially failed 0, retried 0, failed 0\n")
     assert len(list(folder.glob("*.eml"))) == 1
+
+
+def test_dispatch_summary_counts_partially_failed_messages(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = MemoryStore()
+    two = a_message(1)
+    with store.unit_of_work() as uow:
+        uow.outbox.add(
+            OutboxMessage(
+                id=two.id,
+                key=two.key,
+                channel="mail",
+                payload={**two.payload, "recipients": ["ok@example.com", "never@example.com"]},
+            )
+        )
+        uow.outbox.add(a_message(2))
+        uow.commit()
+    mailer = MemoryMailer()
+    mailer.answer("never@example.com", 550)
+    app = SimpleNamespace(store=store, clock=FrozenClock(T0))
+    _dispatch_due(app, mailer, dispatch_once)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "claimed 2, delivered 1, partially failed 1, retried 0, failed 0"
+    assert lines[1].startswith(f"  {two.id}: ")
+    assert "never@example.com" in lines[1]
 
 
 def test_dispatch_refuses_a_malformed_smtp_address(

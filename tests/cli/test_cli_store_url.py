@@ -37,7 +37,7 @@ def test_dispatch_without_loop_delivers_every_due_message_in_batches(
     folder = tmp_path / "sent"
     code, out, err = run(capsys, "dispatch", "--db", url, "--out", str(folder))
     assert (code, err) == (0, "")
-    assert out == f"claimed {many}, delivered {many}, retried 0, failed 0\n"
+    assert out == f"claimed {many}, delivered {many}, partially failed 0, retried 0, failed 0\n"
     assert len(list(folder.glob("*.eml"))) == many
     store = open_store(url)
     try:
@@ -47,7 +47,7 @@ def test_dispatch_without_loop_delivers_every_due_message_in_batches(
         store.close()
     assert statuses == {OutboxStatus.DELIVERED}
     code, out, _ = run(capsys, "dispatch", "--db", url, "--out", str(folder))
-    assert (code, out) == (0, "claimed 0, delivered 0, retried 0, failed 0\n")
+    assert (code, out) == (0, "claimed 0, delivered 0, partially failed 0, retried 0, failed 0\n")
 
 
 def test_demo_runs_on_the_store_given_by_db(

@@ -8,8 +8,15 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from crm_procedures.adapters.files import FolderCalendar, FolderMailer, safe_file_name
+from crm_procedures.adapters.files import (
+    FolderCalendar,
+    FolderMailer,
+    safe_file_name,
+    uid_file_name,
+)
 from crm_procedures.adapters.ical import EmailCalendar
 from crm_procedures.adapters.memory_mail import MemoryCalendar, MemoryMailer
 from crm_procedures.errors import DeliveryError, InvalidInput
@@ -110,13 +117,35 @@ def test_folder_mailer_writes_one_eml_per_message_id(tmp_path: Path) -> None:
     mailer.send(msg)
     mailer.send(a_message())
     (path,) = mailer.files()
-    assert path.name == safe_file_name(msg["Message-ID"]) + ".eml"
+    assert path.name == uid_file_name(msg["Message-ID"].strip()[1:-1]) + ".eml"
+    assert path.name.endswith("@crm.example.com.eml")  # the usual ids keep a readable name
     assert "<" not in path.name
     assert ">" not in path.name
     raw = path.read_bytes()
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert email.message_from_bytes(raw, policy=policy.default)["Message-ID"] == msg["Message-ID"]
     assert not list((tmp_path / "out").glob(".tmp-*"))
+
+
+def test_defect_17_two_message_ids_never_share_an_eml_file(tmp_path: Path) -> None:
+    mailer = FolderMailer(tmp_path / "out")
+    for mid in ("<a/b@x>", "<a_b@x>", "<a%2Fb@x>", "<A_b@x>", "<..@x>"):
+        message = a_message()
+        message.replace_header("Message-ID", mid)
+        mailer.send(message)
+    names = [p.name for p in mailer.files()]
+    assert len(names) == 5
+    assert all(p.parent == tmp_path / "out" for p in mailer.files())
+    assert {"a%2Fb@x.eml", "a_b@x.eml", "a%252%46b@x.eml", "%41_b@x.eml"} <= set(names)
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_defect_17_folder_mailer_file_names_are_one_to_one(first: str, second: str) -> None:
+    mailer = FolderMailer.__new__(FolderMailer)
+    mailer.folder = Path("out")
+    a, b = mailer.path_for(f"<{first}>"), mailer.path_for(f"<{second}>")
+    assert (a == b) == (first.strip() == second.strip() or first == second)
+    assert a.parent == Path("out")
 
 
 def test_safe_file_name_cannot_escape_the_folder() -> None:

@@ -69,7 +69,10 @@ class GroupRow(Row):
 class OutboxRow(Row):
     key = models.CharField(max_length=500, unique=True)
     channel = models.CharField(max_length=100)
-    status = models.CharField(max_length=20)
+    status = models.CharField(max_length=20)  # "partially_failed" is the longest
+    # the claim that may deliver the message now: the fence before a try
+    # compares it in its UPDATE (None when nobody holds the message)
+    lease_token = models.CharField(max_length=64, null=True)
     due_key = models.BigIntegerField()
     created_key = models.BigIntegerField()
 

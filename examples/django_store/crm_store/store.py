@@ -4,8 +4,29 @@ A unit of work is one ``transaction.atomic()`` block; ``commit()`` ends it and
 starts the next, ``rollback()`` (or leaving without a commit) rolls it back.
 A save updates the row only where the version is the one the record was
 loaded at, so a stale copy raises ``ConcurrencyConflict`` and overwrites
-nothing. Visibility uses the library's reference predicates
-(``crm_procedures.access.viewer``).
+nothing.
+
+Read-only units of work (``store.unit_of_work(read_only=True)``) refuse every
+write with ``ReadOnlyUnitOfWork`` before it reaches the database, and run on
+``read_using`` when given: in the example's settings a second alias of the
+same SQLite file with deferred transactions and ``PRAGMA query_only``, so a
+page that only reads takes no write lock and reads beside a writer (WAL). On
+PostgreSQL the transaction is also declared ``READ ONLY``.
+
+Visibility follows the library's reference predicates
+(``crm_procedures.access.viewer``) and is applied inside the queries: each
+repository narrows its query set (``_scope``) before counting, paging or
+loading, so a list, a count and a get agree.
+
+Text no store can hold (NUL, a lone surrogate: see
+``crm_procedures.model._storable``) is refused with ``InvalidInput`` on every
+write, leaving the tables as they were, and a read by such a value finds
+nothing (``NotFound``, ``None`` or ``[]``), as on the shipped stores.
+
+The outbox follows the fenced protocol: a claim leases due messages under a
+new ``lease_token`` (a column, compared in the fence's UPDATE), a try starts
+with ``start_attempt`` (which counts it), and ``record`` stores the outcome
+over the version read, per-recipient states included.
 
 Capabilities: ``dump`` and ``threads`` (each thread has its own Django
 connection; SQLite writers queue for the lock). This store has no keyword
@@ -16,12 +37,13 @@ with ``InvalidInput``, which the contract suite checks.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
-from django.db import OperationalError, models, transaction
+from django.db import OperationalError, connections, models, transaction
 
 from crm_procedures import (
     Activity,
@@ -38,17 +60,15 @@ from crm_procedures import (
     Project,
     Prospect,
     ProspectStatus,
+    ReadOnlyUnitOfWork,
     Relation,
     User,
     VisitReport,
 )
-from crm_procedures.access.viewer import (
-    Viewer,
-    may_see_activity,
-    may_see_project,
-    may_see_prospect,
-)
+from crm_procedures.access.viewer import ActivityScope, Viewer, may_see_project
+from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
 from crm_procedures.model.audit import Change
+from crm_procedures.model.outbox import check_lease_seconds
 from crm_procedures.serialization import structure, unstructure
 from crm_store import models as m
 
@@ -85,6 +105,21 @@ def _versioned(record: Any, version: int) -> Any:
     return attrs.evolve(record, version=version)
 
 
+def _check_storable(value: Any, name: str) -> None:
+    """InvalidInput naming the field when ``value`` holds text no store can keep."""
+    path = unstorable(value)
+    if path is not None:
+        raise InvalidInput(path or name, UNSTORABLE_REASON)
+
+
+def _unfindable(value: Any) -> bool:
+    """True when ``value`` is text no store holds: a query for it finds nothing.
+
+    (SQLite cannot even encode a lone surrogate as a query parameter.)
+    """
+    return isinstance(value, str) and not storable(value)
+
+
 def _plain(record: Any) -> Any:
     """The record as JSON data (InvalidInput when it holds what JSON cannot)."""
     data = unstructure(record)
@@ -99,11 +134,13 @@ class DjangoStore:
 
     capabilities = frozenset({"dump", "threads"})
 
-    def __init__(self, using: str = "default") -> None:
+    def __init__(self, using: str = "default", read_using: str | None = None) -> None:
         self.using = using
+        self.read_using = using if read_using is None else read_using
 
-    def unit_of_work(self) -> DjangoUnitOfWork:
-        return DjangoUnitOfWork(self)
+    def unit_of_work(self, *, read_only: bool = False) -> DjangoUnitOfWork:
+        """One transaction; ``read_only=True`` refuses writes and takes no write lock."""
+        return DjangoUnitOfWork(self, read_only=read_only)
 
     def close(self) -> None:
         """Nothing to release: Django owns the connections."""
@@ -128,8 +165,9 @@ class DjangoStore:
 class DjangoUnitOfWork:
     """One ``transaction.atomic()`` over every repository."""
 
-    def __init__(self, store: DjangoStore) -> None:
-        self.using = store.using
+    def __init__(self, store: DjangoStore, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+        self.using = store.read_using if read_only else store.using
         self._atomic: Any = None
         self.relations = _RelationRepo(self, "relation")
         self.contacts = _ContactRepo(self, "contact")
@@ -151,6 +189,15 @@ class DjangoUnitOfWork:
             self._atomic.__enter__()
         except OperationalError as exc:  # the write lock was not free in time
             raise ConcurrencyConflict("transaction", "", None, None) from exc
+        connection = connections[self.using]
+        if self.read_only and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION READ ONLY")
+
+    def refuse_writes(self, operation: str) -> None:
+        """ReadOnlyUnitOfWork naming ``operation`` when this unit of work is read-only."""
+        if self.read_only:
+            raise ReadOnlyUnitOfWork(operation)
 
     def _end(self, keep: bool) -> None:
         if not keep:
@@ -181,6 +228,13 @@ class DjangoUnitOfWork:
 
     def objects(self, model: type[models.Model]) -> Any:
         return model.objects.using(self.using)  # type: ignore[attr-defined]
+
+    def hidden_projects(self, viewer: Viewer) -> list[str]:
+        """The ids of the projects ``viewer`` may not see (none with ``project.read_all``)."""
+        if viewer.all_projects:
+            return []
+        rows = self.objects(m.ProjectRow).values_list("id", "data")
+        return [pid for pid, data in rows if not may_see_project(viewer, structure(data, Project))]
 
 
 @attrs.frozen
@@ -248,28 +302,29 @@ class _Repo:
     # -- rows and records --
 
     def _rows(self, **filters: Any) -> Any:
-        return self._uow.objects(self._model).filter(**filters)
+        """The rows matching ``filters``; none when a filter is text no store holds."""
+        rows = self._uow.objects(self._model)
+        if any(_unfindable(v) for v in filters.values()):
+            return rows.none()
+        return rows.filter(**filters)
 
     def _load(self, data: Any) -> Any:
         return structure(data, self._cls)
 
-    def _all(self, **filters: Any) -> list[Any]:
-        return [self._load(d) for d in self._rows(**filters).values_list("data", flat=True)]
+    def _records(self, rows: Any) -> list[Any]:
+        return [self._load(d) for d in rows.values_list("data", flat=True)]
 
-    def _visible(self, record: Any, viewer: Viewer) -> bool:
-        return True
+    def _all(self, viewer: Viewer | None = None, **filters: Any) -> list[Any]:
+        """The records matching ``filters`` that ``viewer`` may see (all with None)."""
+        return self._records(self._visible_rows(viewer, **filters))
 
-    def _project(self, project_id: str | None) -> Project | None:
-        if project_id is None:
-            return None
-        data = self._uow.objects(m.ProjectRow).filter(id=project_id).values_list("data", flat=True)
-        found = data.first()
-        return None if found is None else structure(found, Project)
+    def _visible_rows(self, viewer: Viewer | None, **filters: Any) -> Any:
+        rows = self._rows(**filters)
+        return rows if viewer is None else self._scope(rows, viewer)
 
-    def _only_visible(self, records: Iterable[Any], viewer: Viewer | None) -> list[Any]:
-        if viewer is None:
-            return list(records)
-        return [r for r in records if self._visible(r, viewer)]
+    def _scope(self, rows: Any, viewer: Viewer) -> Any:
+        """``rows`` narrowed to what ``viewer`` may see: the visibility, inside the query."""
+        return rows
 
     def _check(self, record: Any) -> None:
         if not isinstance(record, self._cls):
@@ -277,6 +332,7 @@ class _Repo:
 
     def _check_new(self, record: Any) -> None:
         self._check(record)
+        _check_storable(record, self._kind)
 
     def _check_save(self, record: Any, current: Any) -> None:
         pass
@@ -290,7 +346,9 @@ class _Repo:
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> Any:
         record = self.find(record_id)
-        if record is None or (viewer is not None and not self._visible(record, viewer)):
+        if record is None or (
+            viewer is not None and not self._visible_rows(viewer, id=record_id).exists()
+        ):
             raise NotFound(self._kind, str(record_id))
         return record
 
@@ -301,6 +359,7 @@ class _Repo:
         return None if data is None else self._load(data)
 
     def add(self, record: Any) -> Any:
+        self._uow.refuse_writes(f"{self._kind}.add")
         self._check_new(record)
         taken = self._rows(id=record.id).values_list("version", flat=True).first()
         if taken is not None:
@@ -310,6 +369,7 @@ class _Repo:
         return stored
 
     def add_many(self, records: Iterable[Any]) -> None:
+        self._uow.refuse_writes(f"{self._kind}.add_many")
         records = list(records)
         seen: set[str] = set()
         for record in records:
@@ -324,7 +384,9 @@ class _Repo:
         self._uow.objects(self._model).bulk_create(rows)
 
     def save(self, record: Any) -> Any:
+        self._uow.refuse_writes(f"{self._kind}.save")
         self._check(record)
+        _check_storable(record, self._kind)
         current = self.find(record.id)
         if current is None:
             raise NotFound(self._kind, record.id)
@@ -342,18 +404,22 @@ class _Repo:
         return stored
 
     def count(self, viewer: Viewer | None = None) -> int:
-        if viewer is None:
-            return int(self._rows().count())
-        return len(self._only_visible(self._all(), viewer))
+        return int(self._visible_rows(viewer).count())
 
 
 class _RelationRepo(_Repo):
+    def _scope(self, rows: Any, viewer: Viewer) -> Any:
+        return rows if viewer.sees_relations else rows.filter(account_manager=viewer.user_id)
+
     def by_account_manager(self, user_id: str) -> list[Relation]:
         return sorted(self._all(account_manager=user_id), key=lambda r: (r.name, r.id))
 
     def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
+        _page([], limit, 0)
+        if _unfindable(name_contains):
+            return []
         needle = name_contains.casefold()
         found = [r for r in self._all() if needle in r.name.casefold()]
         return _page(sorted(found, key=lambda r: (r.name, r.id)), limit, 0)
@@ -368,21 +434,23 @@ class _ContactRepo(_Repo):
 
 
 class _ProjectRepo(_Repo):
-    def _visible(self, record: Project, viewer: Viewer) -> bool:
-        return may_see_project(viewer, record)
+    def _scope(self, rows: Any, viewer: Viewer) -> Any:
+        return rows.exclude(id__in=self._uow.hidden_projects(viewer))
 
     def of_relation(self, relation_id: str, viewer: Viewer | None = None) -> list[Project]:
-        found = self._only_visible(self._all(relation_id=relation_id), viewer)
+        found = self._all(viewer, relation_id=relation_id)
         return sorted(found, key=lambda p: (p.name, p.id))
 
     def visible(self, viewer: Viewer | None = None) -> list[Project]:
-        return sorted(self._only_visible(self._all(), viewer), key=lambda p: (p.name, p.id))
+        return sorted(self._all(viewer), key=lambda p: (p.name, p.id))
 
 
 class _ProspectRepo(_Repo):
-    def _visible(self, record: Prospect, viewer: Viewer) -> bool:
-        project = self._project(record.project_id)
-        return project is not None and may_see_prospect(viewer, record, project)
+    def _scope(self, rows: Any, viewer: Viewer) -> Any:
+        rows = rows.exclude(project_id__in=self._uow.hidden_projects(viewer))
+        if not viewer.sees_preparing:
+            rows = rows.exclude(status=ProspectStatus.PREPARING.value)
+        return rows
 
     def _check_new(self, record: Prospect) -> None:
         self._check_prospect(record, 0)
@@ -395,6 +463,11 @@ class _ProspectRepo(_Repo):
 
     def _check_prospect(self, record: Prospect, stored_history: int) -> None:
         self._check(record)
+        for name in ("id", "project_id", "relation_id"):
+            value = getattr(record, name)
+            if not isinstance(value, str) or not value:
+                raise InvalidInput(name, "must be a non-empty id", value)
+        _check_storable(record, self._kind)
         for name in ("next_action_at", "became_prospect_at"):
             if getattr(record, name) is not None:
                 _aware(getattr(record, name), name)
@@ -421,19 +494,6 @@ class _ProspectRepo(_Repo):
         record.version = stored.version
         return stored
 
-    def _of(self, project_id: str, viewer: Viewer | None, **filters: Any) -> list[Prospect]:
-        if viewer is not None:
-            project = self._project(project_id)
-            if project is None or not may_see_project(viewer, project):
-                return []
-            if not viewer.sees_preparing:
-                return [
-                    p
-                    for p in self._all(project_id=project_id, **filters)
-                    if p.status is not ProspectStatus.PREPARING
-                ]
-        return self._all(project_id=project_id, **filters)
-
     def of_project(
         self,
         project_id: str,
@@ -444,13 +504,14 @@ class _ProspectRepo(_Repo):
     ) -> list[Prospect]:
         _page([], limit, offset)
         filters = {} if status is None else {"status": ProspectStatus(status).value}
-        found = sorted(self._of(project_id, viewer, **filters), key=lambda p: p.id)
+        found = sorted(self._all(viewer, project_id=project_id, **filters), key=lambda p: p.id)
         return _page(found, limit, offset)
 
     def count_by_status(self, project_id: str, viewer: Viewer | None = None) -> dict[str, int]:
         counts = {s.value: 0 for s in ProspectStatus}
-        for p in self._of(project_id, viewer):
-            counts[p.status.value] += 1
+        rows = self._visible_rows(viewer, project_id=project_id)
+        for status in rows.values_list("status", flat=True):
+            counts[status] += 1
         return counts
 
     def worklist(
@@ -463,21 +524,27 @@ class _ProspectRepo(_Repo):
     ) -> list[Prospect]:
         _page([], limit, offset)
         steps = set(last_steps)
-        running = self._of(project_id, viewer, status=ProspectStatus.RUNNING.value)
+        running = self._all(viewer, project_id=project_id, status=ProspectStatus.RUNNING.value)
         found = [p for p in running if p.last_step in steps]
         found.sort(key=lambda p: (_key(p.next_action_at), p.id))
         return _page(found, limit, offset)
 
 
 class _ActivityRepo(_Repo):
-    def _visible(self, record: Activity, viewer: Viewer) -> bool:
-        return may_see_activity(viewer, record, self._project(record.project_id))
+    def _scope(self, rows: Any, viewer: Viewer) -> Any:
+        rows = rows.exclude(project_id__in=self._uow.hidden_projects(viewer))
+        scope = viewer.activity_scope
+        if scope is ActivityScope.ALL:
+            return rows
+        if scope is ActivityScope.GROUP:
+            return rows.filter(employee__in={viewer.user_id, *viewer.group_members})
+        return rows.filter(employee=viewer.user_id)
 
     def _list(
         self, viewer: Viewer | None, limit: int, offset: int, **filters: Any
     ) -> list[Activity]:
         _page([], limit, offset)
-        found = self._only_visible(self._all(**filters), viewer)
+        found = self._all(viewer, **filters)
         found.sort(key=lambda a: (_key(a.start), _key(a.created_at), a.id), reverse=True)
         return _page(found, limit, offset)
 
@@ -523,6 +590,11 @@ class _AppointmentRepo(_Repo):
 
 
 class _VisitReportRepo(_Repo):
+    def _scope(self, rows: Any, viewer: Viewer) -> Any:
+        if viewer.reads_visit_reports:
+            return rows
+        return rows.filter(account_manager=viewer.user_id)
+
     def search(
         self,
         *,
@@ -534,6 +606,7 @@ class _VisitReportRepo(_Repo):
         keyword: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        viewer: Viewer | None = None,
     ) -> list[VisitReport]:
         _page([], limit, offset)
         if keyword is not None and keyword.strip():
@@ -547,7 +620,7 @@ class _VisitReportRepo(_Repo):
             filters["relation_id"] = relation_id
         found = [
             r
-            for r in self._all(**filters)
+            for r in self._all(viewer, **filters)
             if (visit_type is None or r.visit_type == visit_type)
             and (lo is None or _key(r.start) >= lo)
             and (hi is None or _key(r.start) < hi)
@@ -574,11 +647,15 @@ class _GroupRepo(_Repo):
 
 class _Definitions:
     def __init__(self, uow: DjangoUnitOfWork) -> None:
+        self._uow = uow
         self._rows = lambda: uow.objects(m.DefinitionRow)
 
     def put(self, key: str, data: dict[str, Any]) -> int:
+        self._uow.refuse_writes("definitions.put")
         if not isinstance(key, str) or not key.strip():
             raise InvalidInput("key", "must be a non-empty text", key)
+        if not storable(key):
+            raise InvalidInput("key", UNSTORABLE_REASON)
         if not isinstance(data, dict):
             raise InvalidInput("data", "must be a mapping of plain data", type(data).__name__)
         try:
@@ -590,7 +667,7 @@ class _Definitions:
         return version
 
     def get(self, key: str, version: int | None = None) -> dict[str, Any]:
-        rows = self._rows().filter(key=key)
+        rows = self._rows().none() if _unfindable(key) else self._rows().filter(key=key)
         row = (
             rows.order_by("-version").first()
             if version is None
@@ -602,17 +679,23 @@ class _Definitions:
         return data
 
     def versions(self, key: str) -> list[int]:
+        if _unfindable(key):
+            return []
         return list(
             self._rows().filter(key=key).order_by("version").values_list("version", flat=True)
         )
 
 
 class _Outbox:
+    """The outbox table: every change of a message is an UPDATE conditional on its version."""
+
     def __init__(self, uow: DjangoUnitOfWork) -> None:
+        self._uow = uow
         self._rows = lambda: uow.objects(m.OutboxRow)
 
-    def _write(self, message: OutboxMessage, *, insert: bool = False) -> None:
-        columns = {
+    @staticmethod
+    def _columns(message: OutboxMessage) -> dict[str, Any]:
+        return {
             "version": message.version,
             "data": _plain(message),
             "key": message.key,
@@ -620,30 +703,38 @@ class _Outbox:
             "status": message.status.value,
             "due_key": _key(message.due_at),
             "created_key": _key(message.created_at),
+            "lease_token": message.lease_token,
         }
-        if insert:
-            self._rows().create(id=message.id, **columns)
-        else:
-            self._rows().filter(id=message.id).update(**columns)
+
+    def _replace(self, message: OutboxMessage, **where: Any) -> OutboxMessage | None:
+        """Store ``message`` as its next version, where the row is still at its version.
+
+        ``where`` adds conditions (the fence's lease token); None when the row
+        no longer matches (someone changed it since it was read).
+        """
+        new = attrs.evolve(message, version=message.version + 1)
+        changed = (
+            self._rows()
+            .filter(id=message.id, version=message.version, **where)
+            .update(**self._columns(new))
+        )
+        return new if changed == 1 else None
 
     def add(self, message: OutboxMessage) -> None:
+        self._uow.refuse_writes("outbox.add")
         if not isinstance(message, OutboxMessage):
             raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
         try:
             json.dumps(dict(message.payload), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidInput("payload", f"must be plain JSON data: {exc}") from None
+        _check_storable(message, "message")
         if self._rows().filter(key=message.key).exists():
             return
         taken = self._rows().filter(id=message.id).values_list("version", flat=True).first()
         if taken is not None:
             raise ConcurrencyConflict("outbox_message", message.id, 0, taken)
-        self._write(_versioned(message, 1), insert=True)
-
-    def _update(self, message: OutboxMessage, **changes: Any) -> OutboxMessage:
-        new = attrs.evolve(message, version=message.version + 1, **changes)
-        self._write(new)
-        return new
+        self._rows().create(id=message.id, **self._columns(_versioned(message, 1)))
 
     def claim_due(
         self,
@@ -652,37 +743,109 @@ class _Outbox:
         lease_seconds: float,
         channels: Collection[str] | None = None,
     ) -> list[OutboxMessage]:
+        self._uow.refuse_writes("outbox.claim_due")
         _page([], limit, 0)
+        check_lease_seconds(lease_seconds)
         at = _key(_aware(now, "now"))
         rows = self._rows().filter(status=OutboxStatus.PENDING.value, due_key__lte=at)
         if channels is not None:
-            rows = rows.filter(channel__in=list(channels))
+            rows = rows.filter(channel__in=[c for c in channels if not _unfindable(c)])
         rows = rows.order_by("due_key", "created_key", "id")[:limit]
-        lease_until = now + timedelta(seconds=lease_seconds)
         due = [structure(d, OutboxMessage) for d in rows.values_list("data", flat=True)]
-        return [self._update(d, due_at=lease_until, attempts=d.attempts + 1) for d in due]
+        if not due:
+            return []
+        until = now + timedelta(seconds=lease_seconds)
+        token = uuid.uuid4().hex
+        claimed = []
+        for message in due:
+            leased = self._replace(attrs.evolve(message, due_at=until, lease_token=token))
+            if leased is not None:  # else: claimed and changed meanwhile (not on SQLite)
+                claimed.append(leased)
+        return claimed
+
+    def start_attempt(
+        self, message_id: str, lease_token: str, now: datetime, lease_seconds: float
+    ) -> OutboxMessage | None:
+        self._uow.refuse_writes("outbox.start_attempt")
+        until = _aware(now, "now") + timedelta(seconds=check_lease_seconds(lease_seconds))
+        if not isinstance(message_id, str) or not isinstance(lease_token, str):
+            raise InvalidInput("lease_token", "message id and lease token must be text")
+        if _unfindable(message_id) or _unfindable(lease_token):
+            return None
+        held = {"lease_token": lease_token, "status": OutboxStatus.PENDING.value}
+        data = self._rows().filter(id=message_id, **held).values_list("data", flat=True).first()
+        if data is None:
+            return None  # claimed by another dispatcher since, or settled
+        message = structure(data, OutboxMessage)
+        renewed = attrs.evolve(message, due_at=until, attempts=message.attempts + 1)
+        return self._replace(renewed, **held)
+
+    def record(self, message: OutboxMessage) -> OutboxMessage:
+        self._uow.refuse_writes("outbox.record")
+        if not isinstance(message, OutboxMessage):
+            raise InvalidInput("message", "must be an OutboxMessage", type(message).__name__)
+        _check_storable(message, "message")
+        current = self.get(message.id)
+        outcome = attrs.evolve(
+            current,
+            status=message.status,
+            attempts=message.attempts,
+            last_error=message.last_error,
+            due_at=message.due_at,
+            delivered_at=message.delivered_at,
+            recipients=message.recipients,
+            lease_token=message.lease_token,
+            version=message.version,
+        )
+        stored = None if current.version != message.version else self._replace(outcome)
+        if stored is None:
+            actual = self._rows().filter(id=message.id).values_list("version", flat=True).first()
+            raise ConcurrencyConflict("outbox_message", message.id, message.version, actual)
+        return stored
 
     def mark_delivered(self, message_id: str, at: datetime) -> None:
+        self._uow.refuse_writes("outbox.mark_delivered")
         _aware(at, "at")
         message = self.get(message_id)
         if message.status is not OutboxStatus.DELIVERED:
-            self._update(message, status=OutboxStatus.DELIVERED, delivered_at=at)
+            self._settle(
+                attrs.evolve(
+                    message, status=OutboxStatus.DELIVERED, delivered_at=at, lease_token=None
+                )
+            )
 
     def mark_failed(self, message_id: str, error: str, retry_at: datetime | None) -> None:
+        self._uow.refuse_writes("outbox.mark_failed")
         if retry_at is not None:
             _aware(retry_at, "retry_at")
         message = self.get(message_id)
         if message.status is OutboxStatus.DELIVERED:
-            return
+            return  # a late report of a try that another dispatcher completed
+        error = str(error)
+        _check_storable(error, "error")
         if retry_at is None:
-            self._update(message, status=OutboxStatus.FAILED, last_error=error)
+            failed = attrs.evolve(
+                message, status=OutboxStatus.FAILED, last_error=error, lease_token=None
+            )
         else:
-            self._update(message, status=OutboxStatus.PENDING, last_error=error, due_at=retry_at)
+            failed = attrs.evolve(
+                message,
+                status=OutboxStatus.PENDING,
+                last_error=error,
+                due_at=retry_at,
+                lease_token=None,
+            )
+        self._settle(failed)
+
+    def _settle(self, message: OutboxMessage) -> None:
+        if self._replace(message) is None:
+            actual = self._rows().filter(id=message.id).values_list("version", flat=True).first()
+            raise ConcurrencyConflict("outbox_message", message.id, message.version, actual)
 
     def get(self, message_id: str) -> OutboxMessage:
         data = (
             self._rows().filter(id=message_id).values_list("data", flat=True).first()
-            if isinstance(message_id, str)
+            if isinstance(message_id, str) and not _unfindable(message_id)
             else None
         )
         if data is None:
@@ -693,22 +856,31 @@ class _Outbox:
         _page([], limit, 0)
         rows = self._rows()
         if status is not None:
-            rows = rows.filter(status=OutboxStatus(status).value)
+            try:
+                rows = rows.filter(status=OutboxStatus(status).value)
+            except ValueError:
+                known = ", ".join(s.value for s in OutboxStatus)
+                raise InvalidInput("status", f"must be one of {known}", status) from None
         rows = rows.order_by("created_key", "id")[:limit]
         return [structure(d, OutboxMessage) for d in rows.values_list("data", flat=True)]
 
 
 class _Audit:
     def __init__(self, uow: DjangoUnitOfWork) -> None:
+        self._uow = uow
         self._rows = lambda: uow.objects(m.AuditRow)
 
     def record(self, change: Change) -> None:
+        self._uow.refuse_writes("audit.record")
         if not isinstance(change, Change):
             raise InvalidInput("change", "must be a Change", type(change).__name__)
+        _check_storable(change, "change")
         self._rows().create(
             record_kind=change.record_kind, record_id=change.record_id, data=_plain(change)
         )
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
+        if _unfindable(record_kind) or _unfindable(record_id):
+            return []
         rows = self._rows().filter(record_kind=record_kind, record_id=record_id).order_by("pk")
         return [structure(d, Change) for d in rows.values_list("data", flat=True)]

@@ -28,7 +28,7 @@ def crm_contract_store() -> Callable[[], DjangoStore]:
     """A maker of empty stores: the app's tables, emptied."""
 
     def empty_store() -> DjangoStore:
-        store = DjangoStore()
+        store = DjangoStore(read_using="reader")
         store.erase()
         return store
 

@@ -134,18 +134,24 @@ def _folder(folder: str | os.PathLike[str]) -> Path:
 class FolderMailer:
     """A Mailer that writes each message to ``<folder>/<message-id>.eml``.
 
-    Idempotent by Message-ID: a second delivery of the same id keeps the first
-    file. Raises :class:`~crm_procedures.errors.DeliveryError` (temporary) when
-    the file cannot be written, InvalidInput for a message without
-    Message-ID or a folder that cannot be created.
+    The file name is :func:`uid_file_name` of the Message-ID inside its angle
+    brackets: one file per Message-ID, never shared by two (``<a/b@x>`` and
+    ``<a_b@x>`` are ``a%2Fb@x.eml`` and ``a%5Fb@x.eml``). Idempotent by
+    Message-ID: a second delivery of the same id keeps the first file. Raises
+    :class:`~crm_procedures.errors.DeliveryError` (temporary) when the file
+    cannot be written, InvalidInput for a message without Message-ID or a
+    folder that cannot be created.
     """
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = _folder(folder)
 
     def path_for(self, message_id: str) -> Path:
-        """The file a message with this Message-ID is written to."""
-        return self.folder / f"{safe_file_name(message_id)}.eml"
+        """The file a message with this Message-ID is written to (see :func:`uid_file_name`)."""
+        bare = message_id.strip()
+        if bare.startswith("<") and bare.endswith(">"):
+            bare = bare[1:-1]
+        return self.folder / f"{uid_file_name(bare)}.eml"
 
     def send(self, message: Any) -> None:
         """Write the message as an ``.eml`` file (CRLF line endings), once per Message-ID."""

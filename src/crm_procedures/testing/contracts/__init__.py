@@ -18,8 +18,9 @@ one class::
 empty store. The suite calls it once per test and closes the store after the
 test. :class:`StoreContract` holds every suite; :class:`RepositoryContract`,
 :class:`UnitOfWorkContract`, :class:`OutboxContract`, :class:`QueryContract`,
-:class:`FaultContract` and :class:`ConcurrencyContract` are the parts, for a
-host that runs them one by one.
+:class:`BoundaryContract`, :class:`FaultContract` and
+:class:`ConcurrencyContract` are the parts, for a host that runs them one by
+one.
 
 A store declares what it can do in its ``capabilities`` attribute (a set of
 names, see :data:`CAPABILITIES`). A missing capability never skips a test:
@@ -40,6 +41,7 @@ import pytest
 
 from crm_procedures.ports import Store
 from crm_procedures.testing.contracts import (
+    boundaries,
     concurrency,
     faults,
     outbox,
@@ -59,6 +61,7 @@ from crm_procedures.testing.contracts.kinds import KIND_PARAMS, Kind
 
 __all__ = [
     "CAPABILITIES",
+    "BoundaryContract",
     "ConcurrencyContract",
     "FaultContract",
     "OutboxContract",
@@ -136,6 +139,10 @@ class QueryContract(_Contract):
     """The queries of each repository: order, filters, paging, the viewer's visibility."""
 
 
+class BoundaryContract(_Contract):
+    """Text no store can hold, visibility of reports and relations, read-only units of work."""
+
+
 class FaultContract(_Contract):
     """1,000 messages through a failing mailer and a dying dispatcher: 0 lost, 0 doubled."""
 
@@ -148,6 +155,7 @@ _adopt(RepositoryContract, repositories)
 _adopt(UnitOfWorkContract, unit_of_work)
 _adopt(OutboxContract, outbox)
 _adopt(QueryContract, queries)
+_adopt(BoundaryContract, boundaries)
 _adopt(FaultContract, faults)
 _adopt(ConcurrencyContract, concurrency)
 
@@ -157,6 +165,7 @@ class StoreContract(
     UnitOfWorkContract,
     OutboxContract,
     QueryContract,
+    BoundaryContract,
     FaultContract,
     ConcurrencyContract,
 ):
