@@ -24,10 +24,13 @@ from crm_procedures import (
     StepKind,
     load_definitions,
 )
+from crm_procedures.errors import DeliveryError
+from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 from crm_procedures.model.reports import Funnel
 from crm_procedures.services import campaigns, imports, reports
 from crm_procedures.services.actions import available_actions_many
 from crm_procedures.services.enrolment import enroll
+from crm_procedures.services.outbox import DispatchReport, dispatch_once
 
 HERE = Path(__file__).resolve().parent
 PROCEDURE = "onboarding"
@@ -155,3 +158,38 @@ class DealerOnboarding:
     def season_funnel(self) -> Funnel:
         """How far this season's dealers got."""
         return reports.funnel(self.app.ctx, self.office, self.project_id)
+
+
+class ErpClient:
+    """The wholesaler's ERP as the example talks to it: accounts by dealer name.
+
+    A real host calls its ERP's API here; the example keeps the accounts in a
+    dict so that its tests can see what arrived.
+    """
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, str] = {}
+
+    def open_account(self, dealer: str, price_list: str) -> None:
+        self.accounts[dealer] = price_list
+
+
+class ErpSender:
+    """Delivers the ``erp`` channel: the library's dispatcher calls it after the commit,
+    with the same leases, retries, backoff and permanent failure as e-mail."""
+
+    def __init__(self, erp: ErpClient) -> None:
+        self.erp = erp
+
+    def deliver(self, message: OutboxMessage) -> DeliveryOutcome:
+        payload = message.payload
+        if payload.get("action") != "open_account":
+            # A request this ERP does not know: a retry cannot help.
+            raise DeliveryError(f"the ERP has no action {payload.get('action')!r}", permanent=True)
+        self.erp.open_account(str(payload["dealer"]), str(payload["price_list"]))
+        return DeliveryOutcome()
+
+
+def deliver_erp_requests(app: CrmApp, erp: ErpClient) -> DispatchReport:
+    """One dispatcher round for the ERP channel (a host runs this in its worker)."""
+    return dispatch_once(app.store, app.clock, senders={ERP: ErpSender(erp)})

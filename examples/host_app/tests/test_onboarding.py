@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from onboarding import DealerOnboarding
+from onboarding import DealerOnboarding, ErpClient, deliver_erp_requests
 
 from crm_procedures import CrmApp, RelationStage, TransitionNotAllowed
 from crm_procedures.testing import (
     FrozenClock,
     OutboxView,
     a_relation,
+    assert_emitted,
     assert_invitation,
     assert_no_messages,
     assert_sent,
@@ -126,3 +127,21 @@ def test_a_dealer_from_the_web_form_is_in_the_worklist_at_once(
         uow.commit()
     dealer = season.enrol("web")
     assert dealer in [p.id for p in season.dealers()]
+
+
+def test_the_erp_request_is_delivered_by_the_hosts_own_sender_once(
+    season: DealerOnboarding, crm_app: CrmApp, crm_clock: FrozenClock
+) -> None:
+    dealer = only_dealer(season, "Spaak")
+    season.called(dealer)
+    season.send_welcome_pack(dealer)
+    season.plan_first_visit(dealer, crm_clock.now() + timedelta(days=2))
+    season.signed(dealer)
+    assert_emitted(crm_app, "erp", count=1, action="open_account", status="pending")
+    erp = ErpClient()
+    report = deliver_erp_requests(crm_app, erp)
+    assert (report.delivered, report.failed) == (1, 0)
+    assert erp.accounts == {"Fietsenmakerij de Spaak": "dealer-2026"}
+    assert_emitted(crm_app, "erp", count=1, status="delivered")
+    again = deliver_erp_requests(crm_app, erp)
+    assert again.claimed == 0  # delivered once: nothing left to send

@@ -28,10 +28,13 @@ if TYPE_CHECKING:
     from crm_procedures.testing.app import in_memory_app
     from crm_procedures.testing.assertions import (
         Invitation,
+        RecordingSender,
         SentMessage,
+        assert_emitted,
         assert_invitation,
         assert_no_messages,
         assert_sent,
+        channel_messages,
         invitations,
         sent_messages,
     )
@@ -58,6 +61,7 @@ __all__ = [
     "FrozenClock",
     "Invitation",
     "OutboxView",
+    "RecordingSender",
     "SentMessage",
     "a_contact",
     "a_dictionary",
@@ -70,9 +74,11 @@ __all__ = [
     "a_visit_report",
     "an_activity",
     "an_appointment",
+    "assert_emitted",
     "assert_invitation",
     "assert_no_messages",
     "assert_sent",
+    "channel_messages",
     "in_memory_app",
     "invitations",
     "reset_ids",
@@ -81,10 +87,13 @@ __all__ = [
 
 _ASSERTIONS = (
     "Invitation",
+    "RecordingSender",
     "SentMessage",
+    "assert_emitted",
     "assert_invitation",
     "assert_no_messages",
     "assert_sent",
+    "channel_messages",
     "invitations",
     "sent_messages",
 )

@@ -26,14 +26,18 @@ from typing import Any
 
 import attrs
 
-from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.errors import DeliveryError
+from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 
 __all__ = [
     "Invitation",
+    "RecordingSender",
     "SentMessage",
+    "assert_emitted",
     "assert_invitation",
     "assert_no_messages",
     "assert_sent",
+    "channel_messages",
     "invitations",
     "sent_messages",
 ]
@@ -360,3 +364,87 @@ def assert_invitation(
             f"expected an invitation with {wanted}; {_listing(every, 'invitation')}"
         )
     return found[-1]
+
+
+def channel_messages(target: Any, channel: str) -> list[OutboxMessage]:
+    """The outbox messages of one channel (``"mail"``, ``"calendar"`` or a host's own).
+
+    ``target`` is a :class:`~crm_procedures.services.app.CrmApp` or a store.
+    Messages come in the outbox's order.
+
+    Raises:
+        TypeError: ``target`` holds no store.
+    """
+    store, _mailer = _sources(target)
+    if store is None:
+        raise TypeError(f"expected a CrmApp or a store, got {type(target).__name__}")
+    return [m for m in _outbox(store) if m.channel == channel]
+
+
+def _payload_matches(payload: Any, expected: dict[str, Any]) -> bool:
+    return all(k in payload and payload[k] == v for k, v in expected.items())
+
+
+def assert_emitted(
+    target: Any,
+    channel: str,
+    *,
+    count: int | None = None,
+    status: str | None = None,
+    **payload: Any,
+) -> list[OutboxMessage]:
+    """Assert that outbox messages of ``channel`` hold ``payload``; returns them.
+
+    Every keyword besides ``count`` and ``status`` must equal the value of the
+    same key in a message's payload (``assert_emitted(app, "erp",
+    action="open_account")``). ``status`` compares the delivery state
+    (``"pending"``, ``"delivered"``, ``"failed"``...). Without ``count`` at
+    least one message must match.
+
+    Raises:
+        AssertionError: no message (or not ``count`` messages) matches; the
+            message lists what the channel holds.
+    """
+    found = channel_messages(target, channel)
+    matching = [
+        m
+        for m in found
+        if _payload_matches(m.payload, payload) and (status is None or m.status.value == status)
+    ]
+    if (count is None and matching) or (count is not None and len(matching) == count):
+        return matching
+    wanted = f"{count}" if count is not None else "at least one"
+    held = "\n".join(f"  - {m.key} [{m.status.value}] {dict(m.payload)!r}" for m in found)
+    raise AssertionError(
+        f"expected {wanted} {channel!r} message(s) with {payload!r}"
+        + (f" and status {status!r}" if status else "")
+        + f", found {len(matching)}; "
+        + (f"the channel holds {len(found)}:\n{held}" if found else "the channel holds none")
+    )
+
+
+class RecordingSender:
+    """A channel sender for tests: records what it delivers, fails when told to.
+
+    Register it with the dispatcher for a host's own channel
+    (``dispatch_once(store, clock, senders={"erp": sender})``). ``delivered``
+    holds the payloads in the order delivered; ``fail_next`` makes the next
+    ``n`` deliveries raise a temporary :class:`~crm_procedures.errors.DeliveryError`
+    (``permanent=True`` for one a retry cannot help).
+    """
+
+    def __init__(self) -> None:
+        self.delivered: list[dict[str, Any]] = []
+        self._failures: list[bool] = []
+
+    def fail_next(self, n: int = 1, *, permanent: bool = False) -> None:
+        """Make the next ``n`` deliveries fail."""
+        self._failures.extend([permanent] * n)
+
+    def deliver(self, message: OutboxMessage) -> DeliveryOutcome:
+        """Record the message's payload (or fail, as told)."""
+        if self._failures:
+            permanent = self._failures.pop(0)
+            raise DeliveryError(f"{message.channel} refused {message.key} (test)", permanent)
+        self.delivered.append(dict(message.payload))
+        return DeliveryOutcome()
