@@ -432,6 +432,7 @@ class Mailer(Protocol):
         ...
 
 
+@runtime_checkable
 class Calendar(Protocol):
     """Publishes appointments to an attendee's calendar.
 
