@@ -29,6 +29,8 @@ TEST_DEPS = [
     "pymap>=0.36",
     "types-python-dateutil",
     "vobject>=0.9.6",
+    "caldav>=2.0",
+    "radicale>=3.2",
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPE_DEPS = ["mypy>=1.10", "types-python-dateutil", "pytest>=8", "hypothesis>=6.100"]

@@ -148,11 +148,9 @@ class CalDavCalendar:
         self.create = create
         self._clock = clock or (lambda: datetime.now(UTC))
         if client is None:
-            import caldav
+            from caldav.davclient import DAVClient
 
-            client = caldav.DAVClient(
-                self.url, username=username, password=password, timeout=timeout
-            )
+            client = DAVClient(self.url, username=username, password=password, timeout=timeout)
         self._client = client
         self._state_path = Path(state_path) if state_path is not None else None
         self._held: dict[tuple[str, str], HeldEntry] = {}

@@ -453,6 +453,10 @@ class ChangeAction(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+def _to_change_action(value: Any) -> ChangeAction:
+    return to_enum(ChangeAction, "action", value)
+
+
 @attrs.frozen
 class CalendarChange:
     """A change made in an employee's calendar (a client moved or removed the entry).
@@ -465,7 +469,7 @@ class CalendarChange:
 
     employee: UserId
     uid: str
-    action: ChangeAction = attrs.field(converter=lambda v: to_enum(ChangeAction, "action", v))
+    action: ChangeAction = attrs.field(converter=_to_change_action)
     start: datetime | None = None
     end: datetime | None = None
     token: str = ""
