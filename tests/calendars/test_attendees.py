@@ -71,8 +71,10 @@ def test_contact_employee_and_participants_get_request_update_and_cancel() -> No
     request, update, cancellation = outbox(ctx)
     for message in (request, update, cancellation):
         assert recipients(message) == EVERYONE
-    assert b"METHOD:REQUEST\r\n" in ics_of(request) and b"SEQUENCE:0\r\n" in ics_of(request)
-    assert b"METHOD:REQUEST\r\n" in ics_of(update) and b"SEQUENCE:1\r\n" in ics_of(update)
+    assert b"METHOD:REQUEST\r\n" in ics_of(request)
+    assert b"SEQUENCE:0\r\n" in ics_of(request)
+    assert b"METHOD:REQUEST\r\n" in ics_of(update)
+    assert b"SEQUENCE:1\r\n" in ics_of(update)
     assert b"METHOD:CANCEL\r\n" in ics_of(cancellation)
     assert b"SEQUENCE:2\r\n" in ics_of(cancellation)
     for address in EVERYONE:
@@ -85,9 +87,11 @@ def test_the_organizer_is_listed_as_taking_part_and_not_asked_to_answer() -> Non
     text = invitation_ics(appt, "REQUEST").decode().replace("\r\n ", "")
     assert "ORGANIZER;CN=" in text or "ORGANIZER:mailto:anna@crm.example.com" in text
     anna = [line for line in text.split("\r\n") if line.startswith("ATTENDEE") and "anna@" in line]
-    assert anna and "PARTSTAT=ACCEPTED;RSVP=FALSE" in anna[0]
+    assert anna
+    assert "PARTSTAT=ACCEPTED;RSVP=FALSE" in anna[0]
     jan = [line for line in text.split("\r\n") if line.startswith("ATTENDEE") and "jan@" in line]
-    assert jan and "PARTSTAT=NEEDS-ACTION;RSVP=TRUE" in jan[0]
+    assert jan
+    assert "PARTSTAT=NEEDS-ACTION;RSVP=TRUE" in jan[0]
 
 
 def test_a_new_attendee_list_keeps_the_employee_and_participants_invited() -> None:
@@ -212,5 +216,6 @@ def test_appointments_stored_before_answers_existed_still_load() -> None:
     data = unstructure(appt)
     del data["participants"], data["replies"]
     old = structure(data, Appointment)
-    assert old.participants == () and old.replies == ()
+    assert old.participants == ()
+    assert old.replies == ()
     assert old.partstat("jan@acme.example.nl") is PartStat.NEEDS_ACTION

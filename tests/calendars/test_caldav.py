@@ -86,14 +86,17 @@ def test_create_is_if_none_match_and_update_is_if_match_on_the_etag(
     calendar._client = recording
     calendar.publish(appt)
     puts = [headers for method, _url, headers in recording.calls if method == "PUT"]
-    assert puts[0]["If-None-Match"] == "*" and "If-Match" not in puts[0]
+    assert puts[0]["If-None-Match"] == "*"
+    assert "If-Match" not in puts[0]
     etag = calendar.held("anna", appt.uid)
-    assert etag is not None and etag.etag.startswith('"')
+    assert etag is not None
+    assert etag.etag.startswith('"')
     calendar.publish(appt)  # the same version again: no request at all
     assert [m for m, _u, _h in recording.calls].count("PUT") == 1
     calendar.publish(attrs.evolve(appt, sequence=1, title="Demo (moved)"))
     last_put = [h for m, _u, h in recording.calls if m == "PUT"][-1]
-    assert last_put["If-Match"] == etag.etag and "If-None-Match" not in last_put
+    assert last_put["If-Match"] == etag.etag
+    assert "If-None-Match" not in last_put
     held = on_server(calendar, "anna", appt.uid)
     assert held.sequence == 1
 
@@ -158,7 +161,8 @@ def test_a_conflicting_edit_is_refused_and_the_calendar_wins(calendar: CalDavCal
     ours = reschedule(ctx, "anna", appt.id, at(10, 16), at(10, 17)).appointment
     with pytest.raises(CalendarConflict) as info:
         calendar.publish(ours)
-    assert info.value.uid == appt.uid and not info.value.permanent
+    assert info.value.uid == appt.uid
+    assert not info.value.permanent
     held = on_server(calendar, "anna", appt.uid)
     assert held.start == at(10, 14).astimezone(UTC)  # nothing was written
     (outcome,) = apply_calendar_changes(ctx, calendar)
@@ -257,7 +261,8 @@ def test_an_adapter_without_state_adopts_what_it_wrote_before(radicale: Radicale
     fresh = CalDavCalendar(radicale.url, calendars=where)
     fresh.publish(appt)  # 412 on create: the same version is there, adopted
     held = fresh.held("anna", appt.uid)
-    assert held is not None and held.sequence == 0
+    assert held is not None
+    assert held.sequence == 0
     moved = reschedule(ctx, "anna", appt.id, at(10, 12), at(10, 13)).appointment
     CalDavCalendar(radicale.url, calendars=where).publish(moved)  # older there: replaced
     assert on_server(fresh, "anna", appt.uid).start == at(10, 12).astimezone(UTC)
