@@ -220,7 +220,9 @@ def test_busy_counts_every_entry_expanded_and_skips_free_and_cancelled(
             == 201
         )
     got = calendar.busy("anna", at(9, 0), at(31, 0))
-    utc = lambda d: d.astimezone(UTC)  # noqa: E731
+    def utc(moment: datetime) -> datetime:
+        return moment.astimezone(UTC)
+
     assert got == [
         (utc(at(10, 10)), utc(at(10, 11))),
         (datetime(2026, 3, 12, 12, 0, tzinfo=UTC), datetime(2026, 3, 12, 12, 30, tzinfo=UTC)),
