@@ -220,6 +220,7 @@ def test_busy_counts_every_entry_expanded_and_skips_free_and_cancelled(
             == 201
         )
     got = calendar.busy("anna", at(9, 0), at(31, 0))
+
     def utc(moment: datetime) -> datetime:
         return moment.astimezone(UTC)
 
