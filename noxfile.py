@@ -31,6 +31,8 @@ TEST_DEPS = [
     "types-python-dateutil",
     "vobject>=0.9.6",
     "holidays>=0.50",
+    "caldav>=2.0",
+    "radicale>=3.2",
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPE_DEPS = [

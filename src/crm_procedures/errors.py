@@ -19,6 +19,8 @@ __all__ = [
     "ActivityFrozen",
     "AttachmentMissing",
     "CapabilityMissing",
+
+    "CalendarConflict",
     "ConcurrencyConflict",
     "CrmError",
     "DefinitionError",
@@ -33,6 +35,7 @@ __all__ = [
     "ProspectNotReleased",
     "ReadOnlyUnitOfWork",
     "RuleViolation",
+    "StaleCalendarReply",
     "StoreBusy",
     "TemplateError",
     "TransitionNotAllowed",
@@ -453,4 +456,50 @@ class AttachmentMissing(NotFound):
             self,
             f"template {template!r} attaches a document, but {what}; store the document "
             "(and its content in the blob store) or remove the attachment from the template",
+
+class CalendarConflict(DeliveryError):
+    """A calendar server holds a version of the appointment the library has not seen.
+
+    Raised by :class:`~crm_procedures.adapters.caldav.CalDavCalendar` when a
+    conditional write (``If-Match`` on the ETag it last saw, or
+    ``If-None-Match: *`` on create) is refused with 412: someone changed the
+    entry in the calendar since. Nothing was written. The calendar wins: pick
+    up its changes (``CalDavCalendar.changes`` and
+    ``agenda.apply_calendar_changes``), then publish again. Temporary, so the
+    outbox retries the publication after the changes were applied.
+
+    Attributes:
+        uid: the appointment's iCalendar UID.
+        calendar: the calendar collection's URL.
+    """
+
+    def __init__(self, uid: str, calendar: str) -> None:
+        self.uid = uid
+        self.calendar = calendar
+        super().__init__(
+            f"the calendar {calendar} holds a newer version of {uid} than the store has seen; "
+            "apply the calendar's changes (agenda.apply_calendar_changes), then publish again",
+            permanent=False,
+        )
+
+
+class StaleCalendarReply(CrmError):
+    """An attendee's answer is to an older version (SEQUENCE) of the appointment.
+
+    The appointment moved or was cancelled after the invitation the attendee
+    answered; their answer no longer applies, and nothing was recorded.
+
+    Attributes:
+        uid: the appointment's iCalendar UID.
+        sequence: the SEQUENCE the answer names.
+        current: the SEQUENCE the store holds (or of the attendee's newer answer).
+    """
+
+    def __init__(self, uid: str, sequence: int, current: int) -> None:
+        self.uid = uid
+        self.sequence = sequence
+        self.current = current
+        super().__init__(
+            f"the answer to appointment {uid} is for version {sequence}, but version "
+            f"{current} is current; the attendee must answer the latest invitation"
         )

@@ -43,7 +43,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.inbound.cursor import InboundMessage, InboxCursor
 from crm_procedures.model.activity import Activity
-from crm_procedures.model.appointment import Appointment
+from crm_procedures.model.appointment import Appointment, CalendarChange
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
@@ -60,9 +60,11 @@ __all__ = [
     "AppointmentRepository",
     "AuditLog",
     "BlobStore",
+    "BusyCalendar",
     "Calendar",
     "CallFeed",
     "CallRecord",
+    "ChangeFeed",
     "ChannelSender",
     "Clock",
     "ContactRepository",
@@ -532,6 +534,7 @@ class ChannelSender(Protocol):
         ...
 
 
+@runtime_checkable
 class Calendar(Protocol):
     """Publishes appointments to an attendee's calendar.
 
@@ -546,6 +549,41 @@ class Calendar(Protocol):
 
     def cancel(self, appointment: Appointment) -> None:
         """Cancel the appointment in the calendar."""
+        ...
+
+
+@runtime_checkable
+class BusyCalendar(Protocol):
+    """A calendar that tells when an employee is busy (free/busy for conflict checks)."""
+
+    def busy(
+        self, employee: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """The busy periods of ``employee`` overlapping [start, end), by start, as UTC instants.
+
+        Recurring entries are expanded; cancelled and transparent (free)
+        entries are left out. Raises DeliveryError when the calendar cannot
+        be read and InvalidInput for naive or reversed times.
+        """
+        ...
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """A calendar that reports changes made in it by others (moves, cancellations).
+
+    ``changes`` lists what changed since the last acknowledged state;
+    ``acknowledge`` is called once the store holds the change, with the
+    SEQUENCE the store gave it, so the change is reported once and a
+    publication of that SEQUENCE or an older one is not written back over it.
+    """
+
+    def changes(self) -> list[CalendarChange]:
+        """The changes not yet acknowledged. Raises DeliveryError when unreadable."""
+        ...
+
+    def acknowledge(self, change: CalendarChange, sequence: int) -> None:
+        """Record that the store holds ``change`` as version ``sequence``."""
         ...
 
 

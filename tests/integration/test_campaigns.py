@@ -349,7 +349,8 @@ def test_make_appointment_books_with_the_client_and_records_the_invitation(
     assert appointment.employee == "cor"  # the step's appointment_with role: client
     assert (appointment.start, appointment.end) == (at, at + timedelta(minutes=60))
     assert appointment.prospect_id == c.acme
-    assert [a.email for a in appointment.attendees] == ["jan@acme.example.nl"]
+    # The contact and the employee whose agenda holds it (issue 19).
+    assert [a.email for a in appointment.attendees] == ["jan@acme.example.nl", "cor@example.com"]
     snap = snapshot(c.store, c.project.id)
     assert snap["appointments"][1] == [appointment]
     (message,) = snap["outbox"]

@@ -63,7 +63,8 @@ def test_booking_stores_the_appointment_and_its_invitation_together(ctx: Context
     assert appt.uid.endswith("@crm.example.com")
     assert appt.relation_id == "r-acme"
     assert appt.organizer_email == "anna@crm.example.com"
-    assert [a.email for a in appt.attendees] == ["jan@acme.example.nl"]
+    # The contact and the employee whose agenda holds it are both invited.
+    assert [a.email for a in appt.attendees] == ["jan@acme.example.nl", "anna@crm.example.com"]
     (message,) = outbox(ctx)
     assert message.key == f"invite:{appt.uid}:0"
     assert message.channel == "mail"
@@ -97,7 +98,12 @@ def test_back_to_back_and_other_employees_do_not_conflict(ctx: Context) -> None:
         ctx, "piotr", employee="piotr", start=at(10, 10), end=at(10, 11), title="Piotr's own"
     )
     assert other.conflicts == ()
-    assert other.invitation is None  # nobody to invite
+    assert other.invitation is not None  # the employee's own calendar gets it
+    assert [a.email for a in other.appointment.attendees] == ["piotr@crm.example.com"]
+    unaddressed = book_appointment(
+        ctx, "bram", employee="bram", start=at(10, 10), end=at(10, 11), title="Bram's own"
+    )
+    assert unaddressed.invitation is None  # nobody with an address to invite
 
 
 def test_weekly_series_conflicts_with_a_later_one_off(ctx: Context) -> None:
@@ -254,7 +260,7 @@ def test_description_with_property_injection_is_escaped_on_the_wire(ctx: Context
     ics = calendar_of(result.invitation)
     assert b"\r\nATTENDEE:mailto:evil" not in ics
     assert b"\r\nEND:VEVENT\r\nEND:VEVENT" not in ics
-    assert ics.count(b"\r\nATTENDEE") == 1
+    assert ics.count(b"\r\nATTENDEE") == 2  # the contact and the employee
 
 
 def test_attendees_are_deduplicated_and_contact_can_be_left_out(ctx: Context) -> None:
@@ -265,10 +271,11 @@ def test_attendees_are_deduplicated_and_contact_can_be_left_out(ctx: Context) ->
     assert [a.email for a in result.appointment.attendees] == [
         "jan@acme.example.nl",
         "piet@acme.example.nl",
+        "anna@crm.example.com",
     ]
     quiet = book(ctx, start=at(11, 10), end=at(11, 11), invite_contact=False)
-    assert quiet.appointment.attendees == ()
-    assert quiet.invitation is None
+    assert [a.email for a in quiet.appointment.attendees] == ["anna@crm.example.com"]
+    assert quiet.invitation is not None  # only the employee's own calendar
 
 
 # --- defects of issue 16 ------------------------------------------------------------------

@@ -50,6 +50,7 @@ __all__ = [
     "PRODID",
     "TAIL_YEARS",
     "EmailCalendar",
+    "calendar_object_ics",
     "escape_text",
     "fold_line",
     "invitation_email",
@@ -411,6 +412,42 @@ def invitation_ics(
             "organizer_email", "an invitation needs an organizer e-mail address", None
         )
 
+    return _calendar_text(appointment, method, dtstamp, org_email, organizer_name)
+
+
+def calendar_object_ics(
+    appointment: Appointment,
+    dtstamp: datetime | None = None,
+    *,
+    organizer: str | None = None,
+    organizer_name: str = "",
+) -> bytes:
+    """The calendar object resource a CalDAV server stores for ``appointment``.
+
+    The same VEVENT as :func:`invitation_ics` (UID, SEQUENCE, zone, attendees
+    with their answers) but without a ``METHOD`` property, which RFC 4791
+    (4.1) forbids in stored objects. A cancelled appointment has
+    ``STATUS:CANCELLED``. Raises what :func:`invitation_ics` raises.
+    """
+    if dtstamp is None:
+        dtstamp = datetime.now(UTC)
+    elif dtstamp.tzinfo is None or dtstamp.utcoffset() is None:
+        raise InvalidInput("dtstamp", "must be timezone-aware", dtstamp)
+    org_email = organizer or appointment.organizer_email
+    if not org_email:
+        raise InvalidInput(
+            "organizer_email", "a calendar object needs an organizer e-mail address", None
+        )
+    return _calendar_text(appointment, None, dtstamp, org_email, organizer_name)
+
+
+def _calendar_text(
+    appointment: Appointment,
+    method: str | None,
+    dtstamp: datetime,
+    org_email: str,
+    organizer_name: str,
+) -> bytes:
     tz = appointment.start.tzinfo
     key = _zone_key(tz)
 
@@ -435,8 +472,9 @@ def invitation_ics(
         f"PRODID:{PRODID}",
         "VERSION:2.0",
         "CALSCALE:GREGORIAN",
-        f"METHOD:{method}",
     ]
+    if method is not None:
+        lines.append(f"METHOD:{method}")
     if key is not None and tz is not None:
         lines.extend(vtimezone_lines(key, *_zone_years(appointment, tz)))
     lines.append("BEGIN:VEVENT")
@@ -464,9 +502,13 @@ def invitation_ics(
     for attendee in appointment.attendees:
         role = "REQ-PARTICIPANT" if attendee.required else "OPT-PARTICIPANT"
         name = f";CN={_param(attendee.name)}" if attendee.name else ""
-        rsvp = "TRUE" if method == "REQUEST" and not cancel else "FALSE"
+        # The organizer takes part; everyone else shows their latest answer.
+        is_organizer = attendee.email.lower() == org_email.lower()
+        partstat = "ACCEPTED" if is_organizer else appointment.partstat(attendee.email).upper()
+        ask = method == "REQUEST" and not cancel and not is_organizer
+        rsvp = "TRUE" if ask and partstat == "NEEDS-ACTION" else "FALSE"
         lines.append(
-            f"ATTENDEE{name};CUTYPE=INDIVIDUAL;ROLE={role};PARTSTAT=NEEDS-ACTION;"
+            f"ATTENDEE{name};CUTYPE=INDIVIDUAL;ROLE={role};PARTSTAT={partstat};"
             f"RSVP={rsvp}:mailto:{attendee.email}"
         )
     lines.append(f"STATUS:{'CANCELLED' if cancel else 'CONFIRMED'}")

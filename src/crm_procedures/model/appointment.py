@@ -45,6 +45,10 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "Attendee",
+    "AttendeeReply",
+    "CalendarChange",
+    "ChangeAction",
+    "PartStat",
     "ambiguous",
     "check_moment",
     "check_recurrence",
@@ -306,8 +310,61 @@ class Attendee:
     required: bool = True
 
 
+class PartStat(enum.StrEnum):
+    """An attendee's participation status (iCalendar PARTSTAT, RFC 5545 3.2.12)."""
+
+    NEEDS_ACTION = "needs-action"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TENTATIVE = "tentative"
+
+
+def _to_partstat(value: Any) -> PartStat:
+    if isinstance(value, str) and not isinstance(value, enum.Enum):
+        value = value.strip().lower().replace("_", "-")
+    return to_enum(PartStat, "partstat", value)
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _an_email(_inst: Any, attribute: Any, value: Any) -> None:
+    if value is None:
+        raise InvalidInput("attendee", "needs an e-mail address", value)
+    email(_inst, attribute, value)
+
+
+@attrs.frozen
+class AttendeeReply:
+    """What one attendee answered, and to which version (SEQUENCE) of the appointment.
+
+    ``attendee`` is the address, lower case. An attendee without a reply has
+    not answered (:attr:`PartStat.NEEDS_ACTION`).
+    """
+
+    attendee: str = attrs.field(converter=_lower, validator=_an_email)
+    partstat: PartStat = attrs.field(converter=_to_partstat)
+    sequence: int = attrs.field(default=0, validator=non_negative_int)
+
+
 def _attendees(value: Iterable[Attendee]) -> tuple[Attendee, ...]:
     return tuple(value)
+
+
+def _replies(value: Iterable[AttendeeReply]) -> tuple[AttendeeReply, ...]:
+    return tuple(value)
+
+
+def _user_ids(value: Iterable[str]) -> tuple[UserId, ...]:
+    if isinstance(value, str):
+        raise InvalidInput("participants", "must be a list of user ids, not one text", value)
+    out = []
+    for v in value:
+        if not isinstance(v, str) or not v.strip():
+            raise InvalidInput("participants", "must hold user ids (non-empty text)", v)
+        out.append(UserId(v))
+    return tuple(out)
 
 
 def _datetimes(value: Iterable[datetime]) -> tuple[datetime, ...]:
@@ -325,8 +382,11 @@ class Appointment:
     ``uid`` is the iCalendar UID, stable for the appointment's life; ``sequence``
     rises on every change that is sent out. ``rrule`` holds an RFC 5545
     recurrence rule (``FREQ=WEEKLY;COUNT=4``) and ``exdates`` the occurrences
-    taken out of it. Raises :class:`~crm_procedures.errors.InvalidInput` for a
-    naive datetime or an end that is not after the start.
+    taken out of it. ``participants`` are the other employees named on a
+    meeting (user ids besides ``employee``); ``replies`` what attendees
+    answered (:meth:`partstat`). Raises
+    :class:`~crm_procedures.errors.InvalidInput` for a naive datetime or an
+    end that is not after the start.
     """
 
     id: AppointmentId = attrs.field(validator=non_empty)
@@ -350,6 +410,8 @@ class Appointment:
     rrule: str | None = attrs.field(default=None, validator=one_line)
     exdates: tuple[datetime, ...] = attrs.field(default=(), converter=_datetimes)
     version: int = attrs.field(default=0, validator=non_negative_int)
+    participants: tuple[UserId, ...] = attrs.field(default=(), converter=_user_ids)
+    replies: tuple[AttendeeReply, ...] = attrs.field(default=(), converter=_replies)
 
     def __attrs_post_init__(self) -> None:
         # Instants, not wall clocks: 02:45 (fold=0) is before 02:30 (fold=1).
@@ -372,3 +434,42 @@ class Appointment:
     def cancelled(self) -> bool:
         """True once cancelled."""
         return self.status is AppointmentStatus.CANCELLED
+
+    def reply_of(self, attendee: str) -> AttendeeReply | None:
+        """The stored answer of ``attendee`` (any case), or None."""
+        wanted = attendee.lower()
+        return next((r for r in self.replies if r.attendee == wanted), None)
+
+    def partstat(self, attendee: str) -> PartStat:
+        """What ``attendee`` answered; :attr:`PartStat.NEEDS_ACTION` until they do."""
+        reply = self.reply_of(attendee)
+        return PartStat.NEEDS_ACTION if reply is None else reply.partstat
+
+
+class ChangeAction(enum.StrEnum):
+    """What was done to an appointment in a calendar outside the library."""
+
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+
+
+def _to_change_action(value: Any) -> ChangeAction:
+    return to_enum(ChangeAction, "action", value)
+
+
+@attrs.frozen
+class CalendarChange:
+    """A change made in an employee's calendar (a client moved or removed the entry).
+
+    ``employee`` is whose calendar it was found in; ``start``/``end`` the
+    times the calendar now holds (``None`` for a cancellation, which is also
+    what a deleted entry reads as). ``token`` identifies the calendar's
+    version (an ETag), handed back to the adapter once the change is applied.
+    """
+
+    employee: UserId
+    uid: str
+    action: ChangeAction = attrs.field(converter=_to_change_action)
+    start: datetime | None = None
+    end: datetime | None = None
+    token: str = ""

@@ -41,7 +41,13 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from crm_procedures.access.viewer import ActivityScope, Viewer
-from crm_procedures.errors import AccessDenied, CrmError, InvalidInput, NotFound
+from crm_procedures.errors import (
+    AccessDenied,
+    CrmError,
+    InvalidInput,
+    NotFound,
+    StaleCalendarReply,
+)
 from crm_procedures.ids import AppointmentId, ContactId, ProjectId, ProspectId, RelationId, UserId
 from crm_procedures.model._checks import is_email, require_aware
 from crm_procedures.model.appointment import (
@@ -51,6 +57,10 @@ from crm_procedures.model.appointment import (
     Appointment,
     AppointmentStatus,
     Attendee,
+    AttendeeReply,
+    CalendarChange,
+    ChangeAction,
+    PartStat,
     check_moment,
     check_recurrence,
     first_occurrence,
@@ -58,19 +68,23 @@ from crm_procedures.model.appointment import (
 )
 from crm_procedures.model.audit import Change, diff
 from crm_procedures.model.outbox import OutboxMessage
-from crm_procedures.ports import UnitOfWork
+from crm_procedures.model.users import User
+from crm_procedures.ports import ChangeFeed, UnitOfWork
 from crm_procedures.services.context import Context, resolve_viewer
 
 __all__ = [
     "AppointmentConflict",
     "BookingResult",
+    "ChangeOutcome",
     "Occurrence",
     "agenda",
+    "apply_calendar_changes",
     "book_appointment",
     "book_appointment_in",
     "cancel",
     "conflicts",
     "occurrences",
+    "record_attendee_reply",
     "reschedule",
 ]
 
@@ -340,6 +354,32 @@ def _dedupe(attendees: Iterable[Attendee]) -> tuple[Attendee, ...]:
     return tuple(out)
 
 
+def _staff(uow: UnitOfWork, user: User, participants: Sequence[str]) -> list[Attendee]:
+    """The employee and the named participants as attendees (those with an address)."""
+    out = []
+    if user.email:
+        out.append(Attendee(user.email, user.name))
+    for participant in participants:
+        found = uow.users.find(participant)
+        if found is None:
+            raise NotFound("user", participant)
+        if found.email:
+            out.append(Attendee(found.email, found.name))
+    return out
+
+
+def _participants(values: Iterable[str], employee: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        raise InvalidInput("participants", "must be a list of user ids, not one text", values)
+    out: list[str] = []
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(f"participants[{i}]", "must be a user id", value)
+        if value != employee and value not in out:
+            out.append(value)
+    return tuple(out)
+
+
 def _invitation(
     ctx: Context, uow: UnitOfWork, appointment: Appointment, method: str, now: datetime
 ) -> OutboxMessage | None:
@@ -410,13 +450,17 @@ def book_appointment(
     exdates: Iterable[datetime] = (),
     allow_conflicts: bool = False,
     invite_contact: bool = True,
+    participants: Iterable[str] = (),
 ) -> BookingResult:
     """Book an appointment in ``employee``'s agenda and invite the attendees (W10, P5).
 
     ``attendees`` are :class:`~crm_procedures.model.appointment.Attendee`\\ s,
     addresses or ``(name, address)`` pairs; with ``invite_contact`` the
     contact (``contact_id``) is invited too when they have an e-mail
-    address. The organizer is the employee (their e-mail address, else the
+    address. ``participants`` names other employees on a meeting (user
+    ids). Every attendee gets the invitation: the contact, the named
+    addresses, the employee and each participant (those with an e-mail
+    address); the organizer is the employee (their e-mail address, else the
     installation's sender). ``rrule`` is an RFC 5545 rule (``FREQ=WEEKLY;
     COUNT=6``; daily at most often, UNTIL in UTC). The invitation e-mail is
     recorded in the outbox in the same unit of work.
@@ -449,6 +493,7 @@ def book_appointment(
             exdates=exdates,
             allow_conflicts=allow_conflicts,
             invite_contact=invite_contact,
+            participants=participants,
         )
         uow.commit()
     return result
@@ -474,6 +519,7 @@ def book_appointment_in(
     exdates: Iterable[datetime] = (),
     allow_conflicts: bool = False,
     invite_contact: bool = True,
+    participants: Iterable[str] = (),
 ) -> BookingResult:
     """:func:`book_appointment` inside a unit of work the caller opened and commits.
 
@@ -487,11 +533,13 @@ def book_appointment_in(
     check_moment(end, "end")
     checked_rule = _check_rrule(rrule, start)
     people = _attendees(attendees)
+    others = _participants(participants, employee)
     viewer = _viewer(uow, actor)
     user = uow.users.find(employee)
     if user is None:
         raise NotFound("user", employee)
     _require_manage(viewer, employee)
+    people.extend(_staff(uow, user, others))
     if contact_id is not None:
         contact = uow.contacts.find(contact_id)
         if contact is None:
@@ -518,6 +566,7 @@ def book_appointment_in(
         organizer_email=user.email or ctx.sender_email,
         rrule=checked_rule,
         exdates=tuple(exdates),
+        participants=others,
     )
     found = _find_conflicts(uow, appointment)
     if found and not allow_conflicts:
@@ -567,6 +616,13 @@ def reschedule(
             raise InvalidInput(
                 "appointment", f"appointment {appointment_id} is cancelled; book a new one", None
             )
+        if people is not None:
+            # The employee and the participants stay invited whatever list is given.
+            user = uow.users.find(old.employee)
+            if user is not None:
+                people.extend(_staff(uow, user, old.participants))
+        # Answers were to the old times: a move asks everyone again.
+        same_times = _u(start) == _u(old.start) and _u(end) == _u(old.end)
         shift = start - old.start
         try:
             moved = tuple(ex + shift for ex in old.exdates)
@@ -584,6 +640,7 @@ def reschedule(
             location=old.location if location is None else location,
             description=old.description if description is None else description,
             attendees=old.attendees if people is None else _dedupe(people),
+            replies=old.replies if same_times else (),
         )
         if new.rrule:
             _check_rrule(new.rrule, new.start)
@@ -689,3 +746,165 @@ def conflicts(
     )
     with ctx.store.unit_of_work(read_only=True) as uow:
         return _find_conflicts(uow, probe)
+
+
+_ANSWERS = (PartStat.ACCEPTED, PartStat.DECLINED, PartStat.TENTATIVE)
+
+
+def record_attendee_reply(
+    ctx: Context, uid: str, sequence: int, attendee: str, partstat: str
+) -> Appointment:
+    """Store an attendee's answer (iTIP REPLY) on the appointment with this UID.
+
+    ``partstat`` is ``accepted``, ``declined`` or ``tentative`` (any case, or
+    the inbound classifier's ``PartStat``). The answer must name the current
+    SEQUENCE: an answer to an older version (the appointment moved or was
+    cancelled since) is refused, and so is one naming a version never sent.
+    Recording the same answer again changes nothing (no new version, no audit
+    entry); a different answer to the same version replaces the earlier one.
+    The audit trail records the answer with the attendee as actor.
+
+    Raises:
+        InvalidInput: a malformed address, an answer other than the three, a
+            negative or future SEQUENCE, or an address not invited.
+        NotFound: no appointment has this UID.
+        StaleCalendarReply: the answer is to an older version.
+    """
+    if not isinstance(uid, str) or not uid.strip():
+        raise InvalidInput("uid", "must name the appointment's iCalendar UID", uid)
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
+        raise InvalidInput("sequence", "must be a whole number of 0 or more", sequence)
+    reply = AttendeeReply(attendee, partstat, sequence)
+    if reply.partstat not in _ANSWERS:
+        raise InvalidInput("partstat", "must be accepted, declined or tentative", partstat)
+    now = ctx.now()
+    with ctx.store.unit_of_work() as uow:
+        old = uow.appointments.by_uid(uid)
+        if old is None:
+            raise NotFound("appointment", uid)
+        if sequence < old.sequence:
+            raise StaleCalendarReply(uid, sequence, old.sequence)
+        if sequence > old.sequence:
+            raise InvalidInput(
+                "sequence",
+                f"names version {sequence} of {uid}, but only versions up to "
+                f"{old.sequence} were sent",
+                sequence,
+            )
+        if all(a.email.lower() != reply.attendee for a in old.attendees):
+            raise InvalidInput(
+                "attendee", f"{reply.attendee} is not invited to appointment {uid}", attendee
+            )
+        held = old.reply_of(reply.attendee)
+        if held == reply:
+            return old
+        replies = (*(r for r in old.replies if r.attendee != reply.attendee), reply)
+        stored = uow.appointments.save(attrs.evolve(old, replies=replies))
+        _audit(uow, reply.attendee, old, stored, now, f"reply:{reply.partstat.value}")
+        uow.commit()
+    return stored
+
+
+@attrs.frozen
+class ChangeOutcome:
+    """What :func:`apply_calendar_changes` did with one change found in a calendar.
+
+    ``result`` is one of:
+
+    * ``moved``: the appointment was rescheduled to the calendar's times
+      (SEQUENCE + 1, attendees get an update);
+    * ``cancelled``: the appointment was cancelled (attendees get CANCEL);
+    * ``declined``: the entry was removed from a participant's calendar; their
+      answer is recorded as declined;
+    * ``unchanged``: the store already held these times, or the appointment
+      was cancelled already (a cancellation is final);
+    * ``ignored``: a move in a participant's calendar (the employee's agenda
+      decides the times), or a UID the store does not know;
+    * ``refused``: the calendar's times are not allowed (``error`` says why).
+
+    ``appointment`` is the appointment as stored afterwards (None when unknown).
+    """
+
+    change: CalendarChange
+    result: str
+    appointment: Appointment | None
+    error: str = ""
+
+
+def apply_calendar_changes(ctx: Context, feed: ChangeFeed) -> list[ChangeOutcome]:
+    """Apply the moves and cancellations made in calendars (e.g. CalDAV) to the store.
+
+    Each change is applied in its own unit of work and then acknowledged to
+    the feed with the SEQUENCE the store holds, so it is reported once and an
+    older publication is not written back over it. Conflict policy: **the
+    calendar wins** over a store change it has not seen (the adapter refused
+    that publication with
+    :class:`~crm_procedures.errors.CalendarConflict`); a cancellation on
+    either side is final. The appointment's employee is the actor (their
+    calendar changed). Changes in a participant's calendar: a removal records
+    the participant's decline, a move is ignored and written over by the next
+    publication. A ``refused`` or ``ignored`` change is acknowledged one
+    version back, so publishing the stored appointment again restores the
+    calendar.
+
+    Raises:
+        DeliveryError: the feed cannot be read (nothing was applied).
+    """
+    outcomes = []
+    for change in feed.changes():
+        outcome = _apply_change(ctx, change)
+        held = outcome.appointment.sequence if outcome.appointment is not None else 0
+        back = outcome.result in ("refused", "ignored") and held > 0
+        feed.acknowledge(change, held - 1 if back else held)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _apply_change(ctx: Context, change: CalendarChange) -> ChangeOutcome:
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        current = uow.appointments.by_uid(change.uid)
+    if current is None:
+        return ChangeOutcome(change, "ignored", None)
+    if current.cancelled:
+        return ChangeOutcome(change, "unchanged", current)
+    own = change.employee == current.employee
+    if change.action is ChangeAction.CANCELLED:
+        if own:
+            return ChangeOutcome(change, "cancelled", cancel(ctx, current.employee, current.id))
+        return _participant_declined(ctx, change, current)
+    if not own:
+        return ChangeOutcome(change, "ignored", current)
+    if change.start is None or change.end is None:
+        return ChangeOutcome(change, "refused", current, "the calendar entry has no times")
+    if _u(change.start) == _u(current.start) and _u(change.end) == _u(current.end):
+        return ChangeOutcome(change, "unchanged", current)
+    # Keep the appointment's own zone, so invitations keep their TZID.
+    zone = current.start.tzinfo
+    try:
+        moved = reschedule(
+            ctx,
+            current.employee,
+            current.id,
+            change.start.astimezone(zone),
+            change.end.astimezone(zone),
+            allow_conflicts=True,
+        )
+    except (InvalidInput, NotFound, AccessDenied) as exc:
+        return ChangeOutcome(change, "refused", current, str(exc))
+    return ChangeOutcome(change, "moved", moved.appointment)
+
+
+def _participant_declined(
+    ctx: Context, change: CalendarChange, current: Appointment
+) -> ChangeOutcome:
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        user = uow.users.find(change.employee)
+    if user is None or not user.email:
+        return ChangeOutcome(change, "ignored", current)
+    try:
+        stored = record_attendee_reply(
+            ctx, current.uid, current.sequence, user.email, PartStat.DECLINED
+        )
+    except (InvalidInput, StaleCalendarReply) as exc:
+        return ChangeOutcome(change, "refused", current, str(exc))
+    return ChangeOutcome(change, "declined", stored)
