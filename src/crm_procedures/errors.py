@@ -18,9 +18,8 @@ __all__ = [
     "AccessDenied",
     "ActivityFrozen",
     "AttachmentMissing",
-    "CapabilityMissing",
-
     "CalendarConflict",
+    "CapabilityMissing",
     "ConcurrencyConflict",
     "CrmError",
     "DefinitionError",
@@ -456,6 +455,8 @@ class AttachmentMissing(NotFound):
             self,
             f"template {template!r} attaches a document, but {what}; store the document "
             "(and its content in the blob store) or remove the attachment from the template",
+        )
+
 
 class CalendarConflict(DeliveryError):
     """A calendar server holds a version of the appointment the library has not seen.
