@@ -27,6 +27,10 @@ a later migration changed are created from their frozen version-1 copies
    ``appointments.relation_id`` and ``appointments.project_id`` (until then
    only inside the JSON record), backfilled from ``data``, with the indexes
    of the per-employee report, and a covering index of the funnel's counts.
+4. the outbox's lease tokens and per-recipient delivery states.
+8. inbound mail: ``inbound_messages`` (applied Message-IDs),
+   ``inbox_positions``, ``unmatched_messages``, ``address_statuses`` (soft
+   failures and the suppression list) and ``events``.
 """
 
 from __future__ import annotations
@@ -361,6 +365,70 @@ audit = Table(
     Index("ix_audit_record", "record_kind", "record_id", "seq"),
 )
 
+# -- the tables of later migrations (created by their migration, not by migration 1) --
+
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("kind", TEXT, nullable=False),
+    Column("processed_key", KEY, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
+inbox_positions = Table(
+    "inbox_positions",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
+unmatched_messages = Table(
+    "unmatched_messages",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("status", TEXT, nullable=False),
+    Column("received_key", KEY, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_unmatched_status", "status", "received_key", "id"),
+    Index("ix_unmatched_received", "received_key", "id"),
+)
+
+address_statuses = Table(
+    "address_statuses",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("suppressed", TEXT),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_address_suppressed", "suppressed", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("prospect_id", TEXT),
+    Column("name", TEXT, nullable=False),
+    Column("at_key", KEY, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_events_prospect", "prospect_id", "at_key", "id"),
+)
+
+_INBOUND_TABLES: Final = [
+    inbound_messages,
+    inbox_positions,
+    unmatched_messages,
+    address_statuses,
+    events,
+]
+_LATER_NAMES: Final = {t.name for t in _INBOUND_TABLES}
+"""Tables a later migration creates: migration 1 leaves them out."""
+
 _BASE_TABLES: Final = [t for t in metadata.sorted_tables if t.name != "schema_version"]
 
 # -- version 1 of the tables that a later migration changed (frozen: never edit) --
@@ -454,7 +522,10 @@ _POSTGRES_SEARCH = [
 
 
 def _migration_1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in _BASE_TABLES if t.name not in _V1_NAMES])
+    metadata.create_all(
+        conn,
+        tables=[t for t in _BASE_TABLES if t.name not in _V1_NAMES | _LATER_NAMES],
+    )
     _v1.create_all(conn, tables=_V1_TABLES)
 
 
@@ -504,11 +575,22 @@ def _migration_4(conn: Connection) -> None:
     conn.exec_driver_sql(f"ALTER TABLE outbox ADD COLUMN recipients {text}")
 
 
+def _migration_8(conn: Connection) -> None:
+    # What comes back (I1): processed Message-IDs, inbox positions, messages
+    # kept for a person, address delivery records (the suppression list), events.
+    metadata.create_all(conn, tables=_INBOUND_TABLES)
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
     (3, "report columns and indexes (activities, appointments, prospects)", _migration_3),
     (4, "outbox lease tokens and per-recipient delivery states", _migration_4),
+    (
+        8,
+        "inbound mail: processed messages, positions, kept messages, suppression, events",
+        _migration_8,
+    ),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 
