@@ -34,6 +34,7 @@ __all__ = [
     "ReadOnlyUnitOfWork",
     "RuleViolation",
     "StoreBusy",
+    "Suppressed",
     "TemplateError",
     "TransitionNotAllowed",
     "UnsubscribeTokenInvalid",
@@ -453,4 +454,26 @@ class AttachmentMissing(NotFound):
             self,
             f"template {template!r} attaches a document, but {what}; store the document "
             "(and its content in the blob store) or remove the attachment from the template",
+        )
+
+
+class Suppressed(CrmError):
+    """An e-mail step was refused: the address is on the suppression list; nothing was stored.
+
+    Attributes:
+        address: the suppressed address (lower case).
+        reason: why (``unsubscribed``, ``hard_bounce``, ``soft_bounces``).
+    """
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        why = {
+            "unsubscribed": "the contact unsubscribed",
+            "hard_bounce": "mail to it bounced permanently",
+            "soft_bounces": "mail to it failed too often",
+        }.get(reason, reason)
+        super().__init__(
+            f"{address} receives no more e-mail ({why}); record another address for the "
+            "contact, or lift the suppression with crm_procedures.services.inbound.unsuppress"
         )

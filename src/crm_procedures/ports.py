@@ -51,6 +51,7 @@ from crm_procedures.model.inbound import (
     AddressStatus,
     InboxPosition,
     ProcessedMessage,
+    SentMessage,
     UnmatchedMessage,
     UnmatchedStatus,
 )
@@ -79,9 +80,9 @@ __all__ = [
     "EnvelopeMailer",
     "EventLog",
     "GroupRepository",
-    "Inbox",
     "InboundRepository",
     "InboundUnitOfWork",
+    "Inbox",
     "Mailer",
     "Outbox",
     "Page",
@@ -641,7 +642,8 @@ class Inbox(Protocol):
 class InboundRepository(Protocol):
     """What the store keeps about mail that came back (I1): ``uow.inbound``.
 
-    Processed Message-IDs (each received message applied once), inbox
+    The Message-IDs of sent e-mails (what answers are matched with),
+    processed Message-IDs (each received message applied once), inbox
     positions, messages kept for a person, and the delivery record of each
     e-mail address (soft failures, the suppression list). Records are
     versioned like the others: ``add``-like methods store version 1, saves
@@ -654,6 +656,14 @@ class InboundRepository(Protocol):
 
     def mark_processed(self, record: ProcessedMessage) -> ProcessedMessage:
         """Record a message as applied. Raises ConcurrencyConflict when it was already."""
+        ...
+
+    def add_sent(self, record: SentMessage) -> None:
+        """Remember a sent e-mail's Message-ID; a Message-ID remembered already is ignored."""
+        ...
+
+    def sent(self, message_id: str) -> SentMessage | None:
+        """The e-mail the library sent with this Message-ID, or ``None``."""
         ...
 
     def position(self, inbox: str) -> InboxPosition | None:

@@ -11,6 +11,7 @@ from crm_procedures.model.inbound import (
     AddressStatus,
     InboxPosition,
     ProcessedMessage,
+    SentMessage,
     UnmatchedMessage,
     UnmatchedStatus,
 )
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["INBOUND_TABLES", "MemoryEventLog", "MemoryInbound"]
 
 INBOUND_TABLES: dict[str, tuple[str, ...]] = {
+    "sent_message": (),
     "inbound_message": (),
     "inbox_position": (),
     "unmatched_message": ("status",),
@@ -44,6 +46,7 @@ class MemoryInbound:
         from crm_procedures.adapters.memory import _Repo
 
         self._uow = uow
+        self._sent = _Repo(uow, "sent_message", SentMessage)
         self._processed = _Repo(uow, "inbound_message", ProcessedMessage)
         self._positions = _Repo(uow, "inbox_position", InboxPosition)
         self._unmatched = _Repo(uow, "unmatched_message", UnmatchedMessage)
@@ -56,6 +59,16 @@ class MemoryInbound:
     def mark_processed(self, record: ProcessedMessage) -> ProcessedMessage:
         """Record a message as applied. Raises ConcurrencyConflict when it was already."""
         return self._processed.add(record)
+
+    def add_sent(self, record: SentMessage) -> None:
+        """Remember a sent e-mail's Message-ID (ignored when remembered already)."""
+        if isinstance(record, SentMessage) and self._sent.find(record.id) is not None:
+            return
+        self._sent.add(record)
+
+    def sent(self, message_id: str) -> SentMessage | None:
+        """The e-mail sent with this Message-ID, or ``None``."""
+        return self._sent.find(_text("message_id", message_id))
 
     def position(self, inbox: str) -> InboxPosition | None:
         """Where the inbox was read up to, or ``None``."""

@@ -3,6 +3,8 @@
 * :class:`ProcessedMessage`: one received message applied, by its Message-ID,
   so that a message read twice (a poller killed between applying and storing
   its cursor) is applied once.
+* :class:`SentMessage`: the Message-ID of an e-mail the library recorded in
+  the outbox, with the prospect it went to: what a reply or bounce is matched with.
 * :class:`InboxPosition`: where one inbox was read up to (an
   :class:`~crm_procedures.inbound.cursor.InboxCursor` dump).
 * :class:`UnmatchedMessage`: a message no rule could apply, kept for a person
@@ -29,12 +31,14 @@ from crm_procedures.model._checks import (
     require_aware,
     text,
     to_enum,
+    tuple_of_str,
 )
 
 __all__ = [
     "AddressStatus",
     "InboxPosition",
     "ProcessedMessage",
+    "SentMessage",
     "SuppressionReason",
     "UnmatchedMessage",
     "UnmatchedStatus",
@@ -103,6 +107,30 @@ class ProcessedMessage:
     processed_at: datetime = attrs.field(validator=aware)
     source_id: str = attrs.field(default="", validator=one_line)
     outcome: str = attrs.field(default="", validator=one_line)
+    version: int = attrs.field(default=0, validator=non_negative_int)
+
+
+@attrs.frozen
+class SentMessage:
+    """An e-mail recorded in the outbox, findable by the Message-ID answers refer to.
+
+    Attributes:
+        id: its Message-ID (with angle brackets).
+        outbox_id: the outbox message's id.
+        outbox_key: the outbox message's key.
+        prospect_id: the prospect it was sent for, if any.
+        recipients: the envelope it was sent to (lower case).
+        recorded_at: when it was recorded.
+        actor: the user who performed the step that sent it.
+    """
+
+    id: str = attrs.field(validator=non_empty)
+    outbox_id: str = attrs.field(validator=non_empty)
+    outbox_key: str = attrs.field(validator=non_empty)
+    prospect_id: str | None = attrs.field(validator=one_line)
+    recipients: tuple[str, ...] = attrs.field(converter=tuple_of_str)
+    recorded_at: datetime = attrs.field(validator=aware)
+    actor: str | None = attrs.field(default=None, validator=one_line)
     version: int = attrs.field(default=0, validator=non_negative_int)
 
 

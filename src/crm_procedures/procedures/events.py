@@ -24,6 +24,7 @@ __all__ = [
     "APPOINTMENT_CANCELLED",
     "APPOINTMENT_DECLINED",
     "BOUNCE",
+    "EMAIL_SKIPPED",
     "EVENT_NAMES",
     "REPLY",
     "UNSUBSCRIBE",
@@ -45,7 +46,12 @@ APPOINTMENT_DECLINED = "appointment_declined"
 APPOINTMENT_CANCELLED = "appointment_cancelled"
 """An appointment of the prospect was cancelled."""
 
-EVENT_NAMES = frozenset({REPLY, BOUNCE, UNSUBSCRIBE, APPOINTMENT_DECLINED, APPOINTMENT_CANCELLED})
+EMAIL_SKIPPED = "email_skipped"
+"""An automatic e-mail step sent nothing: the address is on the suppression list."""
+
+EVENT_NAMES = frozenset(
+    {REPLY, BOUNCE, UNSUBSCRIBE, APPOINTMENT_DECLINED, APPOINTMENT_CANCELLED, EMAIL_SKIPPED}
+)
 """The events the library raises itself."""
 
 _MAX_DETAIL = 50

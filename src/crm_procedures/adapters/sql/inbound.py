@@ -15,6 +15,7 @@ from crm_procedures.model.inbound import (
     AddressStatus,
     InboxPosition,
     ProcessedMessage,
+    SentMessage,
     UnmatchedMessage,
     UnmatchedStatus,
 )
@@ -57,6 +58,7 @@ class SqlInbound:
 
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
+        self._sent: _Repo[SentMessage] = _Repo(uow, "sent_message", SentMessage, s.sent_messages)
         self._processed = _ProcessedRepo(
             uow, "inbound_message", ProcessedMessage, s.inbound_messages
         )
@@ -75,6 +77,16 @@ class SqlInbound:
     def mark_processed(self, record: ProcessedMessage) -> ProcessedMessage:
         """Record a message as applied. Raises ConcurrencyConflict when it was already."""
         return self._processed.add(record)
+
+    def add_sent(self, record: SentMessage) -> None:
+        """Remember a sent e-mail's Message-ID (ignored when remembered already)."""
+        if isinstance(record, SentMessage) and self._sent.find(record.id) is not None:
+            return
+        self._sent.add(record)
+
+    def sent(self, message_id: str) -> SentMessage | None:
+        """The e-mail sent with this Message-ID, or ``None``."""
+        return self._sent.find(_text("message_id", message_id))
 
     def position(self, inbox: str) -> InboxPosition | None:
         """Where the inbox was read up to, or ``None``."""

@@ -28,7 +28,8 @@ a later migration changed are created from their frozen version-1 copies
    only inside the JSON record), backfilled from ``data``, with the indexes
    of the per-employee report, and a covering index of the funnel's counts.
 4. the outbox's lease tokens and per-recipient delivery states.
-8. inbound mail: ``inbound_messages`` (applied Message-IDs),
+8. inbound mail: ``sent_messages`` (the Message-IDs answers refer to),
+   ``inbound_messages`` (applied Message-IDs),
    ``inbox_positions``, ``unmatched_messages``, ``address_statuses`` (soft
    failures and the suppression list) and ``events``.
 """
@@ -367,6 +368,14 @@ audit = Table(
 
 # -- the tables of later migrations (created by their migration, not by migration 1) --
 
+sent_messages = Table(
+    "sent_messages",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
 inbound_messages = Table(
     "inbound_messages",
     metadata,
@@ -420,6 +429,7 @@ events = Table(
 )
 
 _INBOUND_TABLES: Final = [
+    sent_messages,
     inbound_messages,
     inbox_positions,
     unmatched_messages,
