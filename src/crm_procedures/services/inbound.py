@@ -332,13 +332,13 @@ def unsuppress(ctx: Context, actor: str, address: str) -> None:
     """Take ``address`` off the suppression list (a person corrected it); counts start again.
 
     Raises:
-        AccessDenied: the actor may not change relations (``relation.write``).
+        AccessDenied: the actor lacks ``project.write``.
         InvalidInput: not an e-mail address.
     """
     key = normalise_address(address)
     with ctx.store.unit_of_work() as uow:
         viewer = resolve_viewer(uow, actor)
-        require(viewer, "relation.write", f"address {key}")
+        require(viewer, "project.write", f"address {key}")
         records = inbound_of(uow)
         found = records.inbound.address(key)
         if found is None or (found.suppressed is None and found.soft_failures == 0):

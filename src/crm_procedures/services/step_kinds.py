@@ -323,20 +323,23 @@ def _send_email(ctx: StepContext) -> None:
     from crm_procedures.services.messages import step_email
 
     msg_key = ctx.key("mail")
-    if ctx.prospect.contact_id is not None:
-        contact = ctx.uow.contacts.find(ctx.prospect.contact_id)
-        if contact is not None and contact.email:
-            # The suppression list (opt-outs, hard bounces): a person's step is
-            # refused, an automatic one sends nothing and records the skip.
-            if not check_sendable(
-                ctx.uow,
-                contact.email,
-                actor=ctx.actor,
-                prospect_id=ctx.prospect.id,
-                now=ctx.now,
-                step=ctx.step.key,
-            ):
-                return
+    contact_id = ctx.prospect.contact_id
+    contact = ctx.uow.contacts.find(contact_id) if contact_id is not None else None
+    # The suppression list (opt-outs, hard bounces): a person's step is refused,
+    # an automatic one sends nothing and records the skip.
+    if (
+        contact is not None
+        and contact.email
+        and not check_sendable(
+            ctx.uow,
+            contact.email,
+            actor=ctx.actor,
+            prospect_id=ctx.prospect.id,
+            now=ctx.now,
+            step=ctx.step.key,
+        )
+    ):
+        return
     message = step_email(ctx, msg_key)
     if ctx.prospect.contact_id is not None:
         for name, value in unsubscribe_headers(
