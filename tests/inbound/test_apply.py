@@ -137,7 +137,8 @@ def test_auto_reply_is_linked_without_an_event(c: Any, tmp_path: Path) -> None:
         date=campaign.clock.now(),
     )
     run = process_inbox(campaign.ctx, drop(tmp_path / "in", "001.eml", raw))
-    assert run.applied == 1 and events == []
+    assert run.applied == 1
+    assert events == []
     with campaign.store.unit_of_work() as uow:
         found = uow.activities.of_project(campaign.project.id, Viewer.system(), limit=100)
         assert any(a.outcome == "auto_reply" for a in found)
@@ -161,7 +162,8 @@ def test_message_read_twice_is_applied_once(c: Any, tmp_path: Path) -> None:
     # A poller that lost its position (killed before storing it) reads both again.
     with campaign.store.unit_of_work() as uow:
         pos = inbound_of(uow).inbound.position("default")
-        assert pos is not None and pos.cursor.endswith("002.eml")
+        assert pos is not None
+        assert pos.cursor.endswith("002.eml")
     again = process_inbox(campaign.ctx, inbox, name="other")
     assert (again.applied, again.already) == (0, 2)
     assert [e.name for e in events] == [REPLY]
@@ -186,7 +188,8 @@ def test_hard_bounce_suppresses_the_address_and_refuses_the_next_step(
     with campaign.store.unit_of_work() as uow:
         assert is_suppressed(uow, CONTACT.upper())
         status = inbound_of(uow).inbound.address(CONTACT)
-        assert status is not None and status.suppressed is SuppressionReason.HARD_BOUNCE
+        assert status is not None
+        assert status.suppressed is SuppressionReason.HARD_BOUNCE
     step(campaign, "call_back")
     with pytest.raises(Suppressed, match="bounced permanently"):
         step(campaign, "send_info")
@@ -220,7 +223,8 @@ def test_soft_bounces_are_counted_up_to_the_limit(c: Any, tmp_path: Path) -> Non
         process_inbox(campaign.ctx, drop(folder, f"{n:03d}.eml", raw))
         with campaign.store.unit_of_work() as uow:
             status = inbound_of(uow).inbound.address(CONTACT)
-            assert status is not None and status.soft_failures == n
+            assert status is not None
+            assert status.soft_failures == n
             assert is_suppressed(uow, CONTACT) == (n >= 3)
 
 
@@ -253,7 +257,8 @@ def test_calendar_answers_record_activities_and_decline_raises_an_event(
     with campaign.store.unit_of_work() as uow:
         found = uow.activities.of_project(campaign.project.id, Viewer.system(), limit=100)
         outcomes = sorted(a.outcome or "" for a in found if a.appointment_id == appointment.id)
-        assert "accepted" in outcomes and "declined" in outcomes
+        assert "accepted" in outcomes
+        assert "declined" in outcomes
 
 
 def test_unmatched_message_is_kept_and_resolved_by_a_person(c: Any, tmp_path: Path) -> None:
@@ -267,9 +272,11 @@ def test_unmatched_message_is_kept_and_resolved_by_a_person(c: Any, tmp_path: Pa
         date=campaign.clock.now(),
     )
     run = process_inbox(campaign.ctx, drop(tmp_path / "in", "001.eml", raw))
-    assert run.kept == 1 and events == []
+    assert run.kept == 1
+    assert events == []
     (kept,) = unmatched_messages(campaign.ctx, "pia")
-    assert kept.sender == "someone@else.example" and "Who are you?" in kept.body
+    assert kept.sender == "someone@else.example"
+    assert "Who are you?" in kept.body
     linked = resolve(campaign.ctx, "pia", kept.id, prospect_id=campaign.acme)
     assert linked.status is UnmatchedStatus.LINKED
     assert unmatched_messages(campaign.ctx, "pia") == []

@@ -42,6 +42,7 @@ from crm_procedures.ports import Store
 from crm_procedures.testing.contracts import (
     concurrency,
     faults,
+    inbound,
     outbox,
     queries,
     repositories,
@@ -61,6 +62,7 @@ __all__ = [
     "CAPABILITIES",
     "ConcurrencyContract",
     "FaultContract",
+    "InboundContract",
     "OutboxContract",
     "QueryContract",
     "RepositoryContract",
@@ -144,7 +146,12 @@ class ConcurrencyContract(_Contract):
     """Threads performing steps on one prospect at once lose no update."""
 
 
+class InboundContract(_Contract):
+    """Sent and processed Message-IDs, inbox positions, kept messages, addresses, events."""
+
+
 _adopt(RepositoryContract, repositories)
+_adopt(InboundContract, inbound)
 _adopt(UnitOfWorkContract, unit_of_work)
 _adopt(OutboxContract, outbox)
 _adopt(QueryContract, queries)
@@ -159,5 +166,6 @@ class StoreContract(
     QueryContract,
     FaultContract,
     ConcurrencyContract,
+    InboundContract,
 ):
     """Every store contract. Subclass it as ``Test...`` next to a ``crm_contract_store`` fixture."""
