@@ -214,6 +214,65 @@ def _dispatch_due(app: Any, mailer: Any, dispatch_once: Callable[..., Any]) -> N
         _out(f"  {message_id}: {error}")
 
 
+def _imap_inbox(url: str) -> Any:
+    """An ImapInbox from ``imaps://user[:password]@host[:port]/MAILBOX`` (``imap://``: no TLS).
+
+    The password may come from the environment variable ``CRM_IMAP_PASSWORD`` instead.
+    """
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    from crm_procedures.adapters.imap import ImapInbox
+    from crm_procedures.errors import InvalidInput
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise InvalidInput("--imap", "must look like imaps://user@host[:port]/MAILBOX", url)
+    password = unquote(parts.password or "") or os.environ.get("CRM_IMAP_PASSWORD", "")
+    mailbox = unquote(parts.path.lstrip("/")) or "INBOX"
+    return ImapInbox(
+        parts.hostname,
+        unquote(parts.username),
+        password,
+        port=parts.port,
+        mailbox=mailbox,
+        ssl=parts.scheme == "imaps",
+    )
+
+
+def _cmd_inbox(args: argparse.Namespace) -> int:
+    import time
+
+    from crm_procedures.services.inbound import process_inbox
+
+    if args.folder:
+        from crm_procedures.adapters.inbox_folder import FolderInbox
+
+        inbox: Any = FolderInbox(Path(args.folder))
+        name = args.name or "folder"
+    else:
+        inbox = _imap_inbox(args.imap)
+        name = args.name or "imap"
+    app = _open_app(args)
+    try:
+        while True:
+            while True:
+                run = process_inbox(app.ctx, inbox, limit=args.batch, name=name)
+                _out(
+                    f"fetched {run.fetched}, applied {run.applied}, already {run.already}, "
+                    f"kept {run.kept}, events {len(run.events)}"
+                )
+                if run.fetched < args.batch:
+                    break
+            if not args.loop:
+                break
+            time.sleep(args.interval)
+    finally:
+        inbox.close()
+        app.close()
+    return EXIT_OK
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from crm_procedures.services import reports
 
@@ -350,6 +409,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=100, help="prospects claimed per round")
     s.add_argument("--reminders", action="store_true", help="also remind owners of overdue steps")
     s.set_defaults(func=_cmd_scheduler)
+    s = sub.add_parser("inbox", help="apply replies, bounces and calendar answers from an inbox")
+    store_opts(s, definitions=False)
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--folder", metavar="PATH", help="a Maildir or a folder of .eml files")
+    where.add_argument(
+        "--imap",
+        metavar="URL",
+        help="imaps://user@host[:port]/MAILBOX (password in CRM_IMAP_PASSWORD)",
+    )
+    s.add_argument("--name", help="the name the inbox's position is stored under")
+    s.add_argument("--batch", type=int, default=100, help="messages per fetch")
+    s.add_argument("--loop", action="store_true", help="keep polling")
+    s.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+    s.set_defaults(func=_cmd_inbox)
 
     s = sub.add_parser("report", help="funnel or per-employee report")
     store_opts(s, definitions=False)

@@ -36,6 +36,7 @@ __all__ = [
     "RuleViolation",
     "StaleCalendarReply",
     "StoreBusy",
+    "Suppressed",
     "TemplateError",
     "TransitionNotAllowed",
     "UnsubscribeTokenInvalid",
@@ -503,4 +504,26 @@ class StaleCalendarReply(CrmError):
         super().__init__(
             f"the answer to appointment {uid} is for version {sequence}, but version "
             f"{current} is current; the attendee must answer the latest invitation"
+        )
+
+
+class Suppressed(CrmError):
+    """An e-mail step was refused: the address is on the suppression list; nothing was stored.
+
+    Attributes:
+        address: the suppressed address (lower case).
+        reason: why (``unsubscribed``, ``hard_bounce``, ``soft_bounces``).
+    """
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        why = {
+            "unsubscribed": "the contact unsubscribed",
+            "hard_bounce": "mail to it bounced permanently",
+            "soft_bounces": "mail to it failed too often",
+        }.get(reason, reason)
+        super().__init__(
+            f"{address} receives no more e-mail ({why}); record another address for the "
+            "contact, or lift the suppression with crm_procedures.services.inbound.unsuppress"
         )

@@ -47,6 +47,14 @@ from crm_procedures.model.appointment import Appointment, CalendarChange
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
+from crm_procedures.model.inbound import (
+    AddressStatus,
+    InboxPosition,
+    ProcessedMessage,
+    SentMessage,
+    UnmatchedMessage,
+    UnmatchedStatus,
+)
 from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect, ProspectStatus
@@ -54,6 +62,7 @@ from crm_procedures.model.relation import Relation
 from crm_procedures.model.reports import AcquisitionRow, EmployeeRow, Funnel
 from crm_procedures.model.users import Group, User
 from crm_procedures.model.visit_report import VisitReport
+from crm_procedures.procedures.events import Event
 
 __all__ = [
     "ActivityRepository",
@@ -71,7 +80,10 @@ __all__ = [
     "DefinitionRepository",
     "DocumentRepository",
     "EnvelopeMailer",
+    "EventLog",
     "GroupRepository",
+    "InboundRepository",
+    "InboundUnitOfWork",
     "Inbox",
     "Mailer",
     "Outbox",
@@ -705,4 +717,103 @@ class Inbox(Protocol):
 
     def close(self) -> None:
         """Release the connection or files; a later fetch opens them again."""
+        ...
+
+
+class InboundRepository(Protocol):
+    """What the store keeps about mail that came back (I1): ``uow.inbound``.
+
+    The Message-IDs of sent e-mails (what answers are matched with),
+    processed Message-IDs (each received message applied once), inbox
+    positions, messages kept for a person, and the delivery record of each
+    e-mail address (soft failures, the suppression list). Records are
+    versioned like the others: ``add``-like methods store version 1, saves
+    need the stored version (ConcurrencyConflict otherwise).
+    """
+
+    def processed(self, message_id: str) -> ProcessedMessage | None:
+        """The record of the message applied with this Message-ID, or ``None``."""
+        ...
+
+    def mark_processed(self, record: ProcessedMessage) -> ProcessedMessage:
+        """Record a message as applied. Raises ConcurrencyConflict when it was already."""
+        ...
+
+    def add_sent(self, record: SentMessage) -> None:
+        """Remember a sent e-mail's Message-ID; a Message-ID remembered already is ignored."""
+        ...
+
+    def sent(self, message_id: str) -> SentMessage | None:
+        """The e-mail the library sent with this Message-ID, or ``None``."""
+        ...
+
+    def position(self, inbox: str) -> InboxPosition | None:
+        """Where the inbox named ``inbox`` was read up to, or ``None``."""
+        ...
+
+    def save_position(self, position: InboxPosition) -> InboxPosition:
+        """Store a position: version 0 adds it, otherwise it replaces that stored version."""
+        ...
+
+    def add_unmatched(self, message: UnmatchedMessage) -> UnmatchedMessage:
+        """Keep a message for a person. Raises ConcurrencyConflict when the id exists."""
+        ...
+
+    def get_unmatched(self, record_id: str) -> UnmatchedMessage:
+        """One kept message. Raises NotFound."""
+        ...
+
+    def save_unmatched(self, message: UnmatchedMessage) -> UnmatchedMessage:
+        """Store a changed kept message as version + 1. Raises ConcurrencyConflict, NotFound."""
+        ...
+
+    def unmatched(
+        self, status: UnmatchedStatus | None = None, limit: int = 50, offset: int = 0
+    ) -> list[UnmatchedMessage]:
+        """Kept messages (of one status when given), oldest received first, then by id."""
+        ...
+
+    def address(self, address: str) -> AddressStatus | None:
+        """The delivery record of one address (lower case), or ``None``."""
+        ...
+
+    def save_address(self, status: AddressStatus) -> AddressStatus:
+        """Store a delivery record: version 0 adds it, otherwise it replaces that version."""
+        ...
+
+    def suppressed(self, limit: int = 100, offset: int = 0) -> list[AddressStatus]:
+        """The suppression list: addresses that receive no more e-mail, by address."""
+        ...
+
+
+class EventLog(Protocol):
+    """The stored events (reply, bounce, unsubscribe, ...): ``uow.events``."""
+
+    def add(self, event: Event) -> bool:
+        """Store an event; returns False (storing nothing) when its id is stored already."""
+        ...
+
+    def of_prospect(self, prospect_id: str) -> list[Event]:
+        """The events of one prospect, oldest first (by time, then id)."""
+        ...
+
+
+@runtime_checkable
+class InboundUnitOfWork(Protocol):
+    """The inbound capability of a unit of work: ``uow.inbound`` and ``uow.events``.
+
+    A store that has it declares the capability ``inbound``. The inbound
+    services (:mod:`crm_procedures.services.inbound`) raise
+    :class:`~crm_procedures.errors.CapabilityMissing` on a unit of work
+    without it; the e-mail steps then consult no suppression list.
+    """
+
+    @property
+    def inbound(self) -> InboundRepository:
+        """Processed messages, inbox positions, kept messages, address records."""
+        ...
+
+    @property
+    def events(self) -> EventLog:
+        """The stored events."""
         ...

@@ -134,7 +134,7 @@ def copy_as_old_rows(source: SqlStore, target: Engine) -> None:
     with source.engine.connect() as src, target.begin() as dst:
         for table in s.metadata.sorted_tables:
             if table.name == "schema_version" or not inspect(dst).has_table(table.name):
-                continue  # a table a later migration creates
+                continue  # a table a later migration creates (it is empty in the old world)
             present = {c["name"] for c in inspect(dst).get_columns(table.name)}
             generated = table.autoincrement_column
             names = [c.name for c in table.columns if c.name in present and c is not generated]

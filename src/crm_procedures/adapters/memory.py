@@ -40,6 +40,7 @@ from crm_procedures.adapters._common import (
     utc_us,
     with_version,
 )
+from crm_procedures.adapters.memory_inbound import INBOUND_TABLES, MemoryEventLog, MemoryInbound
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound, ReadOnlyUnitOfWork
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model._storable import UNSTORABLE_REASON
@@ -61,7 +62,9 @@ from crm_procedures.ports import (
     ContactRepository,
     DefinitionRepository,
     DocumentRepository,
+    EventLog,
     GroupRepository,
+    InboundRepository,
     Outbox,
     ProjectRepository,
     ProspectRepository,
@@ -89,6 +92,7 @@ _INDEXED: dict[str, tuple[str, ...]] = {
     "group": (),
     "outbox": ("key",),
 }
+_INDEXED.update(INBOUND_TABLES)
 
 
 class _Table:
@@ -125,10 +129,11 @@ class MemoryStore:
 
     Safe to share between threads: units of work run concurrently and their
     commits are serialised by a lock, with optimistic version checks.
-    Capabilities: ``fulltext`` (keyword search of visit reports), ``dump``, ``threads``.
+    Capabilities: ``fulltext`` (keyword search of visit reports), ``dump``, ``threads``,
+    ``inbound`` (``uow.inbound`` and ``uow.events``).
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext", "dump", "threads"})
+    capabilities: frozenset[str] = frozenset({"fulltext", "dump", "threads", "inbound"})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -250,6 +255,16 @@ class MemoryUnitOfWork:
         from crm_procedures.adapters.memory_reports import MemoryReports
 
         return MemoryReports(self)
+
+    @property
+    def inbound(self) -> InboundRepository:
+        """Processed messages, inbox positions, kept messages, address records."""
+        return MemoryInbound(self)
+
+    @property
+    def events(self) -> EventLog:
+        """The stored events."""
+        return MemoryEventLog(self)
 
     def commit(self) -> None:
         """Publish every change atomically. Raises ConcurrencyConflict (nothing published)."""

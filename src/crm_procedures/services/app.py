@@ -14,7 +14,7 @@ in-memory adapter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from crm_procedures.ports import BlobStore, Calendar, Clock, Mailer, Store
 from crm_procedures.services.context import Context
 
 if TYPE_CHECKING:
+    from crm_procedures.procedures.events import Event
     from crm_procedures.procedures.procedure import Definitions
     from crm_procedures.services.step_kinds import StepKind
 
@@ -63,6 +64,16 @@ class CrmApp:
             under the entry point group ``crm_procedures.step_kinds``; one of
             these replaces a built-in or discovered kind with the same key.
         discover_step_kinds: look for kinds in the entry point group (default on).
+        on_event: the host's hook, called with each
+            :class:`~crm_procedures.procedures.events.Event` (``reply``,
+            ``bounce``, ``unsubscribe``, ``appointment_declined``, ...) after
+            the unit of work that raised it committed; an exception it raises
+            is reported as a warning and does not undo anything.
+        unsubscribe_url: the https URL of the host's one-click unsubscribe
+            endpoint (campaign e-mails then carry ``List-Unsubscribe``).
+        unsubscribe_secret: the secret that signs unsubscribe tokens (bytes, >= 16).
+        soft_bounce_limit: soft delivery failures after which an address is
+            suppressed (default 3).
 
     Raises:
         InvalidInput: ``step_kinds`` holds something that is not a StepKind,
@@ -80,6 +91,10 @@ class CrmApp:
     sender_name: str = "CRM"
     step_kinds: Iterable[StepKind] = ()
     discover_step_kinds: bool = True
+    on_event: Callable[[Event], object] | None = None
+    unsubscribe_url: str | None = None
+    unsubscribe_secret: bytes | None = attrs.field(default=None, repr=False)
+    soft_bounce_limit: int = 3
     ctx: Context = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -96,6 +111,10 @@ class CrmApp:
             sender_name=self.sender_name,
             definitions=self.definitions,
             step_kinds=registry,
+            on_event=self.on_event,
+            unsubscribe_url=self.unsubscribe_url,
+            unsubscribe_secret=self.unsubscribe_secret,
+            soft_bounce_limit=self.soft_bounce_limit,
         )
 
     @property

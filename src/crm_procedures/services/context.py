@@ -21,6 +21,7 @@ from crm_procedures.model._checks import require_aware
 from crm_procedures.ports import BlobStore, Clock, Store, UnitOfWork
 
 if TYPE_CHECKING:
+    from crm_procedures.procedures.events import Event
     from crm_procedures.procedures.procedure import Definitions
     from crm_procedures.services.step_kinds import StepKind
 
@@ -46,6 +47,15 @@ class Context:
         step_kinds: what performing a step of each kind does (built-in kinds,
             kinds found through the ``crm_procedures.step_kinds`` entry point
             group, and the application's own).
+        on_event: called with each :class:`~crm_procedures.procedures.events.Event`
+            after the unit of work that raised it committed (see
+            :mod:`crm_procedures.services.inbound`).
+        unsubscribe_url: the https URL of the host's one-click unsubscribe
+            endpoint; with ``unsubscribe_secret`` campaign e-mails carry
+            ``List-Unsubscribe`` and ``List-Unsubscribe-Post``.
+        unsubscribe_secret: the installation's secret for unsubscribe tokens
+            (at least 16 bytes).
+        soft_bounce_limit: soft delivery failures after which an address is suppressed.
     """
 
     store: Store
@@ -57,6 +67,10 @@ class Context:
     sender_name: str = "CRM"
     definitions: Definitions | None = None
     step_kinds: Mapping[str, StepKind] = attrs.field(factory=lambda: _default_step_kinds())
+    on_event: Callable[[Event], object] | None = None
+    unsubscribe_url: str | None = None
+    unsubscribe_secret: bytes | None = attrs.field(default=None, repr=False)
+    soft_bounce_limit: int = 3
 
     def now(self) -> datetime:
         """The clock's time, checked to be timezone-aware."""

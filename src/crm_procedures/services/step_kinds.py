@@ -319,11 +319,48 @@ def _plain(_ctx: StepContext) -> None:
 
 
 def _send_email(ctx: StepContext) -> None:
+    from crm_procedures.services.inbound import (
+        check_sendable,
+        remember_sent,
+        unsubscribe_headers,
+    )
     from crm_procedures.services.messages import step_email
 
     msg_key = ctx.key("mail")
+    contact_id = ctx.prospect.contact_id
+    contact = ctx.uow.contacts.find(contact_id) if contact_id is not None else None
+    # The suppression list (opt-outs, hard bounces): a person's step is refused,
+    # an automatic one sends nothing and records the skip.
+    if (
+        contact is not None
+        and contact.email
+        and not check_sendable(
+            ctx.uow,
+            contact.email,
+            actor=ctx.actor,
+            prospect_id=ctx.prospect.id,
+            now=ctx.now,
+            step=ctx.step.key,
+        )
+    ):
+        return
     message = step_email(ctx, msg_key)
+    if ctx.prospect.contact_id is not None:
+        for name, value in unsubscribe_headers(
+            ctx.services, ctx.prospect.contact_id, ctx.project.id, ctx.now
+        ).items():
+            message[name] = value
     ctx.emit("mail", {"message": message.as_string()}, key=msg_key)
+    recorded = ctx.messages[-1] if ctx.messages else None
+    if recorded is not None and recorded.key == msg_key:
+        remember_sent(
+            ctx.uow,
+            recorded,
+            message,
+            prospect_id=ctx.prospect.id,
+            actor=ctx.actor,
+            now=ctx.now,
+        )
 
 
 def _make_appointment(ctx: StepContext) -> None:

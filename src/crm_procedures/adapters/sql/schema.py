@@ -27,12 +27,16 @@ a later migration changed are created from their frozen version-1 copies
    ``appointments.relation_id`` and ``appointments.project_id`` (until then
    only inside the JSON record), backfilled from ``data``, with the indexes
    of the per-employee report, and a covering index of the funnel's counts.
-7. the cadence: ``prospects.next_due_key`` (with ``next_due_at``,
+4. the outbox's lease tokens and per-recipient delivery states.
+5. the cadence: ``prospects.next_due_key`` (with ``next_due_at``,
    ``due_step``, ``due_role``, ``due_automatic``, ``paused_until``,
    ``sequence_exit``), indexed per owner, per role and for the scheduler's
    claim (automatic steps only), and ``prospect_leases``, which scheduler
-   works on which due prospect until when. (Numbers 4 to 6 belong to other
-   changes of the same release.)
+   works on which due prospect until when.
+6. inbound mail: ``sent_messages`` (the Message-IDs answers refer to),
+   ``inbound_messages`` (applied Message-IDs),
+   ``inbox_positions``, ``unmatched_messages``, ``address_statuses`` (soft
+   failures and the suppression list) and ``events``.
 """
 
 from __future__ import annotations
@@ -404,6 +408,79 @@ audit = Table(
     Index("ix_audit_record", "record_kind", "record_id", "seq"),
 )
 
+# -- the tables of later migrations (created by their migration, not by migration 1) --
+
+sent_messages = Table(
+    "sent_messages",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("kind", TEXT, nullable=False),
+    Column("processed_key", KEY, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
+inbox_positions = Table(
+    "inbox_positions",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+)
+
+unmatched_messages = Table(
+    "unmatched_messages",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("status", TEXT, nullable=False),
+    Column("received_key", KEY, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_unmatched_status", "status", "received_key", "id"),
+    Index("ix_unmatched_received", "received_key", "id"),
+)
+
+address_statuses = Table(
+    "address_statuses",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("suppressed", TEXT),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_address_suppressed", "suppressed", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("prospect_id", TEXT),
+    Column("name", TEXT, nullable=False),
+    Column("at_key", KEY, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", TEXT, nullable=False),
+    Index("ix_events_prospect", "prospect_id", "at_key", "id"),
+)
+
+_INBOUND_TABLES: Final = [
+    sent_messages,
+    inbound_messages,
+    inbox_positions,
+    unmatched_messages,
+    address_statuses,
+    events,
+]
+_LATER_NAMES: Final = {t.name for t in _INBOUND_TABLES}
+"""Tables a later migration creates: migration 1 leaves them out."""
+
 _BASE_TABLES: Final = [t for t in metadata.sorted_tables if t.name != "schema_version"]
 
 # -- version 1 of the tables that a later migration changed (frozen: never edit) --
@@ -527,7 +604,7 @@ _LATER_TABLES: Final = frozenset({"prospect_leases"})
 def _migration_1(conn: Connection) -> None:
     frozen = {t.name: t for t in _V1_TABLES}
     for table in _BASE_TABLES:  # dependency order: a referenced table comes first
-        if table.name not in _LATER_TABLES:
+        if table.name not in _LATER_TABLES | _LATER_NAMES:
             frozen.get(table.name, table).create(conn)
 
 
@@ -599,12 +676,23 @@ def _migration_5(conn: Connection) -> None:
     prospect_leases.create(conn)
 
 
+def _migration_6(conn: Connection) -> None:
+    # What comes back (I1): processed Message-IDs, inbox positions, messages
+    # kept for a person, address delivery records (the suppression list), events.
+    metadata.create_all(conn, tables=_INBOUND_TABLES)
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
     (3, "report columns and indexes (activities, appointments, prospects)", _migration_3),
     (4, "outbox lease tokens and per-recipient delivery states", _migration_4),
     (5, "cadence: due columns and indexes of prospects, scheduler leases", _migration_5),
+    (
+        6,
+        "inbound mail: processed messages, positions, kept messages, suppression, events",
+        _migration_6,
+    ),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 

@@ -113,7 +113,9 @@ from crm_procedures.ports import (
     ContactRepository,
     DefinitionRepository,
     DocumentRepository,
+    EventLog,
     GroupRepository,
+    InboundRepository,
     Outbox,
     ProjectRepository,
     ProspectRepository,
@@ -327,10 +329,11 @@ class SqlStore:
     Create it with :func:`open_store`. Thread-safe: each unit of work uses its
     own connection (an in-memory SQLite database has one connection, so its
     units of work take turns). Capabilities: ``fulltext`` (keyword search of
-    visit reports through FTS5 or a ``tsvector`` index), ``durable``, ``dump``, ``threads``.
+    visit reports through FTS5 or a ``tsvector`` index), ``durable``, ``dump``, ``threads``,
+    ``inbound`` (``uow.inbound`` and ``uow.events``).
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext", "durable", "dump", "threads"})
+    capabilities: frozenset[str] = frozenset({"fulltext", "durable", "dump", "threads", "inbound"})
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -439,6 +442,20 @@ class SqlUnitOfWork:
         from crm_procedures.adapters.sql.reports import SqlReports
 
         return SqlReports(self)
+
+    @property
+    def inbound(self) -> InboundRepository:
+        """Processed messages, inbox positions, kept messages, address records."""
+        from crm_procedures.adapters.sql.inbound import SqlInbound
+
+        return SqlInbound(self)
+
+    @property
+    def events(self) -> EventLog:
+        """The stored events."""
+        from crm_procedures.adapters.sql.inbound import SqlEventLog
+
+        return SqlEventLog(self)
 
     def _release(self) -> None:
         if self._locked:

@@ -44,6 +44,7 @@ from crm_procedures.testing.contracts import (
     boundaries,
     concurrency,
     faults,
+    inbound,
     outbox,
     queries,
     repositories,
@@ -64,6 +65,7 @@ __all__ = [
     "BoundaryContract",
     "ConcurrencyContract",
     "FaultContract",
+    "InboundContract",
     "OutboxContract",
     "QueryContract",
     "RepositoryContract",
@@ -151,7 +153,12 @@ class ConcurrencyContract(_Contract):
     """Threads performing steps on one prospect at once lose no update."""
 
 
+class InboundContract(_Contract):
+    """Sent and processed Message-IDs, inbox positions, kept messages, addresses, events."""
+
+
 _adopt(RepositoryContract, repositories)
+_adopt(InboundContract, inbound)
 _adopt(UnitOfWorkContract, unit_of_work)
 _adopt(OutboxContract, outbox)
 _adopt(QueryContract, queries)
@@ -168,5 +175,6 @@ class StoreContract(
     BoundaryContract,
     FaultContract,
     ConcurrencyContract,
+    InboundContract,
 ):
     """Every store contract. Subclass it as ``Test...`` next to a ``crm_contract_store`` fixture."""

@@ -15,6 +15,7 @@ StoreFactory = Callable[[], Store]
 CAPABILITIES = {
     "dump": "store.dump() returns every committed record as plain, comparable data",
     "fulltext": "visit_reports.search(keyword=...) finds reports by the words they hold",
+    "inbound": "units of work have uow.inbound and uow.events (InboundUnitOfWork)",
     "threads": "one store object may be used by several threads at once",
 }
 """The capability flags a store may declare in its ``capabilities`` attribute.
