@@ -139,8 +139,23 @@ class RelationRepository(Repository[Relation], Protocol):
         """Relations whose account manager is ``user_id``, ordered by name."""
         ...
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
-        """Relations whose name contains the text (case-insensitive), ordered by name."""
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), by name then id.
+
+        One page: at most ``limit`` (all with ``None``) after skipping
+        ``offset``; ``search("", limit=500, offset=n)`` pages through every
+        relation. With a viewer only the relations it may see.
+        """
+        ...
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        """Relations whose stored (normalised) phone equals ``phone``, by id."""
         ...
 
 

@@ -38,6 +38,7 @@ from crm_procedures.model.users import Group, User
 from crm_procedures.model.visit_report import VisitReport
 
 __all__ = [
+    "IMPLIED",
     "PERMISSIONS",
     "ActivityScope",
     "Viewer",
@@ -55,6 +56,9 @@ PERMISSIONS: frozenset[str] = frozenset(
         "project.write",
         "prospect.read_preparing",
         "prospect.write",
+        "prospect.perform",
+        "prospect.import",
+        "prospect.status",
         "prospect.correct",
         "activity.read_group",
         "activity.read_all",
@@ -62,10 +66,17 @@ PERMISSIONS: frozenset[str] = frozenset(
         "report.read",
         "visit_report.write",
         "visit_report.read",
+        "relation.write",
         "admin",
     }
 )
 """The permission names groups may grant. ``admin`` implies all of them."""
+
+IMPLIED: dict[str, frozenset[str]] = {
+    "prospect.write": frozenset({"prospect.perform", "prospect.import", "prospect.status"}),
+}
+"""Permissions that hold others: ``prospect.write`` (the old, coarse name) holds the
+three it was split into, so groups granted it keep every right they had."""
 
 
 class ActivityScope(enum.StrEnum):
@@ -97,7 +108,9 @@ class Viewer:
 
     def has(self, permission: str) -> bool:
         """True when the viewer holds ``permission`` (``admin`` holds all)."""
-        return permission in self.permissions or "admin" in self.permissions
+        if permission in self.permissions or "admin" in self.permissions:
+            return True
+        return any(permission in IMPLIED.get(p, ()) for p in self.permissions)
 
     @property
     def all_projects(self) -> bool:

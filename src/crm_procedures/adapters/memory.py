@@ -429,14 +429,34 @@ class _RelationRepo(_Repo[Relation]):
         found = self._uow._records(self._kind, "account_manager", user_id)
         return sorted(found, key=lambda r: (r.name, r.id))
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
-        """Relations whose name contains the text (case-insensitive), by name."""
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), by name, one page."""
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
+        check_limit(limit, offset)
         needle = name_contains.casefold()
-        found = [r for r in self._uow._records(self._kind) if needle in r.name.casefold()]
+        found = [
+            r
+            for r in self._uow._records(self._kind)
+            if needle in r.name.casefold() and (viewer is None or may_see_relation(viewer, r))
+        ]
         found.sort(key=lambda r: (r.name, r.id))
-        return _page(found, limit, 0)
+        return _page(found, limit, offset)
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        """Relations whose stored (normalised) phone equals ``phone``, by id."""
+        found = [
+            r
+            for r in self._uow._records(self._kind)
+            if r.phone == phone and (viewer is None or may_see_relation(viewer, r))
+        ]
+        return sorted(found, key=lambda r: r.id)
 
 
 class _ContactRepo(_Repo[Contact]):

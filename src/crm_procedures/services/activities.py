@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from crm_procedures.access.permissions import require_activity_write
-from crm_procedures.errors import ActivityFrozen, InvalidInput
+from crm_procedures.errors import ActivityFrozen, InvalidInput, RuleViolation
 from crm_procedures.ids import ActivityId, AppointmentId, ProjectId, RelationId, UserId
 from crm_procedures.model import activity_rules as rules
 from crm_procedures.model.activity import Activity, ActivityKind
@@ -31,6 +31,7 @@ from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
 from crm_procedures.model.money import Money
 from crm_procedures.model.project import Project
+from crm_procedures.policies.rules import check as check_rules
 from crm_procedures.ports import UnitOfWork
 from crm_procedures.services._records import (
     active_user,
@@ -41,6 +42,7 @@ from crm_procedures.services._records import (
 )
 from crm_procedures.services.agenda import Occurrence, book_appointment_in
 from crm_procedures.services.context import SYSTEM_USER, Context, resolve_viewer
+from crm_procedures.services.mandatory_rules import rules_in
 from crm_procedures.services.record_settings import (
     ACTIVITY_CATEGORY_DICTIONARY,
     ACTIVITY_CHANNEL_DICTIONARY,
@@ -60,6 +62,7 @@ __all__ = [
     "create_meeting",
     "create_task",
     "edit_note",
+    "enforce_entry_rules",
     "get_activity",
     "my_activities",
     "pause_activity_timer",
@@ -97,6 +100,23 @@ def _check_people(uow: UnitOfWork, old: Activity | None, new: Activity) -> None:
 
 def _project_of(uow: UnitOfWork, activity: Activity) -> Project | None:
     return uow.projects.find(activity.project_id) if activity.project_id else None
+
+
+def enforce_entry_rules(uow: UnitOfWork, old: Activity | None, new: Activity) -> None:
+    """Apply the installation's mandatory-data rules to an activity being entered (A2, A3).
+
+    A blocking violation that ``new`` brings (and ``old`` did not have) raises
+    :class:`~crm_procedures.errors.RuleViolation`; so with the rule "every
+    customer contact gets a short note", completing a contact without a note
+    is refused. Without adopted rules nothing is checked.
+    """
+    ruleset = rules_in(uow)
+    if ruleset is None:
+        return
+    before = {v.key for v in check_rules([old], ruleset)} if old is not None else set()
+    blocking = [v for v in check_rules([new], ruleset) if v.blocking and v.key not in before]
+    if blocking:
+        raise RuleViolation(blocking)
 
 
 # --- creating ---------------------------------------------------------------------------
@@ -193,6 +213,7 @@ def create_activity(
         _check_choices(cfg, None, activity)
         _check_people(uow, None, activity)
         require_activity_write(viewer, activity, project)
+        enforce_entry_rules(uow, None, activity)
         stored = uow.activities.add(activity)
         audit(uow, ctx, actor, "activity", None, stored)
         uow.commit()
@@ -249,6 +270,7 @@ def _modify(
         _check_people(uow, old, new)
         # Handing an activity to someone else is a write on their activity too.
         require_activity_write(viewer, new, project)
+        enforce_entry_rules(uow, old, new)
         stored = uow.activities.save(new)
         audit(uow, ctx, actor, "activity", old, stored, action)
         uow.commit()

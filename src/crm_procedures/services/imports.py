@@ -57,6 +57,7 @@ from crm_procedures.policies.normalise import (
 from crm_procedures.policies.rules import RuleSet, check
 from crm_procedures.ports import UnitOfWork
 from crm_procedures.services.context import Context, resolve_viewer
+from crm_procedures.services.mandatory_rules import rules_in
 
 __all__ = [
     "DEFAULT_HEADERS",
@@ -684,17 +685,19 @@ def import_suspects(
     ``mapping`` maps target fields (:data:`FIELDS`) to source columns; unmapped
     fields are found by :data:`DEFAULT_HEADERS`. Names, postcodes, phones and
     e-mail addresses are normalised (``country`` is the default for rows
-    without a country column); with ``rules``, blocking violations reject the
-    row and others become warnings. Exact duplicates (same normalised name and
-    postcode, same e-mail or phone; within the file, or of a stored relation
-    when ``check_store``) are skipped when ``skip_duplicates``; likely
-    duplicates (name similarity >= ``duplicate_threshold`` in the same
-    postcode) are imported and reported for review. Each stored row becomes a
-    relation (kinds from the file, else "suspect"), its contact, and a
-    prospect in status preparing, stage suspect.
+    without a country column); the installation's mandatory-data rules (see
+    :func:`~crm_procedures.services.mandatory_rules.adopt_rules`), or ``rules``
+    when given, apply to every row: blocking violations reject the row and
+    others become warnings (pass an empty ``RuleSet`` to check none). Exact
+    duplicates (same normalised name and postcode, same e-mail or phone; within
+    the file, or of a stored relation when ``check_store``) are skipped when
+    ``skip_duplicates``; likely duplicates (name similarity >=
+    ``duplicate_threshold`` in the same postcode) are imported and reported for
+    review. Each stored row becomes a relation (kinds from the file, else
+    "suspect"), its contact, and a prospect in status preparing, stage suspect.
 
     Raises:
-        AccessDenied: the actor lacks ``prospect.write`` or cannot see the project.
+        AccessDenied: the actor lacks ``prospect.import`` or cannot see the project.
         NotFound: no such project (or not visible to the actor).
         InvalidInput: the source cannot be read or has no name column, or a
             mapping names an unknown field or column. Bad rows never raise:
@@ -712,7 +715,9 @@ def import_suspects(
         viewer = resolve_viewer(uow, actor)
         project = uow.projects.get(project_id, viewer)
         if not may_import_suspects(viewer, project):
-            raise AccessDenied(viewer.user_id, "prospect.write", f"project {project_id}")
+            raise AccessDenied(viewer.user_id, "prospect.import", f"project {project_id}")
+        if rules is None:
+            settings = attrs.evolve(settings, rules=rules_in(uow))
         if check_store:
             for rel in _existing_relations(uow):
                 keys = [k for k in (rel.email, rel.phone) if k]

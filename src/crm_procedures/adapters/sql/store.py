@@ -791,22 +791,47 @@ class _RelationRepo(_Repo[Relation]):
             self._select_data().where(c.account_manager == user_id).order_by(c.name, c.id)
         )
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
-        """Relations whose name contains the text (case-insensitive), by name."""
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), by name, one page."""
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
+        check_limit(limit, offset)
         if some_unstorable(name_contains):
-            check_limit(limit, 0)
             return []
         c = self._table.c
         needle = name_contains.casefold()
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         statement = (
             self._select_data()
-            .where(c.name_folded.like(f"%{escaped}%", escape="\\"))
+            .where(c.name_folded.like(f"%{escaped}%", escape="\\"), *self._visibility(viewer))
             .order_by(c.name, c.id)
         )
-        return self._many(_paged(statement, limit, 0))
+        return self._many(_paged(statement, limit, offset))
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        """Relations whose stored (normalised) phone equals ``phone``, by id.
+
+        The phone lives in the record's JSON; the lookup reads it there.
+        """
+        if not isinstance(phone, str):
+            raise InvalidInput("phone", "must be text", phone)
+        if some_unstorable(phone) or not phone:
+            return []
+        c = self._table.c
+        if self._uow.dialect == "postgresql":
+            stored: ColumnElement[Any] = literal_column("(relations.data::json ->> 'phone')")
+        else:
+            stored = func.json_extract(c.data, "$.phone")
+        statement = (
+            self._select_data().where(stored == phone, *self._visibility(viewer)).order_by(c.id)
+        )
+        return self._many(statement)
 
 
 class _ContactRepo(_Repo[Contact]):
