@@ -374,3 +374,19 @@ def test_initials_follow_the_first_name_only_when_none_are_given(world: World) -
     kept = update_contact(world.ctx, "u-anna", "C-1", first_name="Piet")
     assert kept.contact.initials == "P."  # stored initials stay
     assert kept.contact.first_name == "Piet"
+
+
+def test_defect_the_import_applies_the_installations_rules_without_being_told(
+    world: World,
+) -> None:
+    from crm_procedures.services.imports import import_suspects
+
+    adopt_rules(world.ctx, "u-boss", INDUSTRY)
+    rows = [{"name": "Zonder Code"}, {"name": "Met Code", "industry_code": "4711"}]
+    report = import_suspects(world.ctx, "u-boss", "P-1", rows)
+    assert report.imported == 1
+    assert [r.line for r in report.rejected] == [1]
+    assert "industry code" in report.rejected[0].reason
+    # an empty rule set given to the call checks nothing
+    again = import_suspects(world.ctx, "u-boss", "P-1", [{"name": "Ander"}], rules=RuleSet(1, ()))
+    assert again.imported == 1

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crm_procedures.access.viewer import (
+    IMPLIED,
     PERMISSIONS,
     Viewer,
     may_see_activity,
@@ -94,7 +95,13 @@ def require(viewer: Viewer, permission: str, what: str = "") -> None:
         known = ", ".join(sorted(PERMISSIONS))
         raise InvalidInput("permission", f"unknown permission; known: {known}", permission)
     if not viewer.has(permission):
-        raise AccessDenied(viewer.user_id, permission, what)
+        raise AccessDenied(viewer.user_id, permission, what, _granted_by(permission))
+
+
+def _granted_by(permission: str) -> str:
+    """A hint naming the coarser permissions that hold ``permission`` too ("" when none)."""
+    holders = sorted(p for p, held in IMPLIED.items() if permission in held)
+    return " or ".join(repr(p) for p in holders) + " grants it too" if holders else ""
 
 
 def may_write_project(viewer: Viewer, project: Project) -> bool:
@@ -155,7 +162,12 @@ def require_prospect_write(viewer: Viewer, prospect: Prospect, project: Project)
         AccessDenied: naming ``prospect.perform`` and the prospect.
     """
     if not may_write_prospect(viewer, prospect, project):
-        raise AccessDenied(viewer.user_id, "prospect.perform", f"prospect {prospect.id}")
+        raise AccessDenied(
+            viewer.user_id,
+            "prospect.perform",
+            f"prospect {prospect.id}",
+            _granted_by("prospect.perform"),
+        )
 
 
 def require_activity_write(viewer: Viewer, activity: Activity, project: Project | None) -> None:

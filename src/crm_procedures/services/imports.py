@@ -715,7 +715,12 @@ def import_suspects(
         viewer = resolve_viewer(uow, actor)
         project = uow.projects.get(project_id, viewer)
         if not may_import_suspects(viewer, project):
-            raise AccessDenied(viewer.user_id, "prospect.import", f"project {project_id}")
+            raise AccessDenied(
+                viewer.user_id,
+                "prospect.import",
+                f"project {project_id}",
+                "'prospect.write' grants it too",
+            )
         if rules is None:
             settings = attrs.evolve(settings, rules=rules_in(uow))
         if check_store:
