@@ -390,3 +390,29 @@ def test_defect_the_import_applies_the_installations_rules_without_being_told(
     # an empty rule set given to the call checks nothing
     again = import_suspects(world.ctx, "u-boss", "P-1", [{"name": "Ander"}], rules=RuleSet(1, ()))
     assert again.imported == 1
+
+
+def test_defect_w1_a_second_contact_person_attaches_to_the_company(world: World) -> None:
+    from crm_procedures.services.imports import import_suspects
+
+    text = (
+        "name,postcode,first name,last name,contact email\n"
+        "Drukkerij Oost,1234 AB,Jan,Jansen,jan@oost.example\n"
+        "Drukkerij Oost,1234AB,Els,de Wit,els@oost.example\n"  # another person: attached
+        "Drukkerij Oost,1234 AB,Jan,Jansen,jan@oost.example\n"  # the same person: skipped
+    )
+    report = import_suspects(world.ctx, "u-boss", "P-1", text)
+    assert report.imported == 1
+    (company,) = report.relation_ids
+    assert [(a.line, a.relation_id) for a in report.attached] == [(3, company)]
+    assert [(d.line, d.skipped) for d in report.duplicates] == [(3, True), (4, True)]
+    with world.store.unit_of_work(read_only=True) as uow:
+        names = [c.last_name for c in uow.contacts.of_relation(company)]
+    assert names == ["Jansen", "Wit"]
+    # a later file with a third person of the stored company attaches it there too
+    later = "name,postcode,first name,last name\nDrukkerij Oost,1234 AB,Piet,Bos\n"
+    second = import_suspects(world.ctx, "u-boss", "P-1", later)
+    assert (second.imported, [a.relation_id for a in second.attached]) == (0, [company])
+    with world.store.unit_of_work(read_only=True) as uow:
+        assert len(uow.contacts.of_relation(company)) == 3
+    assert "contact added to relation" in second.summary()
