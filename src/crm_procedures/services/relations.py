@@ -25,7 +25,7 @@ import attrs
 
 from crm_procedures.access.permissions import require
 from crm_procedures.access.viewer import Viewer
-from crm_procedures.errors import InvalidInput, NotFound, RuleViolation
+from crm_procedures.errors import CrmError, InvalidInput, NotFound, RuleViolation
 from crm_procedures.ids import ContactId, RelationId, UserId
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.audit import Change
@@ -48,6 +48,7 @@ from crm_procedures.ports import UnitOfWork
 from crm_procedures.services._records import active_user, audit, check_page, evolve
 from crm_procedures.services.context import Context, resolve_viewer
 from crm_procedures.services.mandatory_rules import rules_in
+from crm_procedures.services.reports import report_queries
 
 __all__ = [
     "CONTACT_FIELDS",
@@ -575,20 +576,20 @@ def _paged(fetch: Any) -> list[Any]:
 
 
 def _prospects_of(uow: UnitOfWork, relation_id: str) -> list[Prospect]:
-    reports = getattr(uow, "reports", None)
-    finder = getattr(reports, "prospects_of_relation", None)
-    if callable(finder):
-        return list(finder(relation_id, None))
-    out: list[Prospect] = []
-    for project in uow.projects.visible(None):
-        out.extend(
-            p
-            for p in _paged(
-                lambda n, o, pid=project.id: uow.prospects.of_project(pid, None, None, n, o)
+    try:
+        queries = report_queries(uow)
+    except CrmError:  # a host's store without report queries: walk the projects
+        out: list[Prospect] = []
+        for project in uow.projects.visible(None):
+            out.extend(
+                p
+                for p in _paged(
+                    lambda n, o, pid=project.id: uow.prospects.of_project(pid, None, None, n, o)
+                )
+                if p.relation_id == relation_id
             )
-            if p.relation_id == relation_id
-        )
-    return out
+        return out
+    return list(queries.prospects_of_relation(relation_id, None))
 
 
 def _merged_fields(keep: Relation, gone: Relation) -> dict[str, Any]:
