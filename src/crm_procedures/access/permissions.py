@@ -10,6 +10,8 @@ Permission names (granted to groups; ``admin`` implies every one):
 =========================  ==========================================================
 ``project.read_all``       see restricted projects without being linked to them (L5)
 ``project.write``          create and change projects, their links and notepad
+``project.members_only``   (a limit, for client staff) see only the projects one is
+                           linked to or a member of
 ``prospect.read_preparing`` see prospects still in preparation (W8)
 ``prospect.write``         all three below (the coarse name, kept working)
 ``prospect.perform``       perform steps in a role (W6); nothing else
@@ -63,6 +65,7 @@ __all__ = [
 PERMISSION_DESCRIPTIONS: Mapping[str, str] = {
     "project.read_all": "see restricted projects without being linked to them",
     "project.write": "create and change projects, their links and notepad",
+    "project.members_only": "(a limit) see only the projects one is linked to or a member of",
     "prospect.read_preparing": "see prospects still in preparation",
     "prospect.write": "import suspects, perform steps and change prospect status",
     "prospect.perform": "perform steps in a role (nothing else)",

@@ -9,6 +9,10 @@ Rules:
 
 * A project with linked users or groups is visible only to them, and to
   viewers with the ``project.read_all`` permission (L5).
+* A project's deny entries (``denied_users``, ``denied_groups``) hide it from
+  those users and groups whatever else would show it; only ``admin`` passes.
+* A viewer with ``project.members_only`` (a client's staff) sees only the
+  projects they are linked to or a member of in some role.
 * A prospect is visible when its project is; a prospect in status
   ``preparing`` only to viewers with ``prospect.read_preparing`` (W8).
 * An activity is visible to its employee; to members of the employee's groups
@@ -53,6 +57,7 @@ __all__ = [
 PERMISSIONS: frozenset[str] = frozenset(
     {
         "project.read_all",
+        "project.members_only",
         "project.write",
         "prospect.read_preparing",
         "prospect.write",
@@ -118,6 +123,16 @@ class Viewer:
         return self.has("project.read_all")
 
     @property
+    def members_only(self) -> bool:
+        """True when only projects the viewer is a member of or linked to are visible.
+
+        For a client's staff: ``project.members_only`` limits them to the
+        campaigns they take part in, without hand-made links. ``admin`` and
+        ``project.read_all`` lift the limit.
+        """
+        return "project.members_only" in self.permissions and not self.all_projects
+
+    @property
     def sees_preparing(self) -> bool:
         """True when prospects in preparation are visible."""
         return self.has("prospect.read_preparing")
@@ -156,10 +171,15 @@ def viewer_for(user: User, groups: Iterable[Group], users: Iterable[User] = ()) 
 
 
 def may_see_project(viewer: Viewer, project: Project) -> bool:
-    """The reference rule for project visibility (L5)."""
-    if not project.restricted or viewer.all_projects:
+    """The reference rule for project visibility (L5, with deny entries and members only)."""
+    if viewer.has("admin"):
         return True
-    return viewer.user_id in project.linked_users or bool(viewer.groups & project.linked_groups)
+    if viewer.user_id in project.denied_users or viewer.groups & project.denied_groups:
+        return False
+    linked = viewer.user_id in project.linked_users or bool(viewer.groups & project.linked_groups)
+    if viewer.members_only:
+        return linked or any(viewer.user_id in users for users in project.members.values())
+    return not project.restricted or viewer.all_projects or linked
 
 
 def may_see_prospect(viewer: Viewer, prospect: Prospect, project: Project) -> bool:

@@ -555,18 +555,37 @@ def _describe(statement: Any, read_only: bool) -> str:
 
 
 def _invisible_projects(viewer: Viewer | None) -> Select[Any] | None:
-    """The ids of restricted projects the viewer is not linked to (None: sees all)."""
-    if viewer is None or viewer.all_projects:
+    """The ids of the projects the viewer may not see (None: sees all).
+
+    Restricted projects the viewer is not linked to (unless ``project.read_all``),
+    projects that deny the viewer or one of its groups, and for a
+    ``project.members_only`` viewer every project it is neither linked to nor a
+    member of. See :func:`~crm_procedures.access.viewer.may_see_project`.
+    """
+    if viewer is None or viewer.has("admin"):
         return None
     links = s.project_links.c
-    linked = select(links.project_id).where(
+    groups = sorted(viewer.groups)
+    denied = select(links.project_id).where(
         or_(
-            and_(links.principal_kind == "user", links.principal_id == viewer.user_id),
-            and_(links.principal_kind == "group", links.principal_id.in_(sorted(viewer.groups))),
+            and_(links.principal_kind == "deny_user", links.principal_id == viewer.user_id),
+            and_(links.principal_kind == "deny_group", links.principal_id.in_(groups)),
         )
     )
-    return select(s.projects.c.id).where(
-        s.projects.c.restricted == true(), s.projects.c.id.not_in(linked)
+    mine = ["user", "member"] if viewer.members_only else ["user"]
+    linked = select(links.project_id).where(
+        or_(
+            and_(links.principal_kind.in_(mine), links.principal_id == viewer.user_id),
+            and_(links.principal_kind == "group", links.principal_id.in_(groups)),
+        )
+    )
+    p = s.projects.c
+    if viewer.members_only:
+        return select(p.id).where(or_(p.id.not_in(linked), p.id.in_(denied)))
+    if viewer.all_projects:
+        return denied
+    return select(p.id).where(
+        or_(and_(p.restricted == true(), p.id.not_in(linked)), p.id.in_(denied))
     )
 
 
@@ -869,6 +888,13 @@ class _ProjectRepo(_Repo[Project]):
             self._uow.execute(links.delete().where(links.c.project_id.in_(ids)))
         rows = [(p.id, "user", u) for p in records for u in sorted(p.linked_users)]
         rows += [(p.id, "group", g) for p in records for g in sorted(p.linked_groups)]
+        rows += [(p.id, "deny_user", u) for p in records for u in sorted(p.denied_users)]
+        rows += [(p.id, "deny_group", g) for p in records for g in sorted(p.denied_groups)]
+        rows += [
+            (p.id, "member", u)
+            for p in records
+            for u in sorted({u for users in p.members.values() for u in users})
+        ]
         if rows:
             self._uow.driver(self._uow._store.insert_sql(links), rows)
 
