@@ -47,6 +47,7 @@ from crm_procedures.access.viewer import (
     may_see_activity,
     may_see_project,
     may_see_prospect,
+    may_see_relation,
 )
 from crm_procedures.model.audit import Change
 from crm_procedures.serialization import structure, unstructure
@@ -351,12 +352,26 @@ class _RelationRepo(_Repo):
     def by_account_manager(self, user_id: str) -> list[Relation]:
         return sorted(self._all(account_manager=user_id), key=lambda r: (r.name, r.id))
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
+    def _visible(self, record: Relation, viewer: Viewer) -> bool:
+        return may_see_relation(viewer, record)
+
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
         needle = name_contains.casefold()
         found = [r for r in self._all() if needle in r.name.casefold()]
-        return _page(sorted(found, key=lambda r: (r.name, r.id)), limit, 0)
+        found = self._only_visible(found, viewer)
+        return _page(sorted(found, key=lambda r: (r.name, r.id)), limit, offset)
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        found = [r for r in self._all() if phone and r.phone == phone]
+        return sorted(self._only_visible(found, viewer), key=lambda r: r.id)
 
 
 class _ContactRepo(_Repo):
