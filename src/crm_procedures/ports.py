@@ -229,20 +229,35 @@ class ActivityRepository(Repository[Activity], Protocol):
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        """ "My activities" (P3): one employee's, newest first (by start, then created)."""
+        """ "My activities" (P3): one employee's, newest first (by start, then created).
+
+        ``kind`` (``contact``, ``meeting``, ``task``) keeps only activities of
+        that kind, inside the query, so pages stay full (the tabs of a list).
+        """
         ...
 
     def of_relation(
-        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        relation_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        """All activities of one relation (P3), newest first."""
+        """All activities of one relation (P3), newest first; ``kind`` as for for_employee."""
         ...
 
     def of_project(
-        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        """All activities of one project, newest first."""
+        """All activities of one project, newest first; ``kind`` as for for_employee."""
         ...
 
 

@@ -503,21 +503,42 @@ class _ActivityRepo(_Repo):
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         found = self._list(viewer, 1_000_000_000, 0, employee=employee)
         if open_only:
             found = [a for a in found if a.completed_at is None]
-        return _page(found, limit, offset)
+        return _page(_of_kind(found, kind), limit, offset)
 
     def of_relation(
-        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        relation_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        return self._list(viewer, limit, offset, relation_id=relation_id)
+        if kind is None:
+            return self._list(viewer, limit, offset, relation_id=relation_id)
+        found = self._list(viewer, 1_000_000_000, 0, relation_id=relation_id)
+        return _page(_of_kind(found, kind), limit, offset)
 
     def of_project(
-        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        return self._list(viewer, limit, offset, project_id=project_id)
+        if kind is None:
+            return self._list(viewer, limit, offset, project_id=project_id)
+        found = self._list(viewer, 1_000_000_000, 0, project_id=project_id)
+        return _page(_of_kind(found, kind), limit, offset)
+
+
+def _of_kind(found: list[Activity], kind: str | None) -> list[Activity]:
+    return found if kind is None else [a for a in found if a.kind == kind]
 
 
 class _AppointmentRepo(_Repo):

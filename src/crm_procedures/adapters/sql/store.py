@@ -1324,35 +1324,55 @@ class _ActivityRepo(_Repo[Activity]):
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """One employee's activities, newest first (start, then created; missing last)."""
         if some_unstorable(employee):
             check_limit(limit, offset)
             return []
         c = self._table.c
-        where = [c.employee == employee]
+        where = [c.employee == employee, *self._of_kind(kind)]
         if open_only:
             # A literal (not a bound value), so the partial index of open activities applies.
             where.append(c.completed == false())
         return self._list(where, viewer, limit, offset)
 
+    def _of_kind(self, kind: str | None) -> list[ColumnElement[bool]]:
+        if kind is None:
+            return []
+        if not isinstance(kind, str):
+            raise InvalidInput("kind", "must be an activity kind", kind)
+        return [self._table.c.kind == kind]
+
     def of_relation(
-        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        relation_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """All activities of one relation, newest first."""
         if some_unstorable(relation_id):
             check_limit(limit, offset)
             return []
-        return self._list([self._table.c.relation_id == relation_id], viewer, limit, offset)
+        where = [self._table.c.relation_id == relation_id, *self._of_kind(kind)]
+        return self._list(where, viewer, limit, offset)
 
     def of_project(
-        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """All activities of one project, newest first."""
         if some_unstorable(project_id):
             check_limit(limit, offset)
             return []
-        return self._list([self._table.c.project_id == project_id], viewer, limit, offset)
+        where = [self._table.c.project_id == project_id, *self._of_kind(kind)]
+        return self._list(where, viewer, limit, offset)
 
 
 class _AppointmentRepo(_Repo[Appointment]):
