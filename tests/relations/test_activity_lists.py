@@ -68,7 +68,7 @@ def test_the_timer_may_start_when_the_activity_is_opened(world: World) -> None:
     assert running.timer.running_since == T0
     idle = activities.create_contact(world.ctx, "u-anna", relation_id="R-1", contact_ids=["C-1"])
     assert not idle.timer.running
-    world.clock.advance(timedelta(minutes=3))  # type: ignore[attr-defined]
+    world.clock.advance(timedelta(minutes=3))
     stopped = activities.stop_activity_timer(world.ctx, "u-anna", running.id)
     assert stopped.timer.accumulated == 180
 
