@@ -473,10 +473,47 @@ def _migration_3(conn: Connection) -> None:
     )
 
 
+RELATION_PHONE_SQL: Final = {
+    "sqlite": "json_extract(data, '$.phone')",
+    "postgresql": "(data::json ->> 'phone')",
+}
+"""The expression of a relation's stored phone, as the lookup query and its index write it."""
+
+
+def _migration_6(conn: Connection) -> None:
+    """An index on relations' phone (lookup during a call), and project member links.
+
+    Members of a project (``members[role]``) are stored as ``member`` rows of
+    ``project_links`` so that a ``project.members_only`` viewer is limited
+    inside the query; projects stored before get theirs from their data.
+    """
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.exec_driver_sql(
+            f"CREATE INDEX ix_relations_phone ON relations ({RELATION_PHONE_SQL['sqlite']})"
+        )
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO project_links (project_id, principal_kind, principal_id) "
+            "SELECT DISTINCT p.id, 'member', m.value FROM projects p, "
+            "json_each(p.data, '$.members') r, json_each(r.value) m"
+        )
+    elif dialect == "postgresql":
+        conn.exec_driver_sql(
+            f"CREATE INDEX ix_relations_phone ON relations ({RELATION_PHONE_SQL['postgresql']})"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO project_links (project_id, principal_kind, principal_id) "
+            "SELECT DISTINCT p.id, 'member', m FROM projects p, "
+            "json_each(p.data::json -> 'members') r, json_array_elements_text(r.value) m "
+            "ON CONFLICT DO NOTHING"
+        )
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
     (3, "report columns and indexes (activities, appointments, prospects)", _migration_3),
+    (6, "relation phone index and project member links", _migration_6),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 
