@@ -110,6 +110,6 @@ def test_defect_18_many_processes_open_a_new_or_old_database_at_once(
         with engine.connect() as conn:
             applied = conn.execute(select(s.schema_version_table.c.version)).scalars().all()
             conn.rollback()
-        assert sorted(applied) == list(range(1, s.LATEST_VERSION + 1))
+        assert sorted(applied) == [number for number, _, _ in s.MIGRATIONS]
     finally:
         engine.dispose()
