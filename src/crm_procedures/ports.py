@@ -156,8 +156,23 @@ class RelationRepository(Repository[Relation], Protocol):
         """Relations whose account manager is ``user_id``, ordered by name."""
         ...
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
-        """Relations whose name contains the text (case-insensitive), ordered by name."""
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), by name then id.
+
+        One page: at most ``limit`` (all with ``None``) after skipping
+        ``offset``; ``search("", limit=500, offset=n)`` pages through every
+        relation. With a viewer only the relations it may see.
+        """
+        ...
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        """Relations whose stored (normalised) phone equals ``phone``, by id."""
         ...
 
 
@@ -274,20 +289,35 @@ class ActivityRepository(Repository[Activity], Protocol):
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        """ "My activities" (P3): one employee's, newest first (by start, then created)."""
+        """ "My activities" (P3): one employee's, newest first (by start, then created).
+
+        ``kind`` (``contact``, ``meeting``, ``task``) keeps only activities of
+        that kind, inside the query, so pages stay full (the tabs of a list).
+        """
         ...
 
     def of_relation(
-        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        relation_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        """All activities of one relation (P3), newest first."""
+        """All activities of one relation (P3), newest first; ``kind`` as for for_employee."""
         ...
 
     def of_project(
-        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        """All activities of one project, newest first."""
+        """All activities of one project, newest first; ``kind`` as for for_employee."""
         ...
 
 

@@ -10,6 +10,7 @@ the new columns exactly as the store writes them, and give the same reports.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,15 +18,18 @@ from typing import Any
 
 import attrs
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 
 from contract.conftest import SQL_ADAPTERS, TEMPLATE
 from crm_procedures.adapters.sql import SqlStore, open_store
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.adapters.sql.store import make_engine
-from crm_procedures.ids import ActivityId, AppointmentId
+from crm_procedures.ids import ActivityId, AppointmentId, ProjectId, RelationId, UserId
 from crm_procedures.model.activity import ActivityKind
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
+from crm_procedures.model.project import Project
+from crm_procedures.model.relation import Relation
+from crm_procedures.serialization import unstructure
 from crm_procedures.services.context import Context
 from crm_procedures.services.reports import acquisition, employee_activity, funnel
 from crm_procedures.testing.clock import FrozenClock
@@ -299,3 +303,68 @@ def test_writes_after_the_upgrade_keep_the_report_columns_in_step(
             ), reader
     finally:
         upgraded.close()
+
+
+# -- migration 7: the index behind the phone lookup, and project member links --
+
+PROJECT = Project(
+    ProjectId("P-1"),
+    RelationId("R-1"),
+    "Campaign",
+    members={"client": (UserId("u-client"),), "marketeer": (UserId("u-client"), UserId("u-m"))},
+)
+
+
+def test_members_of_projects_stored_before_version_7_limit_client_staff(
+    urls: tuple[str, str],
+) -> None:
+    old_url, _ = urls
+    engine = make_engine(old_url)
+    try:
+        migrate_to(engine, 3)
+        with engine.begin() as conn:
+            data = dict(unstructure(attrs_version(PROJECT)))
+            conn.execute(
+                s.projects.insert().values(
+                    id="P-1",
+                    relation_id="R-1",
+                    name="Campaign",
+                    restricted=False,
+                    version=1,
+                    data=json.dumps(data),
+                )
+            )
+        assert s.upgrade_schema(engine) == s.LATEST_VERSION
+        with engine.connect() as conn:
+            links = conn.execute(
+                select(s.project_links.c.principal_kind, s.project_links.c.principal_id).where(
+                    s.project_links.c.project_id == "P-1"
+                )
+            ).all()
+            conn.rollback()
+        assert sorted(links) == [("member", "u-client"), ("member", "u-m")]
+    finally:
+        engine.dispose()
+    store = open_store(old_url, create=False)
+    try:
+        with store.unit_of_work() as uow:
+            uow.relations.add(Relation(RelationId("R-1"), "Firma", phone="+31201234567"))
+            uow.commit()
+        with store.unit_of_work(read_only=True) as uow:
+            assert [r.id for r in uow.relations.by_phone("+31201234567")] == ["R-1"]
+        if store.engine.dialect.name == "sqlite":
+            with store.engine.connect() as conn:
+                plan = conn.execute(
+                    text(
+                        "EXPLAIN QUERY PLAN SELECT data FROM relations WHERE "
+                        f"{s.RELATION_PHONE_SQL['sqlite']} = '+31201234567'"
+                    )
+                ).all()
+                conn.rollback()
+            assert "ix_relations_phone" in str(plan)
+    finally:
+        store.close()
+
+
+def attrs_version(project: Project) -> Project:
+    return attrs.evolve(project, version=1)

@@ -34,6 +34,7 @@ from crm_procedures.services.context import resolve_viewer
 
 READ_PERMISSIONS = (
     "project.read_all",
+    "project.members_only",
     "prospect.read_preparing",
     "activity.read_group",
     "activity.read_all",
@@ -105,6 +106,9 @@ def worlds(draw: st.DrawFn, scale: Scale) -> World:
             linked_groups=(
                 draw(subset(group_ids, scale.most_linked_groups)) if closed else frozenset()
             ),
+            denied_users=draw(subset(user_ids, 1)),
+            denied_groups=draw(subset(group_ids, 1)),
+            members={"client": tuple(sorted(draw(subset(user_ids, scale.most))))},
         )
         for i, closed in enumerate(restricted)
     ]

@@ -122,6 +122,16 @@ class ModelProspect:
         return None
 
 
+def steps_done(entries: list[tuple[str, str | None, int | None]]) -> int:
+    """Steps and corrections that count (not superseded, naming a step)."""
+    superseded = {s for kind, _step, s in entries if kind == "correction"}
+    return sum(
+        1
+        for seq, (kind, step, _) in enumerate(entries, 1)
+        if kind in ("step", "correction") and seq not in superseded and step is not None
+    )
+
+
 @attrs.define
 class ModelAppointment:
     id: str
@@ -405,6 +415,9 @@ class EngineModel(RuleBasedStateMachine):
             if not (p.status == "closed" and p.close_reason == reason):
                 p.status, p.close_reason = "closed", reason
                 p.entries.append(("status", None, None))
+                if p.stage == "prospect" and steps_done(p.entries) <= 1:
+                    p.stage = "suspect"  # the first contact closed it (W9)
+                    p.entries.append(("stage", None, None))
             p.version += 1
 
     @precondition(lambda self: bool(self.prospects))

@@ -65,7 +65,12 @@ from crm_procedures import (
     User,
     VisitReport,
 )
-from crm_procedures.access.viewer import ActivityScope, Viewer, may_see_project
+from crm_procedures.access.viewer import (
+    ActivityScope,
+    Viewer,
+    may_see_project,
+    may_see_relation,
+)
 from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
 from crm_procedures.model.audit import Change
 from crm_procedures.model.outbox import check_lease_seconds
@@ -414,7 +419,16 @@ class _RelationRepo(_Repo):
     def by_account_manager(self, user_id: str) -> list[Relation]:
         return sorted(self._all(account_manager=user_id), key=lambda r: (r.name, r.id))
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
+    def _visible(self, record: Relation, viewer: Viewer) -> bool:
+        return may_see_relation(viewer, record)
+
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
         _page([], limit, 0)
@@ -422,7 +436,12 @@ class _RelationRepo(_Repo):
             return []
         needle = name_contains.casefold()
         found = [r for r in self._all() if needle in r.name.casefold()]
-        return _page(sorted(found, key=lambda r: (r.name, r.id)), limit, 0)
+        found = self._only_visible(found, viewer)
+        return _page(sorted(found, key=lambda r: (r.name, r.id)), limit, offset)
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        found = [r for r in self._all() if phone and r.phone == phone]
+        return sorted(self._only_visible(found, viewer), key=lambda r: r.id)
 
 
 class _ContactRepo(_Repo):
@@ -555,21 +574,42 @@ class _ActivityRepo(_Repo):
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         found = self._list(viewer, 1_000_000_000, 0, employee=employee)
         if open_only:
             found = [a for a in found if a.completed_at is None]
-        return _page(found, limit, offset)
+        return _page(_of_kind(found, kind), limit, offset)
 
     def of_relation(
-        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        relation_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        return self._list(viewer, limit, offset, relation_id=relation_id)
+        if kind is None:
+            return self._list(viewer, limit, offset, relation_id=relation_id)
+        found = self._list(viewer, 1_000_000_000, 0, relation_id=relation_id)
+        return _page(_of_kind(found, kind), limit, offset)
 
     def of_project(
-        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
-        return self._list(viewer, limit, offset, project_id=project_id)
+        if kind is None:
+            return self._list(viewer, limit, offset, project_id=project_id)
+        found = self._list(viewer, 1_000_000_000, 0, project_id=project_id)
+        return _page(_of_kind(found, kind), limit, offset)
+
+
+def _of_kind(found: list[Activity], kind: str | None) -> list[Activity]:
+    return found if kind is None else [a for a in found if a.kind == kind]
 
 
 class _AppointmentRepo(_Repo):

@@ -10,8 +10,13 @@ Permission names (granted to groups; ``admin`` implies every one):
 =========================  ==========================================================
 ``project.read_all``       see restricted projects without being linked to them (L5)
 ``project.write``          create and change projects, their links and notepad
+``project.members_only``   (a limit, for client staff) see only the projects one is
+                           linked to or a member of
 ``prospect.read_preparing`` see prospects still in preparation (W8)
-``prospect.write``         import suspects, perform steps, change status (W1, W6, W8)
+``prospect.write``         all three below (the coarse name, kept working)
+``prospect.perform``       perform steps in a role (W6); nothing else
+``prospect.import``        import suspects and add or release them in a campaign (W1)
+``prospect.status``        close, reopen and mark prospects won (W8)
 ``prospect.correct``       correct wrongly registered steps against the procedure (W7)
 ``activity.read_group``    see the activities of employees sharing a group (P4)
 ``activity.read_all``      see every employee's activities (P4)
@@ -20,6 +25,7 @@ Permission names (granted to groups; ``admin`` implies every one):
 ``report.read``            run BI reports over activities and prospects (P1)
 ``visit_report.read``      see every visit report, not only one's own (V2, V5)
 ``visit_report.write``     write and reassign visit reports (V1, V5)
+``relation.write``         create, change and merge relations and contacts (A1, A2, L1)
 ``admin``                  everything, including users, groups and definitions
 =========================  ==========================================================
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crm_procedures.access.viewer import (
+    IMPLIED,
     PERMISSIONS,
     Viewer,
     may_see_activity,
@@ -58,8 +65,12 @@ __all__ = [
 PERMISSION_DESCRIPTIONS: Mapping[str, str] = {
     "project.read_all": "see restricted projects without being linked to them",
     "project.write": "create and change projects, their links and notepad",
+    "project.members_only": "(a limit) see only the projects one is linked to or a member of",
     "prospect.read_preparing": "see prospects still in preparation",
     "prospect.write": "import suspects, perform steps and change prospect status",
+    "prospect.perform": "perform steps in a role (nothing else)",
+    "prospect.import": "import suspects and add or release them in a campaign",
+    "prospect.status": "close, reopen and mark prospects won",
     "prospect.correct": "correct wrongly registered steps against the procedure",
     "activity.read_group": "see the activities of employees sharing a group",
     "activity.read_all": "see every employee's activities",
@@ -67,6 +78,7 @@ PERMISSION_DESCRIPTIONS: Mapping[str, str] = {
     "report.read": "run reports over activities and prospects",
     "visit_report.read": "see every visit report (not only those one manages)",
     "visit_report.write": "write and reassign visit reports",
+    "relation.write": "create, change and merge relations and contacts",
     "admin": "everything, including users, groups and definitions",
 }
 """What each permission name in :data:`~crm_procedures.access.viewer.PERMISSIONS` allows."""
@@ -86,7 +98,13 @@ def require(viewer: Viewer, permission: str, what: str = "") -> None:
         known = ", ".join(sorted(PERMISSIONS))
         raise InvalidInput("permission", f"unknown permission; known: {known}", permission)
     if not viewer.has(permission):
-        raise AccessDenied(viewer.user_id, permission, what)
+        raise AccessDenied(viewer.user_id, permission, what, _granted_by(permission))
+
+
+def _granted_by(permission: str) -> str:
+    """A hint naming the coarser permissions that hold ``permission`` too ("" when none)."""
+    holders = sorted(p for p, held in IMPLIED.items() if permission in held)
+    return " or ".join(repr(p) for p in holders) + " grants it too" if holders else ""
 
 
 def may_write_project(viewer: Viewer, project: Project) -> bool:
@@ -95,8 +113,8 @@ def may_write_project(viewer: Viewer, project: Project) -> bool:
 
 
 def may_write_prospect(viewer: Viewer, prospect: Prospect, project: Project) -> bool:
-    """True when the viewer may perform steps on or change the status of ``prospect``."""
-    return viewer.has("prospect.write") and may_see_prospect(viewer, prospect, project)
+    """True when the viewer may perform steps on ``prospect`` (``prospect.perform``)."""
+    return viewer.has("prospect.perform") and may_see_prospect(viewer, prospect, project)
 
 
 def may_correct_prospect(viewer: Viewer, prospect: Prospect, project: Project) -> bool:
@@ -106,7 +124,7 @@ def may_correct_prospect(viewer: Viewer, prospect: Prospect, project: Project) -
 
 def may_import_suspects(viewer: Viewer, project: Project) -> bool:
     """True when the viewer may import suspects into ``project`` (W1)."""
-    return viewer.has("prospect.write") and may_see_project(viewer, project)
+    return viewer.has("prospect.import") and may_see_project(viewer, project)
 
 
 def may_write_activity(viewer: Viewer, activity: Activity, project: Project | None) -> bool:
@@ -144,10 +162,15 @@ def require_prospect_write(viewer: Viewer, prospect: Prospect, project: Project)
     """Raise unless :func:`may_write_prospect`.
 
     Raises:
-        AccessDenied: naming ``prospect.write`` and the prospect.
+        AccessDenied: naming ``prospect.perform`` and the prospect.
     """
     if not may_write_prospect(viewer, prospect, project):
-        raise AccessDenied(viewer.user_id, "prospect.write", f"prospect {prospect.id}")
+        raise AccessDenied(
+            viewer.user_id,
+            "prospect.perform",
+            f"prospect {prospect.id}",
+            _granted_by("prospect.perform"),
+        )
 
 
 def require_activity_write(viewer: Viewer, activity: Activity, project: Project | None) -> None:

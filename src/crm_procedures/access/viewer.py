@@ -9,6 +9,10 @@ Rules:
 
 * A project with linked users or groups is visible only to them, and to
   viewers with the ``project.read_all`` permission (L5).
+* A project's deny entries (``denied_users``, ``denied_groups``) hide it from
+  those users and groups whatever else would show it; only ``admin`` passes.
+* A viewer with ``project.members_only`` (a client's staff) sees only the
+  projects they are linked to or a member of in some role.
 * A prospect is visible when its project is; a prospect in status
   ``preparing`` only to viewers with ``prospect.read_preparing`` (W8).
 * An activity is visible to its employee; to members of the employee's groups
@@ -38,6 +42,7 @@ from crm_procedures.model.users import Group, User
 from crm_procedures.model.visit_report import VisitReport
 
 __all__ = [
+    "IMPLIED",
     "PERMISSIONS",
     "ActivityScope",
     "Viewer",
@@ -52,9 +57,13 @@ __all__ = [
 PERMISSIONS: frozenset[str] = frozenset(
     {
         "project.read_all",
+        "project.members_only",
         "project.write",
         "prospect.read_preparing",
         "prospect.write",
+        "prospect.perform",
+        "prospect.import",
+        "prospect.status",
         "prospect.correct",
         "activity.read_group",
         "activity.read_all",
@@ -62,10 +71,17 @@ PERMISSIONS: frozenset[str] = frozenset(
         "report.read",
         "visit_report.write",
         "visit_report.read",
+        "relation.write",
         "admin",
     }
 )
 """The permission names groups may grant. ``admin`` implies all of them."""
+
+IMPLIED: dict[str, frozenset[str]] = {
+    "prospect.write": frozenset({"prospect.perform", "prospect.import", "prospect.status"}),
+}
+"""Permissions that hold others: ``prospect.write`` (the old, coarse name) holds the
+three it was split into, so groups granted it keep every right they had."""
 
 
 class ActivityScope(enum.StrEnum):
@@ -97,12 +113,24 @@ class Viewer:
 
     def has(self, permission: str) -> bool:
         """True when the viewer holds ``permission`` (``admin`` holds all)."""
-        return permission in self.permissions or "admin" in self.permissions
+        if permission in self.permissions or "admin" in self.permissions:
+            return True
+        return any(permission in IMPLIED.get(p, ()) for p in self.permissions)
 
     @property
     def all_projects(self) -> bool:
         """True when restricted projects are visible regardless of links."""
         return self.has("project.read_all")
+
+    @property
+    def members_only(self) -> bool:
+        """True when only projects the viewer is a member of or linked to are visible.
+
+        For a client's staff: ``project.members_only`` limits them to the
+        campaigns they take part in, without hand-made links. ``admin`` and
+        ``project.read_all`` lift the limit.
+        """
+        return "project.members_only" in self.permissions and not self.all_projects
 
     @property
     def sees_preparing(self) -> bool:
@@ -143,10 +171,15 @@ def viewer_for(user: User, groups: Iterable[Group], users: Iterable[User] = ()) 
 
 
 def may_see_project(viewer: Viewer, project: Project) -> bool:
-    """The reference rule for project visibility (L5)."""
-    if not project.restricted or viewer.all_projects:
+    """The reference rule for project visibility (L5, with deny entries and members only)."""
+    if viewer.has("admin"):
         return True
-    return viewer.user_id in project.linked_users or bool(viewer.groups & project.linked_groups)
+    if viewer.user_id in project.denied_users or viewer.groups & project.denied_groups:
+        return False
+    linked = viewer.user_id in project.linked_users or bool(viewer.groups & project.linked_groups)
+    if viewer.members_only:
+        return linked or any(viewer.user_id in users for users in project.members.values())
+    return not project.restricted or viewer.all_projects or linked
 
 
 def may_see_prospect(viewer: Viewer, prospect: Prospect, project: Project) -> bool:

@@ -455,14 +455,34 @@ class _RelationRepo(_Repo[Relation]):
         found = self._uow._records(self._kind, "account_manager", user_id)
         return sorted(found, key=lambda r: (r.name, r.id))
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
-        """Relations whose name contains the text (case-insensitive), by name."""
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), by name, one page."""
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
+        check_limit(limit, offset)
         needle = name_contains.casefold()
-        found = [r for r in self._uow._records(self._kind) if needle in r.name.casefold()]
+        found = [
+            r
+            for r in self._uow._records(self._kind)
+            if needle in r.name.casefold() and (viewer is None or may_see_relation(viewer, r))
+        ]
         found.sort(key=lambda r: (r.name, r.id))
-        return _page(found, limit, 0)
+        return _page(found, limit, offset)
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        """Relations whose stored (normalised) phone equals ``phone``, by id."""
+        found = [
+            r
+            for r in self._uow._records(self._kind)
+            if r.phone == phone and (viewer is None or may_see_relation(viewer, r))
+        ]
+        return sorted(found, key=lambda r: r.id)
 
 
 class _ContactRepo(_Repo[Contact]):
@@ -702,11 +722,14 @@ class _ActivityRepo(_Repo[Activity]):
         limit: int,
         offset: int,
         keep: Callable[[Activity], bool] | None = None,
+        kind: str | None = None,
     ) -> list[Activity]:
         check_limit(limit, offset)
         found = self._uow._records(self._kind, field, value)
         if keep is not None:
             found = [a for a in found if keep(a)]
+        if kind is not None:
+            found = [a for a in found if a.kind == kind]
         if viewer is not None:
             found = [a for a in found if self._visible(a, viewer)]
         found.sort(key=_activity_order, reverse=True)
@@ -719,22 +742,33 @@ class _ActivityRepo(_Repo[Activity]):
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """One employee's activities, newest first (start, then created; missing last)."""
         keep = (lambda a: a.completed_at is None) if open_only else None
-        return self._list("employee", employee, viewer, limit, offset, keep)
+        return self._list("employee", employee, viewer, limit, offset, keep, kind)
 
     def of_relation(
-        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        relation_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """All activities of one relation, newest first."""
-        return self._list("relation_id", relation_id, viewer, limit, offset)
+        return self._list("relation_id", relation_id, viewer, limit, offset, None, kind)
 
     def of_project(
-        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """All activities of one project, newest first."""
-        return self._list("project_id", project_id, viewer, limit, offset)
+        return self._list("project_id", project_id, viewer, limit, offset, None, kind)
 
 
 class _AppointmentRepo(_Repo[Appointment]):

@@ -73,6 +73,8 @@ class Project:
     configured per installation. ``one_off_contacts`` are contacts created for
     this project only, not stored on the relation. When ``linked_users`` or
     ``linked_groups`` is non-empty, only they may see the project (L5).
+    ``denied_users`` and ``denied_groups`` may never see it, whatever else
+    allows them (Logic4's "who does not have access"); only ``admin`` passes.
     ``members`` maps a project role (W2: ``marketeer``, ``client``, ...) to the
     users who act in it on this project. ``procedure`` and ``procedure_version``
     pin the procedure a campaign runs (the version of the stored definitions).
@@ -104,6 +106,8 @@ class Project:
     one_off_contacts: tuple[Contact, ...] = attrs.field(default=(), converter=_contacts)
     linked_users: frozenset[UserId] = attrs.field(default=frozenset(), converter=frozenset_of)
     linked_groups: frozenset[GroupId] = attrs.field(default=frozenset(), converter=frozenset_of)
+    denied_users: frozenset[UserId] = attrs.field(default=frozenset(), converter=frozenset_of)
+    denied_groups: frozenset[GroupId] = attrs.field(default=frozenset(), converter=frozenset_of)
     members: Mapping[str, tuple[UserId, ...]] = attrs.field(
         factory=dict, converter=_members, hash=False
     )

@@ -78,6 +78,10 @@ def _addresses(value: Iterable[Address]) -> tuple[Address, ...]:
 class Relation:
     """A company or private person the organisation deals with.
 
+    ``merged_into`` names the relation this one was merged into (its
+    contacts, projects, activities, prospects and reports moved there); a
+    merged relation stays stored for its history.
+
     Raises :class:`~crm_procedures.errors.InvalidInput` for an empty name or an
     invalid e-mail address.
     """
@@ -98,6 +102,7 @@ class Relation:
     region: str | None = attrs.field(default=None, validator=one_line)
     source: str | None = attrs.field(default=None, validator=one_line)
     notes: str = attrs.field(default="", validator=text)
+    merged_into: RelationId | None = attrs.field(default=None, validator=one_line)
     version: int = attrs.field(default=0, validator=non_negative_int)
 
     @property

@@ -89,8 +89,10 @@ class Funnel:
     Attributes:
         project_id: the project.
         total: relations in the project (prospects the viewer may see).
-        suspects: of those, not yet approached (stage suspect).
-        prospects: approached (stage prospect or customer); with a period,
+        suspects: of those, still suspects (stage suspect): not yet
+            approached, or closed by their first contact (W9).
+        prospects: approached and not closed by the first contact (stage
+            prospect or customer); with a period,
             only those that became a prospect inside it.
         steps: per step, the prospects that reached it (a step entry not
             superseded by a correction; inside the period when one is given).

@@ -116,7 +116,9 @@ def perform(
 
     Appends a step entry to the history and makes ``step`` the last step. The
     first step on a suspect makes it a prospect (W9): the time and actor are
-    recorded and a stage entry is appended. Returns the effects of the step
+    recorded and a stage entry is appended; if the prospect is then closed
+    before a second step, the first contact closed it and the stage goes back
+    to suspect (see :func:`close`). Returns the effects of the step
     (an e-mail to send, an appointment to book), empty for a plain step.
 
     Raises:
@@ -302,7 +304,9 @@ def close(
 
     Closing is possible at any moment, also while preparing. Closing an
     already closed prospect with another reason records the new reason; with
-    the same reason it changes nothing.
+    the same reason it changes nothing. Closing after no more than the first
+    step means the first contact closed the suspect: its stage goes back to
+    suspect (W9, see :func:`_closed_by_first_contact`).
 
     Raises:
         InvalidInput: ``reason`` is not a close reason of the procedure, or
@@ -320,6 +324,42 @@ def close(
     prospect.status = _CLOSED
     prospect.close_reason = reason
     _status_entry(prospect, actor, at, f"closed:{reason}", note)
+    if prospect.stage is RelationStage.PROSPECT and _steps_done(prospect) <= 1:
+        _closed_by_first_contact(prospect, actor, at)
+
+
+def _steps_done(prospect: Prospect) -> int:
+    """How many steps count on ``prospect`` (steps and corrections not superseded)."""
+    superseded = {
+        e.supersedes
+        for e in prospect.history
+        if e.kind is EntryKind.CORRECTION and e.supersedes is not None
+    }
+    return sum(
+        1
+        for e in prospect.history
+        if e.kind in (EntryKind.STEP, EntryKind.CORRECTION)
+        and e.seq not in superseded
+        and e.step is not None
+    )
+
+
+def _closed_by_first_contact(prospect: Prospect, actor: UserId, at: datetime) -> None:
+    """The first contact closed the suspect: it never became a prospect (W9).
+
+    The seed: "a suspect that was approached, and whose first contact did not
+    lead to closing it, is from then on called a prospect". The stage goes back
+    to suspect (a stage entry records it) and the moment it became a prospect
+    is cleared, so the funnel does not count it; a later step after reopening
+    makes it a prospect again.
+    """
+    prospect.stage = _SUSPECT
+    prospect.became_prospect_at = None
+    prospect.became_prospect_by = None
+    _append(
+        prospect,
+        HistoryEntry(_next_seq(prospect), EntryKind.STAGE, at, actor, detail=_SUSPECT.value),
+    )
 
 
 def reopen(prospect: Prospect, actor: UserId, at: datetime, note: str = "") -> None:

@@ -117,9 +117,10 @@ def _correctable(prospect: Prospect) -> bool:
 def _actions(viewer: Viewer, prospect: Prospect, info: _Project, language: str) -> AvailableActions:
     defs, proc = info.definitions, info.procedure
     actions: list[Action] = []
-    writes = viewer.has("prospect.write")
+    performs = viewer.has("prospect.perform")
+    changes_status = viewer.has("prospect.status")
     running = prospect.status is ProspectStatus.RUNNING
-    if writes and running:
+    if performs and running:
         for role in info.roles:
             allowed = proc.allowed(role, prospect.last_step)
             for key in proc.steps:
@@ -131,7 +132,7 @@ def _actions(viewer: Viewer, prospect: Prospect, info: _Project, language: str) 
         for role in info.roles:
             if role in proc.corrections:
                 actions.append(Action(CORRECT, _label("action.correct", language), role=role))
-    if writes:
+    if changes_status:
         if prospect.status is not ProspectStatus.CLOSED and proc.close_reasons:
             choices = {c.key: c.label_in(language) for c in defs.close_reasons.choices}
             reasons = tuple((k, choices.get(k, k)) for k in proc.close_reasons)

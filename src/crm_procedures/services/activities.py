@@ -17,13 +17,13 @@ installation's dictionaries (``settings`` or ``ctx.definitions``); see
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
 
 from crm_procedures.access.permissions import require_activity_write
-from crm_procedures.errors import ActivityFrozen, InvalidInput
+from crm_procedures.errors import ActivityFrozen, InvalidInput, RuleViolation
 from crm_procedures.ids import ActivityId, AppointmentId, ProjectId, RelationId, UserId
 from crm_procedures.model import activity_rules as rules
 from crm_procedures.model.activity import Activity, ActivityKind
@@ -31,6 +31,7 @@ from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
 from crm_procedures.model.money import Money
 from crm_procedures.model.project import Project
+from crm_procedures.policies.rules import check as check_rules
 from crm_procedures.ports import UnitOfWork
 from crm_procedures.services._records import (
     active_user,
@@ -41,6 +42,7 @@ from crm_procedures.services._records import (
 )
 from crm_procedures.services.agenda import Occurrence, book_appointment_in
 from crm_procedures.services.context import SYSTEM_USER, Context, resolve_viewer
+from crm_procedures.services.mandatory_rules import rules_in
 from crm_procedures.services.record_settings import (
     ACTIVITY_CATEGORY_DICTIONARY,
     ACTIVITY_CHANNEL_DICTIONARY,
@@ -60,6 +62,8 @@ __all__ = [
     "create_meeting",
     "create_task",
     "edit_note",
+    "enforce_entry_rules",
+    "follow_ups_of",
     "get_activity",
     "my_activities",
     "pause_activity_timer",
@@ -99,6 +103,23 @@ def _project_of(uow: UnitOfWork, activity: Activity) -> Project | None:
     return uow.projects.find(activity.project_id) if activity.project_id else None
 
 
+def enforce_entry_rules(uow: UnitOfWork, old: Activity | None, new: Activity) -> None:
+    """Apply the installation's mandatory-data rules to an activity being entered (A2, A3).
+
+    A blocking violation that ``new`` brings (and ``old`` did not have) raises
+    :class:`~crm_procedures.errors.RuleViolation`; so with the rule "every
+    customer contact gets a short note", completing a contact without a note
+    is refused. Without adopted rules nothing is checked.
+    """
+    ruleset = rules_in(uow)
+    if ruleset is None:
+        return
+    before = {v.key for v in check_rules([old], ruleset)} if old is not None else set()
+    blocking = [v for v in check_rules([new], ruleset) if v.blocking and v.key not in before]
+    if blocking:
+        raise RuleViolation(blocking)
+
+
 # --- creating ---------------------------------------------------------------------------
 
 
@@ -124,8 +145,13 @@ def create_activity(
     actual_cost: Money | None = None,
     participants: Iterable[str] = (),
     settings: RecordSettings | None = None,
+    start_timer: bool = False,
 ) -> Activity:
     """Record a new activity of ``kind`` (contact, meeting or task).
+
+    With ``start_timer`` the activity's timer starts now, as the form opens
+    (the Polish ERP's way); otherwise it starts when asked
+    (:func:`start_activity_timer`).
 
     Defaults as the seed's forms fill them in: the employee is the acting user
     (P5), and the relation is the project's when the activity is recorded on a
@@ -190,9 +216,14 @@ def create_activity(
         )
         contacts = load_contacts(uow, contact_ids, project)
         activity = rules.check_required(rules.set_contacts(draft, contacts))
+        if not isinstance(start_timer, bool):
+            raise InvalidInput("start_timer", "must be true or false", start_timer)
+        if start_timer:
+            activity = rules.start_timer(activity, ctx.now())
         _check_choices(cfg, None, activity)
         _check_people(uow, None, activity)
         require_activity_write(viewer, activity, project)
+        enforce_entry_rules(uow, None, activity)
         stored = uow.activities.add(activity)
         audit(uow, ctx, actor, "activity", None, stored)
         uow.commit()
@@ -249,6 +280,7 @@ def _modify(
         _check_people(uow, old, new)
         # Handing an activity to someone else is a write on their activity too.
         require_activity_write(viewer, new, project)
+        enforce_entry_rules(uow, old, new)
         stored = uow.activities.save(new)
         audit(uow, ctx, actor, "activity", old, stored, action)
         uow.commit()
@@ -547,60 +579,134 @@ def get_activity(ctx: Context, actor: str, activity_id: str) -> Activity:
         return uow.activities.get(activity_id, viewer)
 
 
+_EPOCH_KEY = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _kind_filter(kind: ActivityKind | str | None) -> str | None:
+    if kind is None:
+        return None
+    try:
+        return ActivityKind(kind).value
+    except ValueError:
+        allowed = ", ".join(repr(k.value) for k in ActivityKind)
+        raise InvalidInput("kind", f"{kind!r} is not an activity kind; use {allowed}") from None
+
+
 def my_activities(
     ctx: Context,
     actor: str,
     *,
     employee: str | None = None,
     open_only: bool = False,
+    kind: ActivityKind | str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[Activity]:
     """ "My activities" across all relations (P3), newest first, one page.
 
     ``employee`` lists another employee's activities instead, as far as the
-    actor may see them (P4).
+    actor may see them (P4). ``kind`` keeps one kind (the contacts, meetings
+    and tasks tabs), filtered inside the query so pages stay full.
 
     Raises:
-        InvalidInput: a page size outside 1..1000 or a negative offset.
+        InvalidInput: a page size outside 1..1000, a negative offset, or an
+            unknown kind.
     """
     check_page(limit, offset)
+    wanted = _kind_filter(kind)
     with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         who = employee if employee is not None else viewer.user_id
         return uow.activities.for_employee(
-            who, viewer, open_only=open_only, limit=limit, offset=offset
+            who, viewer, open_only=open_only, limit=limit, offset=offset, kind=wanted
         )
 
 
 def activities_of_relation(
-    ctx: Context, actor: str, relation_id: str, *, limit: int = 50, offset: int = 0
+    ctx: Context,
+    actor: str,
+    relation_id: str,
+    *,
+    kind: ActivityKind | str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[Activity]:
     """All activities of one relation the actor may see (P3, P4), newest first, one page.
 
+    ``kind`` keeps one kind, as for :func:`my_activities`.
+
     Raises:
-        InvalidInput: a page size outside 1..1000 or a negative offset.
+        InvalidInput: a page size outside 1..1000, a negative offset, or an
+            unknown kind.
     """
     check_page(limit, offset)
+    wanted = _kind_filter(kind)
     with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
-        return uow.activities.of_relation(relation_id, viewer, limit=limit, offset=offset)
+        return uow.activities.of_relation(
+            relation_id, viewer, limit=limit, offset=offset, kind=wanted
+        )
 
 
 def activities_of_project(
-    ctx: Context, actor: str, project_id: str, *, limit: int = 50, offset: int = 0
+    ctx: Context,
+    actor: str,
+    project_id: str,
+    *,
+    kind: ActivityKind | str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[Activity]:
     """The activities of one project the actor may see (L4), newest first, one page.
 
+    ``kind`` keeps one kind, as for :func:`my_activities`.
+
     Raises:
         NotFound: no such project, or the actor may not see it.
-        InvalidInput: a page size outside 1..1000 or a negative offset.
+        InvalidInput: a page size outside 1..1000, a negative offset, or an
+            unknown kind.
     """
     check_page(limit, offset)
+    wanted = _kind_filter(kind)
     with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         uow.projects.get(project_id, viewer)
-        return uow.activities.of_project(project_id, viewer, limit=limit, offset=offset)
+        return uow.activities.of_project(
+            project_id, viewer, limit=limit, offset=offset, kind=wanted
+        )
+
+
+def follow_ups_of(ctx: Context, actor: str, activity_id: str) -> list[Activity]:
+    """The follow-ups of an activity that the actor may see, oldest first (P5).
+
+    The forward link of ``follow_up_of``: from an activity to the activities
+    scheduled after it. Follow-ups are on the same relation (or project, or
+    employee for a task without either), so they are found among those.
+
+    Raises:
+        NotFound: no such activity, or the actor may not see it.
+    """
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        viewer = resolve_viewer(uow, actor)
+        original = uow.activities.get(activity_id, viewer)
+        relation_id, project_id = original.relation_id, original.project_id
+
+        def fetch(n: int, o: int) -> list[Activity]:
+            if relation_id is not None:
+                return uow.activities.of_relation(relation_id, viewer, n, o)
+            if project_id is not None:
+                return uow.activities.of_project(project_id, viewer, n, o)
+            return uow.activities.for_employee(original.employee, viewer, False, n, o)
+
+        found: list[Activity] = []
+        seen = 0
+        while True:
+            batch = fetch(500, seen)
+            seen += len(batch)
+            found.extend(a for a in batch if a.follow_up_of == original.id)
+            if len(batch) < 500:
+                break
+    return sorted(found, key=lambda a: (a.created_at or _EPOCH_KEY, a.id))
 
 
 def activity_history(ctx: Context, actor: str, activity_id: str) -> list[Change]:

@@ -10,8 +10,9 @@ anything fails.
 Who may act in which role: a user acts as role ``R`` on a project when the
 project lists them among ``members[R]``; when the project lists nobody for
 ``R``, any user whose ``roles`` include ``R`` may. Holders of ``admin`` may act
-in every role. Writing also needs ``prospect.write`` (corrections
-``prospect.correct``).
+in every role. Performing steps also needs ``prospect.perform``, closing,
+reopening and winning ``prospect.status``, adding suspects ``prospect.import``
+(``prospect.write`` holds all three; corrections need ``prospect.correct``).
 
 A campaign pins the version of the definitions it started with: the bundle is
 stored through the store's definition repository, and every step is checked
@@ -288,11 +289,11 @@ def add_prospects(
     Raises:
         NotFound: unknown project, relation or contact.
         InvalidInput: a contact that does not belong to its relation.
-        AccessDenied: the actor lacks ``prospect.write``.
+        AccessDenied: the actor lacks ``prospect.import``.
     """
     with ctx.store.unit_of_work() as uow:
         viewer = resolve_viewer(uow, actor)
-        require(viewer, "prospect.write", "prospects")
+        require(viewer, "prospect.import", "prospects")
         project = uow.projects.get(project_id, viewer)
         made: list[Prospect] = []
         for relation_id, contact_id in relations:
@@ -333,11 +334,11 @@ def release(
 
     Raises:
         NotFound: unknown project or prospect.
-        AccessDenied: the actor lacks ``prospect.write``.
+        AccessDenied: the actor lacks ``prospect.import``.
     """
     with ctx.store.unit_of_work() as uow:
         viewer = resolve_viewer(uow, actor)
-        require(viewer, "prospect.write", "prospects")
+        require(viewer, "prospect.import", "prospects")
         project = uow.projects.get(project_id, viewer)
         now = ctx.now()
         if prospect_ids is None:
@@ -439,7 +440,7 @@ def _perform_in(
     record_activity: bool,
 ) -> tuple[StepResult, tuple[OutboxMessage, ...]]:
     """Perform the step inside ``uow`` (the caller commits, or not for a preview)."""
-    viewer, prospect, project, defs, proc = _load(ctx, uow, actor, prospect_id, "prospect.write")
+    viewer, prospect, project, defs, proc = _load(ctx, uow, actor, prospect_id, "prospect.perform")
     if expected_version is not None and expected_version != prospect.version:
         raise ConcurrencyConflict("prospect", prospect.id, expected_version, prospect.version)
     _check_step_and_role(proc, step, role)
@@ -544,7 +545,7 @@ def perform_step(
         NotFound: unknown (or invisible) prospect.
         ProspectNotReleased: the prospect is still being prepared (also to a
             user who may see the project but not prospects in preparation).
-        AccessDenied: the actor may not act in ``role`` or lacks ``prospect.write``.
+        AccessDenied: the actor may not act in ``role`` or lacks ``prospect.perform``.
         TransitionNotAllowed, ProspectClosed: refused by the engine.
         ConcurrencyConflict: somebody else changed the prospect meanwhile.
         InvalidInput: ``step`` or ``role`` is not in the procedure (the message
@@ -704,11 +705,11 @@ def close_prospect(
 
     Raises:
         InvalidInput: ``reason`` is not a configured close reason.
-        AccessDenied: the actor lacks ``prospect.write``.
+        AccessDenied: the actor lacks ``prospect.status`` (or ``prospect.write``).
     """
     with ctx.store.unit_of_work() as uow:
         _viewer, prospect, project, defs, proc = _load(
-            ctx, uow, actor, prospect_id, "prospect.write"
+            ctx, uow, actor, prospect_id, "prospect.status"
         )
         now = ctx.now()
         runtime.close(proc, prospect, reason, UserId(actor), now, note)
@@ -723,7 +724,7 @@ def reopen_prospect(ctx: Context, actor: str, prospect_id: str, *, note: str = "
     """Reopen a closed prospect (status running again, history kept)."""
     with ctx.store.unit_of_work() as uow:
         _viewer, prospect, project, defs, proc = _load(
-            ctx, uow, actor, prospect_id, "prospect.write"
+            ctx, uow, actor, prospect_id, "prospect.status"
         )
         now = ctx.now()
         runtime.reopen(prospect, UserId(actor), now, note)
@@ -738,7 +739,7 @@ def mark_won(ctx: Context, actor: str, prospect_id: str, *, note: str = "") -> P
     """Record that the prospect became a customer (stage customer)."""
     with ctx.store.unit_of_work() as uow:
         _viewer, prospect, project, defs, proc = _load(
-            ctx, uow, actor, prospect_id, "prospect.write"
+            ctx, uow, actor, prospect_id, "prospect.status"
         )
         now = ctx.now()
         runtime.mark_won(prospect, UserId(actor), now, note)

@@ -38,7 +38,7 @@ def enroll(
 
     Raises:
         NotFound: unknown (or invisible) project, unknown relation or contact.
-        AccessDenied: the actor lacks ``prospect.write``.
+        AccessDenied: the actor lacks ``prospect.import``.
         InvalidInput: the project runs no procedure; the contact belongs to
             another relation; the relation is already enrolled and not closed
             (the message names its prospect).
@@ -47,7 +47,7 @@ def enroll(
         raise InvalidInput("release", "must be true or false", release)
     with ctx.store.unit_of_work() as uow:
         viewer = resolve_viewer(uow, actor)
-        require(viewer, "prospect.write", "prospects")
+        require(viewer, "prospect.import", "prospects")
         project = uow.projects.get(project_id, viewer)
         _procedure_of(ctx, uow, project)
         if not isinstance(relation_id, str) or uow.relations.find(relation_id) is None:

@@ -57,9 +57,11 @@ from crm_procedures.policies.normalise import (
 from crm_procedures.policies.rules import RuleSet, check
 from crm_procedures.ports import UnitOfWork
 from crm_procedures.services.context import Context, resolve_viewer
+from crm_procedures.services.mandatory_rules import rules_in
 
 __all__ = [
     "DEFAULT_HEADERS",
+    "AttachedContact",
     "DuplicateRow",
     "ImportReport",
     "RejectedRow",
@@ -209,6 +211,22 @@ class DuplicateRow:
 
 
 @attrs.frozen
+class AttachedContact:
+    """A contact person of a company already known, attached to it instead of skipped (W1).
+
+    Attributes:
+        line: the row's line number.
+        relation_id: the relation the contact now belongs to (stored, or
+            imported from an earlier line of the same file).
+        contact_id: the new contact's id.
+    """
+
+    line: int
+    relation_id: str
+    contact_id: str
+
+
+@attrs.frozen
 class ImportReport:
     """What an import did: the data-quality report (W1, A1, A2).
 
@@ -220,6 +238,9 @@ class ImportReport:
         warnings: non-blocking rule violations per line.
         committed: False when nothing was stored (all-or-nothing with bad rows).
         relation_ids: the stored relations, in file order.
+        attached: contact persons of a company already known (stored, or on an
+            earlier line) that were added to it; their rows count as
+            duplicates, skipped as relations.
     """
 
     rows: int
@@ -229,6 +250,7 @@ class ImportReport:
     warnings: tuple[tuple[int, str], ...]
     committed: bool
     relation_ids: tuple[str, ...] = attrs.field(repr=False)
+    attached: tuple[AttachedContact, ...] = ()
 
     def summary(self) -> str:
         """The report as text for people, one problem per line."""
@@ -245,6 +267,9 @@ class ImportReport:
             lines.append(
                 f"  line {d.line}: duplicate of {what} ({d.reason}, score {d.score:.2f}); {action}"
             )
+        lines += [
+            f"  line {a.line}: contact added to relation {a.relation_id}" for a in self.attached
+        ]
         lines += [f"  line {line}: warning: {message}" for line, message in self.warnings]
         return "\n".join(lines)
 
@@ -623,6 +648,28 @@ def _build(
     )
 
 
+def _person_key(contact: Contact) -> tuple[str, str]:
+    given = (contact.first_name or contact.initials).replace(".", "").replace(" ", "")
+    return (f"{contact.name_prefix} {contact.last_name}".strip().casefold(), given.casefold())
+
+
+def _new_person(
+    uow: UnitOfWork, people: dict[str, list[Contact]], relation_id: str, contact: Contact
+) -> bool:
+    """True when ``contact`` is somebody the company does not have yet (W1).
+
+    The same name (prefix, last name, first name or initials) or the same
+    e-mail address is the same person; such a row stays a skipped duplicate.
+    """
+    if relation_id not in people:
+        people[relation_id] = uow.contacts.of_relation(relation_id)
+    key = _person_key(contact)
+    for known in people[relation_id]:
+        if _person_key(known) == key or (contact.email and known.email == contact.email):
+            return False
+    return True
+
+
 def _existing_relations(uow: UnitOfWork) -> list[Relation]:
     # The repository port has no "all"; an empty search matches every relation.
     every = getattr(uow.relations, "all", None)
@@ -684,17 +731,19 @@ def import_suspects(
     ``mapping`` maps target fields (:data:`FIELDS`) to source columns; unmapped
     fields are found by :data:`DEFAULT_HEADERS`. Names, postcodes, phones and
     e-mail addresses are normalised (``country`` is the default for rows
-    without a country column); with ``rules``, blocking violations reject the
-    row and others become warnings. Exact duplicates (same normalised name and
-    postcode, same e-mail or phone; within the file, or of a stored relation
-    when ``check_store``) are skipped when ``skip_duplicates``; likely
-    duplicates (name similarity >= ``duplicate_threshold`` in the same
-    postcode) are imported and reported for review. Each stored row becomes a
-    relation (kinds from the file, else "suspect"), its contact, and a
-    prospect in status preparing, stage suspect.
+    without a country column); the installation's mandatory-data rules (see
+    :func:`~crm_procedures.services.mandatory_rules.adopt_rules`), or ``rules``
+    when given, apply to every row: blocking violations reject the row and
+    others become warnings (pass an empty ``RuleSet`` to check none). Exact
+    duplicates (same normalised name and postcode, same e-mail or phone; within
+    the file, or of a stored relation when ``check_store``) are skipped when
+    ``skip_duplicates``; likely duplicates (name similarity >=
+    ``duplicate_threshold`` in the same postcode) are imported and reported for
+    review. Each stored row becomes a relation (kinds from the file, else
+    "suspect"), its contact, and a prospect in status preparing, stage suspect.
 
     Raises:
-        AccessDenied: the actor lacks ``prospect.write`` or cannot see the project.
+        AccessDenied: the actor lacks ``prospect.import`` or cannot see the project.
         NotFound: no such project (or not visible to the actor).
         InvalidInput: the source cannot be read or has no name column, or a
             mapping names an unknown field or column. Bad rows never raise:
@@ -712,7 +761,14 @@ def import_suspects(
         viewer = resolve_viewer(uow, actor)
         project = uow.projects.get(project_id, viewer)
         if not may_import_suspects(viewer, project):
-            raise AccessDenied(viewer.user_id, "prospect.write", f"project {project_id}")
+            raise AccessDenied(
+                viewer.user_id,
+                "prospect.import",
+                f"project {project_id}",
+                "'prospect.write' grants it too",
+            )
+        if rules is None:
+            settings = attrs.evolve(settings, rules=rules_in(uow))
         if check_store:
             for rel in _existing_relations(uow):
                 keys = [k for k in (rel.email, rel.phone) if k]
@@ -722,6 +778,10 @@ def import_suspects(
         rejected: list[RejectedRow] = []
         duplicates: list[DuplicateRow] = []
         warnings: list[tuple[int, str]] = []
+        by_line: dict[int | str, str] = {}  # line -> the relation imported from it
+        people: dict[str, list[Contact]] = {}  # relation -> contacts known in this import
+        extra: list[Contact] = []  # contact persons attached to a known company (W1)
+        attached: list[AttachedContact] = []
         count = 0
         for line, row in rows:
             count += 1
@@ -736,6 +796,17 @@ def import_suspects(
                 rejected.append(RejectedRow(line, str(exc)))
                 continue
             found: DuplicateMatch | None = index.match(built.name_key, built.postcode, built.keys)
+            if found is not None and skip_duplicates and found.exact and built.contact is not None:
+                target = by_line.get(found.ref) if isinstance(found.ref, int) else found.ref
+                if target is not None and _new_person(uow, people, target, built.contact):
+                    person = attrs.evolve(built.contact, relation_id=RelationId(target))
+                    people[target].append(person)
+                    extra.append(person)
+                    attached.append(AttachedContact(line, target, person.id))
+                    duplicates.append(
+                        DuplicateRow(line, found.ref, found.score, found.reason, True)
+                    )
+                    continue
             if found is not None:
                 skip = skip_duplicates and found.exact
                 duplicates.append(DuplicateRow(line, found.ref, found.score, found.reason, skip))
@@ -744,6 +815,8 @@ def import_suspects(
             index.add(line, built.name_key, built.postcode, built.keys)
             warnings.extend((line, w) for w in built.warnings)
             good.append(built)
+            by_line[line] = built.relation.id
+            people[built.relation.id] = [built.contact] if built.contact is not None else []
         if all_or_nothing and rejected:
             return ImportReport(
                 count, 0, tuple(rejected), tuple(duplicates), tuple(warnings), False, ()
@@ -767,7 +840,9 @@ def import_suspects(
                     for r in chunk
                 ]
             )
-        if good:
+        if extra:
+            uow.contacts.add_many(extra)
+        if good or extra:
             uow.audit.record(
                 Change(
                     "project",
@@ -776,7 +851,8 @@ def import_suspects(
                     ctx.now(),
                     viewer.user_id,
                     "import",
-                    {"suspects": ("", str(len(good)))},
+                    {"suspects": ("", str(len(good)))}
+                    | ({"contacts_attached": ("", str(len(extra)))} if extra else {}),
                 )
             )
         uow.commit()
@@ -788,6 +864,7 @@ def import_suspects(
         tuple(warnings),
         True,
         tuple(r.relation.id for r in good),
+        tuple(attached),
     )
 
 

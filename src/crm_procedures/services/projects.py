@@ -76,6 +76,7 @@ __all__ = [
     "attach_document",
     "call_log",
     "create_project",
+    "deny_project",
     "document_content",
     "documents_of",
     "get_project",
@@ -395,6 +396,52 @@ def link_project(
             changes["linked_groups"] = frozenset(GroupId(g) for g in _ids(groups))
         new = evolve(old, **changes)
         _check_people(uow, old, new)
+        stored = _save(uow, ctx, actor, old, new)
+        uow.commit()
+    return stored
+
+
+def deny_project(
+    ctx: Context,
+    actor: str,
+    project_id: str,
+    *,
+    users: Iterable[str] | None = None,
+    groups: Iterable[str] | None = None,
+) -> Project:
+    """Set the users and/or groups who may NOT see a project (deny entries, L5).
+
+    A deny entry wins over links, ``project.read_all`` and membership; only
+    ``admin`` passes. ``None`` leaves that side as it is; an empty collection
+    clears it. The actor cannot deny themselves (nobody locks themselves out).
+
+    Raises:
+        NotFound: no such project, or the actor may not see it.
+        AccessDenied: the actor lacks ``project.write``.
+        InvalidInput: an unknown user or group, or the actor among the users.
+    """
+    with ctx.store.unit_of_work() as uow:
+        viewer = resolve_viewer(uow, actor)
+        old = _load_for_write(uow, viewer, project_id)
+        changes: dict[str, Any] = {}
+        if users is not None:
+            denied = frozenset(UserId(u) for u in _ids(users))
+            for user in sorted(denied - old.denied_users):
+                if uow.users.find(user) is None:
+                    raise InvalidInput("users", f"there is no user {user!r}", user)
+            if viewer.user_id in denied and not viewer.has("admin"):
+                raise InvalidInput("users", "you cannot deny yourself", viewer.user_id)
+            changes["denied_users"] = denied
+        if groups is not None:
+            denied_groups = frozenset(GroupId(g) for g in _ids(groups))
+            for group in sorted(denied_groups - old.denied_groups):
+                if uow.groups.find(group) is None:
+                    raise InvalidInput("groups", f"there is no group {group!r}", group)
+            if viewer.groups & denied_groups and not viewer.has("admin"):
+                own = sorted(viewer.groups & denied_groups)
+                raise InvalidInput("groups", "you cannot deny a group of your own", own)
+            changes["denied_groups"] = denied_groups
+        new = evolve(old, **changes)
         stored = _save(uow, ctx, actor, old, new)
         uow.commit()
     return stored

@@ -45,10 +45,12 @@ from crm_procedures.services.projects import check_document, store_document
 from crm_procedures.services.record_settings import VISIT_TYPE_DICTIONARY, RecordSettings
 
 __all__ = [
+    "PERIODS",
     "REPORT_FIELDS",
     "Attachment",
     "FollowUpTask",
     "Reassignment",
+    "VisitCount",
     "action_to_follow_up",
     "create_visit_report",
     "get_report",
@@ -56,6 +58,7 @@ __all__ = [
     "report_history",
     "search_reports",
     "update_visit_report",
+    "visit_counts",
 ]
 
 REPORT_FIELDS: frozenset[str] = frozenset(
@@ -434,3 +437,90 @@ def _all_reports_of(uow: UnitOfWork, user: str) -> list[VisitReport]:
         out.extend(batch)
         if len(batch) < page:
             return out
+
+
+PERIODS: frozenset[str] = frozenset({"day", "week", "month", "year"})
+"""The periods :func:`visit_counts` groups by."""
+
+
+@attrs.frozen
+class VisitCount:
+    """One row of :func:`visit_counts`: how many visits of one manager, type and period.
+
+    ``period`` is ``"2026-03-02"`` (day), ``"2026-W10"`` (ISO week),
+    ``"2026-03"`` (month), ``"2026"`` (year), or ``""`` without a period;
+    ``visit_type`` is ``""`` for reports without one.
+    """
+
+    account_manager: str
+    visit_type: str
+    period: str
+    count: int
+
+
+def _period_of(start: datetime, period: str | None) -> str:
+    if period is None:
+        return ""
+    if period == "day":
+        return start.date().isoformat()
+    if period == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "month":
+        return f"{start.year}-{start.month:02d}"
+    return str(start.year)
+
+
+def visit_counts(
+    ctx: Context,
+    actor: str,
+    *,
+    period: str | None = "month",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    account_manager: str | None = None,
+    visit_type: str | None = None,
+) -> list[VisitCount]:
+    """Visits per account manager, per visit type and per period (management reports).
+
+    Counts the visit reports the actor may see with ``since <= start <
+    until``; each report counts in the period of its start, in the time zone
+    it was recorded in. Rows are ordered by account manager, visit type and
+    period; a total is the sum of rows (group further as needed).
+
+    Raises:
+        AccessDenied: the actor lacks ``report.read``.
+        InvalidInput: an unknown period, a naive datetime, ``until`` before
+            ``since``.
+    """
+    if period is not None and period not in PERIODS:
+        known = ", ".join(sorted(PERIODS))
+        raise InvalidInput("period", f"is not a period; use one of {known} or None", period)
+    if since is not None:
+        require_aware(since, "since")
+    if until is not None:
+        require_aware(until, "until")
+    if since is not None and until is not None and until < since:
+        raise InvalidInput("until", "must not lie before since", until)
+    counts: dict[tuple[str, str, str], int] = {}
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        viewer = resolve_viewer(uow, actor)
+        require(viewer, "report.read", "the visit reports' overview")
+        offset, page = 0, 500
+        while True:
+            batch = uow.visit_reports.search(
+                account_manager=account_manager,
+                visit_type=visit_type,
+                since=since,
+                until=until,
+                limit=page,
+                offset=offset,
+                viewer=viewer,
+            )
+            offset += len(batch)
+            for r in batch:
+                key = (r.account_manager, r.visit_type or "", _period_of(r.start, period))
+                counts[key] = counts.get(key, 0) + 1
+            if len(batch) < page:
+                break
+    return [VisitCount(m, t, p, n) for (m, t, p), n in sorted(counts.items())]

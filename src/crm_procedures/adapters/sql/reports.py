@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Integer,
-    and_,
     case,
     cast,
     exists,
@@ -38,6 +37,7 @@ from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import NULL_KEY
 from crm_procedures.adapters.memory_reports import ReportWindow, check_group_by
 from crm_procedures.adapters.sql import schema as s
+from crm_procedures.adapters.sql.store import _invisible_projects
 from crm_procedures.errors import NotFound
 from crm_procedures.model.activity import ActivityKind
 from crm_procedures.model.appointment import AppointmentStatus
@@ -106,21 +106,8 @@ class SqlReports:
     # -- visibility --
 
     def _hidden_projects(self, viewer: Viewer | None) -> Any:
-        if viewer is None or viewer.all_projects:
-            return None
-        links = s.project_links.c
-        linked = select(links.project_id).where(
-            or_(
-                and_(links.principal_kind == "user", links.principal_id == viewer.user_id),
-                and_(
-                    links.principal_kind == "group",
-                    links.principal_id.in_(sorted(viewer.groups)),
-                ),
-            )
-        )
-        return select(s.projects.c.id).where(
-            s.projects.c.restricted == true(), s.projects.c.id.not_in(linked)
-        )
+        # One definition of project visibility: the store's (deny entries included).
+        return _invisible_projects(viewer)
 
     def _prospects_visible(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
         if viewer is None:

@@ -37,6 +37,8 @@ a later migration changed are created from their frozen version-1 copies
    ``inbound_messages`` (applied Message-IDs),
    ``inbox_positions``, ``unmatched_messages``, ``address_statuses`` (soft
    failures and the suppression list) and ``events``.
+7. an index on relations' stored phone (the lookup during a call) and
+   ``member`` rows in ``project_links`` for every project member.
 """
 
 from __future__ import annotations
@@ -682,6 +684,42 @@ def _migration_6(conn: Connection) -> None:
     metadata.create_all(conn, tables=_INBOUND_TABLES)
 
 
+RELATION_PHONE_SQL: Final = {
+    "sqlite": "json_extract(data, '$.phone')",
+    "postgresql": "(data::json ->> 'phone')",
+}
+"""The expression of a relation's stored phone, as the lookup query and its index write it."""
+
+
+def _migration_7(conn: Connection) -> None:
+    """An index on relations' phone (lookup during a call), and project member links.
+
+    Members of a project (``members[role]``) are stored as ``member`` rows of
+    ``project_links`` so that a ``project.members_only`` viewer is limited
+    inside the query; projects stored before get theirs from their data.
+    """
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.exec_driver_sql(
+            f"CREATE INDEX ix_relations_phone ON relations ({RELATION_PHONE_SQL['sqlite']})"
+        )
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO project_links (project_id, principal_kind, principal_id) "
+            "SELECT DISTINCT p.id, 'member', m.value FROM projects p, "
+            "json_each(p.data, '$.members') r, json_each(r.value) m"
+        )
+    elif dialect == "postgresql":
+        conn.exec_driver_sql(
+            f"CREATE INDEX ix_relations_phone ON relations ({RELATION_PHONE_SQL['postgresql']})"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO project_links (project_id, principal_kind, principal_id) "
+            "SELECT DISTINCT p.id, 'member', m FROM projects p, "
+            "json_each(p.data::json -> 'members') r, json_array_elements_text(r.value) m "
+            "ON CONFLICT DO NOTHING"
+        )
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
@@ -693,6 +731,7 @@ MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
         "inbound mail: processed messages, positions, kept messages, suppression, events",
         _migration_6,
     ),
+    (7, "relation phone index and project member links", _migration_7),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 

@@ -683,18 +683,37 @@ def _describe(statement: Any, read_only: bool) -> str:
 
 
 def _invisible_projects(viewer: Viewer | None) -> Select[Any] | None:
-    """The ids of restricted projects the viewer is not linked to (None: sees all)."""
-    if viewer is None or viewer.all_projects:
+    """The ids of the projects the viewer may not see (None: sees all).
+
+    Restricted projects the viewer is not linked to (unless ``project.read_all``),
+    projects that deny the viewer or one of its groups, and for a
+    ``project.members_only`` viewer every project it is neither linked to nor a
+    member of. See :func:`~crm_procedures.access.viewer.may_see_project`.
+    """
+    if viewer is None or viewer.has("admin"):
         return None
     links = s.project_links.c
-    linked = select(links.project_id).where(
+    groups = sorted(viewer.groups)
+    denied = select(links.project_id).where(
         or_(
-            and_(links.principal_kind == "user", links.principal_id == viewer.user_id),
-            and_(links.principal_kind == "group", links.principal_id.in_(sorted(viewer.groups))),
+            and_(links.principal_kind == "deny_user", links.principal_id == viewer.user_id),
+            and_(links.principal_kind == "deny_group", links.principal_id.in_(groups)),
         )
     )
-    return select(s.projects.c.id).where(
-        s.projects.c.restricted == true(), s.projects.c.id.not_in(linked)
+    mine = ["user", "member"] if viewer.members_only else ["user"]
+    linked = select(links.project_id).where(
+        or_(
+            and_(links.principal_kind.in_(mine), links.principal_id == viewer.user_id),
+            and_(links.principal_kind == "group", links.principal_id.in_(groups)),
+        )
+    )
+    p = s.projects.c
+    if viewer.members_only:
+        return select(p.id).where(or_(p.id.not_in(linked), p.id.in_(denied)))
+    if viewer.all_projects:
+        return denied
+    return select(p.id).where(
+        or_(and_(p.restricted == true(), p.id.not_in(linked)), p.id.in_(denied))
     )
 
 
@@ -964,22 +983,48 @@ class _RelationRepo(_Repo[Relation]):
             self._select_data().where(c.account_manager == user_id).order_by(c.name, c.id)
         )
 
-    def search(self, name_contains: str, limit: int = 50) -> list[Relation]:
-        """Relations whose name contains the text (case-insensitive), by name."""
+    def search(
+        self,
+        name_contains: str,
+        limit: int | None = 50,
+        offset: int = 0,
+        viewer: Viewer | None = None,
+    ) -> list[Relation]:
+        """Relations whose name contains the text (case-insensitive), by name, one page."""
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
+        check_limit(limit, offset)
         if some_unstorable(name_contains):
-            check_limit(limit, 0)
             return []
         c = self._table.c
         needle = name_contains.casefold()
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         statement = (
             self._select_data()
-            .where(c.name_folded.like(f"%{escaped}%", escape="\\"))
+            .where(c.name_folded.like(f"%{escaped}%", escape="\\"), *self._visibility(viewer))
             .order_by(c.name, c.id)
         )
-        return self._many(_paged(statement, limit, 0))
+        return self._many(_paged(statement, limit, offset))
+
+    def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
+        """Relations whose stored (normalised) phone equals ``phone``, by id.
+
+        The phone lives in the record's JSON; an expression index on it
+        (schema migration 7) keeps the lookup fast.
+        """
+        if not isinstance(phone, str):
+            raise InvalidInput("phone", "must be text", phone)
+        if some_unstorable(phone) or not phone:
+            return []
+        c = self._table.c
+        # Written exactly as the index of migration 7 is, so that the index applies.
+        stored: ColumnElement[Any] = literal_column(
+            s.RELATION_PHONE_SQL.get(self._uow.dialect, s.RELATION_PHONE_SQL["sqlite"])
+        )
+        statement = (
+            self._select_data().where(stored == phone, *self._visibility(viewer)).order_by(c.id)
+        )
+        return self._many(statement)
 
 
 class _ContactRepo(_Repo[Contact]):
@@ -1025,6 +1070,13 @@ class _ProjectRepo(_Repo[Project]):
             self._uow.execute(links.delete().where(links.c.project_id.in_(ids)))
         rows = [(p.id, "user", u) for p in records for u in sorted(p.linked_users)]
         rows += [(p.id, "group", g) for p in records for g in sorted(p.linked_groups)]
+        rows += [(p.id, "deny_user", u) for p in records for u in sorted(p.denied_users)]
+        rows += [(p.id, "deny_group", g) for p in records for g in sorted(p.denied_groups)]
+        rows += [
+            (p.id, "member", u)
+            for p in records
+            for u in sorted({u for users in p.members.values() for u in users})
+        ]
         if rows:
             self._uow.driver(self._uow._store.insert_sql(links), rows)
 
@@ -1553,35 +1605,55 @@ class _ActivityRepo(_Repo[Activity]):
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """One employee's activities, newest first (start, then created; missing last)."""
         if some_unstorable(employee):
             check_limit(limit, offset)
             return []
         c = self._table.c
-        where = [c.employee == employee]
+        where = [c.employee == employee, *self._of_kind(kind)]
         if open_only:
             # A literal (not a bound value), so the partial index of open activities applies.
             where.append(c.completed == false())
         return self._list(where, viewer, limit, offset)
 
+    def _of_kind(self, kind: str | None) -> list[ColumnElement[bool]]:
+        if kind is None:
+            return []
+        if not isinstance(kind, str):
+            raise InvalidInput("kind", "must be an activity kind", kind)
+        return [self._table.c.kind == kind]
+
     def of_relation(
-        self, relation_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        relation_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """All activities of one relation, newest first."""
         if some_unstorable(relation_id):
             check_limit(limit, offset)
             return []
-        return self._list([self._table.c.relation_id == relation_id], viewer, limit, offset)
+        where = [self._table.c.relation_id == relation_id, *self._of_kind(kind)]
+        return self._list(where, viewer, limit, offset)
 
     def of_project(
-        self, project_id: str, viewer: Viewer | None = None, limit: int = 50, offset: int = 0
+        self,
+        project_id: str,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Activity]:
         """All activities of one project, newest first."""
         if some_unstorable(project_id):
             check_limit(limit, offset)
             return []
-        return self._list([self._table.c.project_id == project_id], viewer, limit, offset)
+        where = [self._table.c.project_id == project_id, *self._of_kind(kind)]
+        return self._list(where, viewer, limit, offset)
 
 
 class _AppointmentRepo(_Repo[Appointment]):

@@ -82,6 +82,37 @@ def test_relation_search_ignores_case_and_takes_wildcards_literally(store: Store
             uow.relations.search(None)  # type: ignore[arg-type]
 
 
+def test_relation_search_pages_and_applies_the_viewer(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        for i, manager in enumerate(["ann", "bob", "ann", "bob", "ann"]):
+            uow.relations.add(
+                a_relation(id=f"r{i}", name=f"Firma {i}", account_manager=manager, phone=None)
+            )
+        uow.commit()
+    with store.unit_of_work() as uow:
+        pages = [ids(uow.relations.search("", limit=2, offset=n)) for n in (0, 2, 4, 6)]
+        assert pages == [["r0", "r1"], ["r2", "r3"], ["r4"], []]
+        assert ids(uow.relations.search("firma", limit=None, offset=3)) == ["r3", "r4"]
+        nobody = Viewer(UserId("ann"))  # no permission: only the relations ann manages
+        assert ids(uow.relations.search("", limit=None, viewer=nobody)) == ["r0", "r2", "r4"]
+        assert ids(uow.relations.search("", limit=1, offset=1, viewer=nobody)) == ["r2"]
+        with pytest.raises(InvalidInput):
+            uow.relations.search("", limit=2, offset=-1)
+
+
+def test_relations_by_phone(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.relations.add(a_relation(id="r1", name="A", phone="+31201234567", account_manager="x"))
+        uow.relations.add(a_relation(id="r2", name="B", phone="+31201234567", account_manager="y"))
+        uow.relations.add(a_relation(id="r3", name="C", phone="+31307654321"))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert ids(uow.relations.by_phone("+31201234567")) == ["r1", "r2"]
+        assert ids(uow.relations.by_phone("+31201234567", Viewer(UserId("y")))) == ["r2"]
+        assert uow.relations.by_phone("+3199") == []
+        assert uow.relations.by_phone("") == []
+
+
 def test_contacts_of_a_relation_by_last_name_and_by_phone(store: Store) -> None:
     with store.unit_of_work() as uow:
         uow.contacts.add(a_contact(id="c1", relation_id="r1", last_name="Visser"))

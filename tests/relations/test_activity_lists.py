@@ -1,0 +1,110 @@
+"""Activities (P2-P7): lists by kind, the forward link to follow-ups, the timer at opening,
+and visit reports counted in the management reports; on every store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from crm_procedures.errors import AccessDenied, InvalidInput
+from crm_procedures.model.activity import ActivityKind
+from crm_procedures.services import activities, visits
+from crm_procedures.services.record_settings import RecordSettings, standard_dictionaries
+
+from .conftest import T0, World
+
+SETTINGS = RecordSettings(dictionaries=standard_dictionaries())
+
+
+def _three_kinds(world: World) -> None:
+    for i in range(3):
+        activities.create_contact(
+            world.ctx, "u-anna", relation_id="R-1", contact_ids=["C-1"], subject=f"call {i}"
+        )
+    activities.create_meeting(
+        world.ctx,
+        "u-anna",
+        relation_id="R-1",
+        contact_ids=["C-1"],
+        subject="meeting",
+        start=T0,
+        end=T0 + timedelta(hours=1),
+    )
+    activities.create_task(world.ctx, "u-anna", relation_id="R-1", subject="task")
+
+
+def test_lists_filtered_by_kind_keep_their_pages_full(world: World) -> None:
+    _three_kinds(world)
+    mine = activities.my_activities(world.ctx, "u-anna", kind="contact", limit=2)
+    assert [a.kind for a in mine] == [ActivityKind.CONTACT] * 2
+    rest = activities.my_activities(world.ctx, "u-anna", kind="contact", limit=2, offset=2)
+    assert len(rest) == 1
+    of_relation = activities.activities_of_relation(world.ctx, "u-anna", "R-1", kind="meeting")
+    assert [a.subject for a in of_relation] == ["meeting"]
+    assert len(activities.activities_of_relation(world.ctx, "u-anna", "R-1")) == 5
+    tasks = activities.my_activities(world.ctx, "u-anna", kind=ActivityKind.TASK)
+    assert [a.subject for a in tasks] == ["task"]
+    with pytest.raises(InvalidInput, match="kind"):
+        activities.my_activities(world.ctx, "u-anna", kind="phonecall")
+
+
+def test_an_activity_leads_forward_to_its_follow_ups(world: World) -> None:
+    first = activities.create_contact(
+        world.ctx, "u-anna", relation_id="R-1", contact_ids=["C-1"], subject="call"
+    )
+    assert activities.follow_ups_of(world.ctx, "u-anna", first.id) == []
+    nxt = activities.schedule_follow_up(world.ctx, "u-anna", first.id, in_days=2)
+    later = activities.schedule_follow_up(world.ctx, "u-anna", nxt.id, in_days=2)
+    assert [a.id for a in activities.follow_ups_of(world.ctx, "u-anna", first.id)] == [nxt.id]
+    assert [a.id for a in activities.follow_ups_of(world.ctx, "u-anna", nxt.id)] == [later.id]
+    assert later.follow_up_of == nxt.id  # and back
+
+
+def test_the_timer_may_start_when_the_activity_is_opened(world: World) -> None:
+    running = activities.create_contact(
+        world.ctx, "u-anna", relation_id="R-1", contact_ids=["C-1"], start_timer=True
+    )
+    assert running.timer.running_since == T0
+    idle = activities.create_contact(world.ctx, "u-anna", relation_id="R-1", contact_ids=["C-1"])
+    assert not idle.timer.running
+    world.clock.advance(timedelta(minutes=3))
+    stopped = activities.stop_activity_timer(world.ctx, "u-anna", running.id)
+    assert stopped.timer.accumulated == 180
+
+
+def _visit(world: World, manager: str, kind: str | None, days: int) -> None:
+    visits.create_visit_report(
+        world.ctx,
+        "u-boss",
+        designation="Visit",
+        relation_id="R-1",
+        start=T0 + timedelta(days=days),
+        end=T0 + timedelta(days=days, hours=1),
+        account_manager=manager,
+        visit_type=kind,
+        settings=SETTINGS,
+    )
+
+
+def test_visit_reports_are_counted_per_manager_type_and_period(world: World) -> None:
+    _visit(world, "u-anna", "first", 0)
+    _visit(world, "u-anna", "first", 1)
+    _visit(world, "u-anna", "revisit", 35)
+    _visit(world, "u-bob", None, 2)
+    rows = visits.visit_counts(world.ctx, "u-boss")
+    assert [(r.account_manager, r.visit_type, r.period, r.count) for r in rows] == [
+        ("u-anna", "first", "2026-03", 2),
+        ("u-anna", "revisit", "2026-04", 1),
+        ("u-bob", "", "2026-03", 1),
+    ]
+    weekly = visits.visit_counts(world.ctx, "u-boss", period="week", account_manager="u-anna")
+    assert [(r.period, r.count) for r in weekly] == [("2026-W10", 2), ("2026-W15", 1)]
+    march = visits.visit_counts(world.ctx, "u-boss", period=None, until=T0 + timedelta(days=30))
+    assert sum(r.count for r in march) == 3
+    # visibility applies: report.read alone shows no visit report (V5)
+    assert visits.visit_counts(world.ctx, "u-bi") == []
+    with pytest.raises(AccessDenied):
+        visits.visit_counts(world.ctx, "u-anna")
+    with pytest.raises(InvalidInput, match="period"):
+        visits.visit_counts(world.ctx, "u-bi", period="quarter")
