@@ -21,6 +21,7 @@ class Row(models.Model):
 class RelationRow(Row):
     name = models.CharField(max_length=500)
     account_manager = models.CharField(max_length=200, null=True, db_index=True)
+    phone = models.CharField(max_length=100, null=True, db_index=True)
 
 
 class ContactRow(Row):

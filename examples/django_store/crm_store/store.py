@@ -69,7 +69,6 @@ from crm_procedures.access.viewer import (
     ActivityScope,
     Viewer,
     may_see_project,
-    may_see_relation,
 )
 from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
 from crm_procedures.model.audit import Change
@@ -251,7 +250,9 @@ class _Kind:
 
 KINDS: dict[str, _Kind] = {
     "relation": _Kind(
-        m.RelationRow, Relation, lambda r: {"name": r.name, "account_manager": r.account_manager}
+        m.RelationRow,
+        Relation,
+        lambda r: {"name": r.name, "account_manager": r.account_manager, "phone": r.phone},
     ),
     "contact": _Kind(
         m.ContactRow, Contact, lambda r: {"relation_id": r.relation_id, "phone": r.phone}
@@ -419,9 +420,6 @@ class _RelationRepo(_Repo):
     def by_account_manager(self, user_id: str) -> list[Relation]:
         return sorted(self._all(account_manager=user_id), key=lambda r: (r.name, r.id))
 
-    def _visible(self, record: Relation, viewer: Viewer) -> bool:
-        return may_see_relation(viewer, record)
-
     def search(
         self,
         name_contains: str,
@@ -431,17 +429,17 @@ class _RelationRepo(_Repo):
     ) -> list[Relation]:
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
-        _page([], limit, 0)
+        _page([], limit, offset)
         if _unfindable(name_contains):
             return []
+        # casefold() is Python's: matched here, not by the database's LIKE,
+        # so that "%" and "_" are plain characters and every script folds alike
         needle = name_contains.casefold()
-        found = [r for r in self._all() if needle in r.name.casefold()]
-        found = self._only_visible(found, viewer)
+        found = [r for r in self._all(viewer) if needle in r.name.casefold()]
         return _page(sorted(found, key=lambda r: (r.name, r.id)), limit, offset)
 
     def by_phone(self, phone: str, viewer: Viewer | None = None) -> list[Relation]:
-        found = [r for r in self._all() if phone and r.phone == phone]
-        return sorted(self._only_visible(found, viewer), key=lambda r: r.id)
+        return sorted(self._all(viewer, phone=phone), key=lambda r: r.id)
 
 
 class _ContactRepo(_Repo):
