@@ -38,6 +38,14 @@ class ProspectRow(Row):
     status = models.CharField(max_length=20)
 
 
+class ProspectLeaseRow(models.Model):
+    """The scheduler's claim of one prospect: ``worker`` holds it until ``until_key``."""
+
+    prospect_id = models.CharField(primary_key=True, max_length=200)
+    worker = models.CharField(max_length=200)
+    until_key = models.BigIntegerField()
+
+
 class ActivityRow(Row):
     employee = models.CharField(max_length=200, db_index=True)
     relation_id = models.CharField(max_length=200, null=True, db_index=True)

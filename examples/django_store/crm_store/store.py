@@ -28,10 +28,18 @@ new ``lease_token`` (a column, compared in the fence's UPDATE), a try starts
 with ``start_attempt`` (which counts it), and ``record`` stores the outcome
 over the version read, per-recipient states included.
 
+The cadence queries (``prospects.due``) filter the viewer's prospects; the
+scheduler's leases (``claim_due``, ``lease``, ``lease_of``,
+``release_lease``) are rows of their own table and hold once the claiming
+unit of work commits, as on the SQL store.
+
 Capabilities: ``dump`` and ``threads`` (each thread has its own Django
 connection; SQLite writers queue for the lock). This store has no keyword
 search of visit reports (no ``fulltext``): ``search(keyword=...)`` is refused
-with ``InvalidInput``, which the contract suite checks.
+with ``InvalidInput``, which the contract suite checks. It keeps no inbound
+records (no ``inbound``: its units of work have no ``inbound`` or ``events``,
+so the inbound services raise ``CapabilityMissing``) and offers no report
+queries (no ``uow.reports``: the report services raise ``CapabilityMissing``).
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
-from django.db import OperationalError, connections, models, transaction
+from django.db import IntegrityError, OperationalError, connections, models, transaction
 
 from crm_procedures import (
     Activity,
@@ -288,6 +296,7 @@ KINDS: dict[str, _Kind] = {
 }
 ALL_MODELS: list[type[models.Model]] = [
     *(k.model for k in KINDS.values()),
+    m.ProspectLeaseRow,
     m.OutboxRow,
     m.DefinitionRow,
     m.AuditRow,
@@ -545,6 +554,104 @@ class _ProspectRepo(_Repo):
         found = [p for p in running if p.last_step in steps]
         found.sort(key=lambda p: (_key(p.next_action_at), p.id))
         return _page(found, limit, offset)
+
+    def due(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Prospect]:
+        _page([], limit, offset)
+        lo = None if since is None else _key(_aware(since, "since"))
+        hi = None if until is None else _key(_aware(until, "until"))
+        filters: dict[str, Any] = {"status": ProspectStatus.RUNNING.value}
+        if project_id is not None:
+            filters["project_id"] = project_id
+        found = [
+            p
+            for p in self._all(viewer, **filters)
+            if p.next_due_at is not None
+            and (role is None or p.due_role == role)
+            and (owner is None or p.owner == owner)
+            and (automatic is None or p.due_automatic == automatic)
+            and (lo is None or _key(p.next_due_at) >= lo)
+            and (hi is None or _key(p.next_due_at) < hi)
+        ]
+        found.sort(key=lambda p: (_key(p.next_due_at), p.id))
+        return _page(found, limit, offset)
+
+    def claim_due(self, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
+        self._uow.refuse_writes("prospect.claim_due")
+        _check_worker(worker)
+        _page([], limit, 0)
+        at = _key(_aware(now, "now"))
+        until = _key(now + timedelta(seconds=check_lease_seconds(lease_seconds)))
+        held = set(self._leases().filter(until_key__gt=at).values_list("prospect_id", flat=True))
+        running = self._all(status=ProspectStatus.RUNNING.value)
+        found = sorted(
+            (
+                p
+                for p in running
+                if p.due_automatic
+                and p.next_due_at is not None
+                and _key(p.next_due_at) <= at
+                and p.id not in held
+            ),
+            key=lambda p: (_key(p.next_due_at), p.id),
+        )
+        return [p.id for p in found[:limit] if self._set_lease(p.id, worker, at, until)]
+
+    def lease(self, prospect_id: str, worker: str, now: datetime, until: datetime) -> bool:
+        self._uow.refuse_writes("prospect.lease")
+        _check_worker(worker)
+        at, end = _key(_aware(now, "now")), _key(_aware(until, "until"))
+        if not isinstance(prospect_id, str) or _unfindable(prospect_id):
+            raise InvalidInput("prospect_id", "must be a stored prospect's id", prospect_id)
+        return self._set_lease(prospect_id, worker, at, end)
+
+    def lease_of(self, prospect_id: str) -> tuple[str, datetime] | None:
+        if not isinstance(prospect_id, str) or _unfindable(prospect_id):
+            return None
+        rows = self._leases().filter(prospect_id=prospect_id)
+        if connections[self._uow.using].features.has_select_for_update:
+            rows = rows.select_for_update()  # PostgreSQL: kept while the worker works
+        row = rows.values_list("worker", "until_key").first()
+        return None if row is None else (row[0], EPOCH + timedelta(microseconds=row[1]))
+
+    def release_lease(self, prospect_id: str, worker: str) -> None:
+        self._uow.refuse_writes("prospect.release_lease")
+        if isinstance(prospect_id, str) and not _unfindable(prospect_id):
+            self._leases().filter(prospect_id=prospect_id, worker=worker).delete()
+
+    def _leases(self) -> Any:
+        return self._uow.objects(m.ProspectLeaseRow)
+
+    def _set_lease(self, prospect_id: str, worker: str, at: int, until: int) -> bool:
+        """Lease ``prospect_id`` to ``worker`` unless another worker holds it after ``at``."""
+        free = models.Q(until_key__lte=at) | models.Q(worker=worker)
+        rows = self._leases().filter(prospect_id=prospect_id)
+        if rows.filter(free).update(worker=worker, until_key=until) == 1:
+            return True
+        if rows.exists():
+            return False  # another worker holds it
+        try:
+            with transaction.atomic(using=self._uow.using):  # a savepoint
+                self._leases().create(prospect_id=prospect_id, worker=worker, until_key=until)
+        except IntegrityError:
+            return False  # taken by a concurrent claim
+        return True
+
+
+def _check_worker(worker: object) -> None:
+    if not isinstance(worker, str) or not worker or not storable(worker):
+        raise InvalidInput("worker", "must be a non-empty one-line name", worker)
 
 
 class _ActivityRepo(_Repo):
