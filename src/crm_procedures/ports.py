@@ -49,7 +49,7 @@ from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
 from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 from crm_procedures.model.project import Project
-from crm_procedures.model.prospect import Prospect, ProspectStatus
+from crm_procedures.model.prospect import BulkStatusChange, Prospect, ProspectStatus
 from crm_procedures.model.relation import Relation
 from crm_procedures.model.reports import AcquisitionRow, EmployeeRow, Funnel
 from crm_procedures.model.users import Group, User
@@ -60,6 +60,8 @@ __all__ = [
     "AppointmentRepository",
     "AuditLog",
     "BlobStore",
+    "BulkAuditLog",
+    "BulkProspectChanges",
     "Calendar",
     "CallFeed",
     "CallRecord",
@@ -203,6 +205,28 @@ class ProspectRepository(Repository[Prospect], Protocol):
         domain computes ``last_steps`` from the matrix: the steps after which the
         role may do something. Ordered by ``next_action_at`` (missing first),
         then id.
+        """
+        ...
+
+
+@runtime_checkable
+class BulkProspectChanges(Protocol):
+    """An optional capability of a prospect repository: one status change over many prospects.
+
+    The bulk services (``campaigns.release_all``, ``campaigns.close_all``) use
+    it when the store's ``prospects`` repository has it, and change the
+    prospects one at a time through ``save`` when it has not.
+    """
+
+    def change_status_many(
+        self, project_id: str, change: BulkStatusChange, *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, int]]:
+        """Apply ``change`` to the next ``limit`` prospects of the project it changes.
+
+        The prospects are taken by id, after ``after``; each changed one is
+        stored as version + 1 with its new history entry. Returns the
+        ``(id, new version)`` of those changed, by id: fewer than ``limit``
+        when no more are left.
         """
         ...
 
@@ -391,6 +415,15 @@ class AuditLog(Protocol):
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
         """Every change of one record, oldest first."""
+        ...
+
+
+@runtime_checkable
+class BulkAuditLog(Protocol):
+    """An optional capability of an audit log: append many changes with one statement."""
+
+    def record_many(self, changes: Sequence[Change]) -> None:
+        """Append the changes, in order."""
         ...
 
 

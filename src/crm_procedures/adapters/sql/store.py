@@ -65,6 +65,7 @@ from sqlalchemy.pool import StaticPool
 from crm_procedures._memo import remember
 from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import (
+    check_bulk_change,
     check_limit,
     check_prospect,
     check_storable,
@@ -95,6 +96,7 @@ from crm_procedures.model.document import Document
 from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import (
+    BulkStatusChange,
     EntryKind,
     HistoryEntry,
     Prospect,
@@ -638,6 +640,28 @@ class SqlUnitOfWork:
             raise
         with self._errors():
             nested.commit()
+
+    def fast_many(self, sql: str, rows: Sequence[Any]) -> Any:
+        """Run driver SQL once for each of ``rows`` (``executemany``); returns the cursor.
+
+        The bulk paths' one statement per batch; errors are mapped as in :meth:`fast`.
+        """
+        if self.read_only:
+            self.refuse_writes(_describe(sql, False))
+        raw = self._raw
+        if raw is None:
+            raw = self._driver_connection()
+        self._statement = sql
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        except self._store._dbapi_error as exc:
+            wrapped = DBAPIError.instance(sql, rows[:1], exc, self._store._dbapi_error)
+            with self._errors():
+                raise wrapped from None
+        except UnicodeEncodeError:
+            raise InvalidInput(None, UNSTORABLE_REASON) from None
+        return cursor
 
 
 def _describe(statement: Any, read_only: bool) -> str:
@@ -1413,6 +1437,73 @@ class _ProspectRepo:
         statement = select(*columns).order_by(merged.c.next_action_key, merged.c.id)
         return _paged(statement, limit, offset)
 
+    # bulk status changes (release all, close all)
+
+    def change_status_many(
+        self, project_id: str, change: BulkStatusChange, *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, int]]:
+        """Apply ``change`` to the next ``limit`` prospects of the project it changes, by id.
+
+        One read of the batch, then one update statement (each row with its
+        version check) and one insert of the history rows, each run once for
+        the whole batch. Returns the ``(id, new version)`` of those changed.
+
+        Raises:
+            InvalidInput: a malformed change, ``after`` or ``limit``.
+            ConcurrencyConflict: another transaction changed one of the batch
+                between its read and its update (nothing of the batch is written).
+        """
+        uow = self._uow
+        uow.refuse_writes("prospect.change_status_many")
+        check_bulk_change(change, after, limit)
+        if not isinstance(project_id, str) or some_unstorable(project_id, after):
+            return []
+        statuses = sorted(st.value for st in change.from_statuses)
+        if not statuses:
+            return []
+        ph = uow._placeholder
+        rows = uow.fast(
+            f"SELECT id, version, history_count FROM prospects WHERE project_id = {ph} "
+            f"AND id > {ph} AND status IN ({', '.join([ph] * len(statuses))}) "
+            f"AND NOT (status = {ph} AND COALESCE(close_reason, '') = {ph}) "
+            f"ORDER BY id LIMIT {int(limit)}",
+            (project_id, after, *statuses, change.status.value, change.close_reason or ""),
+        ).fetchall()
+        if not rows:
+            return []
+        uow._last = (self._kind, rows[0][0], int(rows[0][1]))
+        status, reason = change.status.value, change.close_reason
+        at, actor, detail, note = _DUMP_DT(change.at), change.actor, change.detail, change.note
+        updates = [(status, reason, v + 1, n + 1, rid, v) for rid, v, n in rows]
+        history = [
+            (rid, n + 1, "status", at, actor, None, None, None, detail, note) for rid, _v, n in rows
+        ]
+        with uow.atomic(2):
+            done = uow.fast_many(
+                f"UPDATE prospects SET status = {ph}, close_reason = {ph}, version = {ph}, "
+                f"history_count = {ph} WHERE id = {ph} AND version = {ph}",
+                updates,
+            ).rowcount
+            if done != len(rows):
+                raise self._bulk_conflict(rows)
+            uow.fast_many(uow._store.insert_sql(s.prospect_history), history)
+        loaded = uow._loaded
+        for rid, v, n in rows:
+            loaded[rid] = (v + 1, n + 1)
+        return [(rid, v + 1) for rid, v, _n in rows]
+
+    def _bulk_conflict(self, rows: Sequence[Any]) -> CrmError:
+        ph = self._uow._placeholder
+        for rid, version, _n in rows:
+            now = self._uow.fast(
+                f"SELECT version FROM prospects WHERE id = {ph}", (rid,)
+            ).fetchone()
+            if now is None:
+                return NotFound(self._kind, rid)
+            if int(now[0]) != version + 1:
+                return ConcurrencyConflict(self._kind, rid, int(version), int(now[0]))
+        return ConcurrencyConflict(self._kind, rows[0][0], int(rows[0][1]), int(rows[0][1]) + 1)
+
 
 class _ActivityRepo(_Repo[Activity]):
     def _columns(self, record: Activity) -> tuple[Any, ...]:
@@ -2008,6 +2099,35 @@ class _Audit:
             f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
             row,
         )
+
+    def record_many(self, changes: Sequence[Change]) -> None:
+        """Append the changes in this transaction, with one statement."""
+        self._uow.refuse_writes("audit.record_many")
+        rows = []
+        for change in changes:
+            if not isinstance(change, Change):
+                raise InvalidInput("change", "must be a Change", type(change).__name__)
+            row = (
+                change.record_kind,
+                change.record_id,
+                change.version,
+                _DUMP_DT(change.at),
+                change.actor,
+                change.action,
+                _json({k: list(v) for k, v in change.changes.items()}),
+            )
+            if not _surely_storable(row):
+                check_storable(change, "change")
+            rows.append(row)
+        if not rows:
+            return
+        ph = self._uow._placeholder
+        with self._uow.atomic(len(rows)):
+            self._uow.fast_many(
+                "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "
+                f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+                rows,
+            )
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
         """Every change of one record, oldest first."""
