@@ -88,8 +88,8 @@ def _raw(path: Path, project_id: str, select: str, status: str, reason: str | No
         )
         conn.executemany(
             "INSERT INTO prospect_history VALUES (?, ?, 'status', ?, 'pia', NULL, NULL, NULL, "
-            "?, '')",
-            [(pid, h + 1, stamp, detail) for pid, _v, h in rows],
+            "?, '', ?, 0)",
+            [(pid, h + 1, stamp, detail, project_id) for pid, _v, h in rows],
         )
         conn.executemany(
             "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "

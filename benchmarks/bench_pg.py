@@ -61,14 +61,15 @@ else:
     stamp = "2026-01-05T09:00:00+00:00"
     def step(pid):
         with conn.cursor() as cur:
-            cur.execute("SELECT version, history_count, status, last_step FROM prospects "
-                        "WHERE id = %s", (pid,))
+            cur.execute("SELECT version, history_count, status, last_step, project_id "
+                        "FROM prospects WHERE id = %s", (pid,))
             row = cur.fetchone()
             cur.execute("UPDATE prospects SET last_step = 'call', stage = 'prospect', "
                         "version = %s, history_count = %s WHERE id = %s AND version = %s",
                         (row[0] + 1, row[1] + 1, pid, row[0]))
             cur.execute("INSERT INTO prospect_history VALUES (%s, %s, 'step', %s, 'ann', "
-                        "'marketeer', 'call', NULL, NULL, '')", (pid, row[1] + 1, stamp))
+                        "'marketeer', 'call', NULL, NULL, '', %s, 0)",
+                        (pid, row[1] + 1, stamp, row[4]))
         conn.commit()
 for pid in warm:
     step(pid)

@@ -411,6 +411,8 @@ class SqlUnitOfWork:
         self._raw: Any = None  # the driver connection once a transaction is begun
         # prospect id -> (version, stored history length) as last read or written here
         self._loaded: dict[str, tuple[int, int]] = {}
+        # prospect id -> its project as last read or written here (history rows name it)
+        self._project_of: dict[str, str] = {}
         self._last: tuple[str, str, int | None] = ("transaction", "", None)
         self._closed = False
         self.relations: RelationRepository = _RelationRepo(self, "relation", Relation, s.relations)
@@ -456,10 +458,12 @@ class SqlUnitOfWork:
                 self._conn.commit()
         finally:
             self._loaded.clear()
+            self._project_of.clear()
 
     def rollback(self) -> None:
         """Roll the transaction back."""
         self._loaded.clear()
+        self._project_of.clear()
         self._raw = None
         if self._conn.in_transaction():
             self._conn.rollback()
@@ -1094,7 +1098,12 @@ def _prospect_row(p: Prospect) -> tuple[Any, ...]:
 
 def _history_rows(p: Prospect, start: int) -> list[tuple[Any, ...]]:
     out = []
-    for e in p.history[start:]:
+    history = p.history
+    superseded = {
+        e.supersedes for e in history if e.kind == _CORRECTION and type(e.supersedes) is int
+    }
+    project_id = p.project_id
+    for e in history[start:]:
         try:
             kind = _ENTRY[e.kind].value
         except KeyError:
@@ -1111,9 +1120,25 @@ def _history_rows(p: Prospect, start: int) -> list[tuple[Any, ...]]:
                 e.supersedes,
                 e.detail,
                 e.note,
+                project_id,
+                1 if e.seq in superseded else 0,
             )
         )
     return out
+
+
+_CORRECTION: Final = EntryKind.CORRECTION
+
+
+def _newly_superseded(p: Prospect, stored: int) -> list[tuple[str, int]]:
+    """``(prospect id, seq)`` of stored entries that new corrections supersede."""
+    history = p.history
+    last = history[stored - 1].seq if stored else 0
+    return [
+        (p.id, e.supersedes)
+        for e in history[stored:]
+        if e.kind == _CORRECTION and type(e.supersedes) is int and e.supersedes <= last
+    ]
 
 
 class _ProspectRepo:
@@ -1160,6 +1185,7 @@ class _ProspectRepo:
                     )
         out = []
         loaded = self._uow._loaded
+        project_of = self._uow._project_of
         for r in rows:
             out.append(
                 Prospect(
@@ -1180,6 +1206,7 @@ class _ProspectRepo:
                 )
             )
             loaded[r[0]] = (r[12], r[13])
+            project_of[r[0]] = r[1]
         return out
 
     def _select(self) -> Select[Any]:
@@ -1263,6 +1290,7 @@ class _ProspectRepo:
             raise self._insert_failed(records, exc) from None
         for p in records:
             self._uow._loaded[p.id] = (1, len(p.history))
+            self._uow._project_of[p.id] = p.project_id
 
     def _insert_failed(self, records: Sequence[Prospect], exc: IntegrityError) -> CrmError:
         seen: set[str] = set()
@@ -1302,13 +1330,15 @@ class _ProspectRepo:
         ph = self._uow._placeholder
         if known is None or known[0] != version:
             row = self._uow.fast(
-                f"SELECT version, history_count FROM prospects WHERE id = {ph}", (rid,)
+                f"SELECT version, history_count, project_id FROM prospects WHERE id = {ph}",
+                (rid,),
             ).fetchone()
             if row is None:
                 raise NotFound(self._kind, rid)
             if row[0] != version:
                 raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
             known = (int(row[0]), int(row[1]))
+            self._uow._project_of[rid] = row[2]
         check_prospect(record, known[1])
         values = _prospect_row(record)
         new_entries = _history_rows(record, known[1])
@@ -1318,7 +1348,9 @@ class _ProspectRepo:
             sets = ", ".join(f'"{c.name}" = {ph}' for c in s.prospects.columns if c.name != "id")
             update = f"UPDATE prospects SET {sets} WHERE id = {ph} AND version = {ph}"
             store._inserts["update:prospects"] = update
-        with self._uow.atomic(1 + len(new_entries)):
+        newly = _newly_superseded(record, known[1]) if new_entries else []
+        moved = self._uow._project_of.get(rid) != record.project_id
+        with self._uow.atomic(1 + len(new_entries) + len(newly) + moved):
             try:
                 result = self._uow.fast(
                     update, (*values[1:13], version + 1, values[14], rid, version)
@@ -1337,6 +1369,19 @@ class _ProspectRepo:
             insert = store.insert_sql(s.prospect_history)
             for entry in new_entries:
                 self._uow.fast(insert, entry)
+            for key in newly:
+                self._uow.fast(
+                    f"UPDATE prospect_history SET superseded = 1 "
+                    f"WHERE prospect_id = {ph} AND seq = {ph}",
+                    key,
+                )
+            if moved:
+                self._uow.fast(
+                    f"UPDATE prospect_history SET project_id = {ph} "
+                    f"WHERE prospect_id = {ph} AND project_id <> {ph}",
+                    (record.project_id, rid, record.project_id),
+                )
+        self._uow._project_of[rid] = record.project_id
         record.version = version + 1
         self._uow._loaded[rid] = (version + 1, len(record.history))
         return record.copy()
@@ -1476,7 +1521,8 @@ class _ProspectRepo:
         at, actor, detail, note = _DUMP_DT(change.at), change.actor, change.detail, change.note
         updates = [(status, reason, v + 1, n + 1, rid, v) for rid, v, n in rows]
         history = [
-            (rid, n + 1, "status", at, actor, None, None, None, detail, note) for rid, _v, n in rows
+            (rid, n + 1, "status", at, actor, None, None, None, detail, note, project_id, 0)
+            for rid, _v, n in rows
         ]
         with uow.atomic(2):
             done = uow.fast_many(
