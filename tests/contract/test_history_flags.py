@@ -14,6 +14,7 @@ import pytest
 
 from contract.conftest import SQL_ADAPTERS
 from crm_procedures.adapters.sql import SqlStore, open_store
+from crm_procedures.adapters.sql.store import SqlUnitOfWork
 from crm_procedures.model.prospect import EntryKind, HistoryEntry, Prospect
 from crm_procedures.services import campaigns, reports
 from crm_procedures.services.context import resolve_viewer
@@ -52,6 +53,7 @@ def test_a_correction_flags_the_entry_it_supersedes_and_the_funnel_skips_it(
         with store.unit_of_work(read_only=True) as uow:
             ann = resolve_viewer(uow, "ann")
             assert not ann.sees_preparing
+            assert isinstance(uow, SqlUnitOfWork)
             assert uow.reports.funnel(project, ann).steps == {"send_info": 1}
     finally:
         store.close()
