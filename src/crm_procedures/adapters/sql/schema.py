@@ -529,7 +529,8 @@ def _migration_5(conn: Connection) -> None:
     # Each history row names its prospect's project and says whether a correction
     # supersedes it: the funnel's count of prospects per step then reads one index
     # range instead of joining every history row with its prospect and looking for
-    # a correction per row. Backfilled from the prospects and the corrections.
+    # a correction per row. Backfilled from the prospects and the corrections. The
+    # index is ordered (step, prospect_id) so the distinct count needs no sort.
     text = 'TEXT COLLATE "C"' if conn.dialect.name == "postgresql" else "TEXT"
     conn.exec_driver_sql(
         f"ALTER TABLE prospect_history ADD COLUMN project_id {text} NOT NULL DEFAULT ''"
@@ -548,7 +549,7 @@ def _migration_5(conn: Connection) -> None:
     )
     conn.exec_driver_sql(
         "CREATE INDEX ix_history_funnel ON prospect_history "
-        "(project_id, superseded, step, kind, prospect_id)"
+        "(project_id, superseded, step, prospect_id, kind)"
     )
 
 
