@@ -140,7 +140,9 @@ def _prospect_rows(
             stage, became_at, became_by = "suspect", None, None
         else:
             stage, became_at, became_by = "prospect", stamp, owner
-            history.append((pid, 1, "step", stamp, owner, ROLE_OF[last], last, None, None, ""))
+            history.append(
+                (pid, 1, "step", stamp, owner, ROLE_OF[last], last, None, None, "", project_id, 0)
+            )
         rows.append(
             (
                 pid,
@@ -236,7 +238,7 @@ def big_store(n: int) -> Dataset:
         for lo in range(0, n, chunk):
             rows, history = _prospect_rows(lo, min(lo + chunk, n), project_id)
             conn.executemany(f"INSERT INTO prospects VALUES ({','.join('?' * 15)})", rows)
-            conn.executemany(f"INSERT INTO prospect_history VALUES ({','.join('?' * 10)})", history)
+            conn.executemany(f"INSERT INTO prospect_history VALUES ({','.join('?' * 12)})", history)
         for lo in range(0, n, chunk):
             conn.executemany(
                 "INSERT INTO activities (id, employee, relation_id, project_id, start_key, "

@@ -432,7 +432,8 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
         for pid in batch:
             conn.execute("BEGIN IMMEDIATE")
             row = conn.execute(
-                "SELECT version, history_count, status, last_step FROM prospects WHERE id = ?",
+                "SELECT version, history_count, status, last_step, project_id FROM prospects "
+                "WHERE id = ?",
                 (pid,),
             ).fetchone()
             conn.execute(
@@ -442,8 +443,8 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
             )
             conn.execute(
                 "INSERT INTO prospect_history VALUES (?, ?, 'step', ?, 'ann', 'marketeer', "
-                "'call', NULL, NULL, '')",
-                (pid, row[1] + 1, stamp),
+                "'call', NULL, NULL, '', ?, 0)",
+                (pid, row[1] + 1, stamp, row[4]),
             )
             conn.execute("COMMIT")
         return (time.perf_counter() - t0) / n_ops
@@ -456,7 +457,8 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
         for pid in batch:
             conn.execute("BEGIN IMMEDIATE")
             row = conn.execute(
-                "SELECT version, history_count, status, last_step FROM prospects WHERE id = ?",
+                "SELECT version, history_count, status, last_step, project_id FROM prospects "
+                "WHERE id = ?",
                 (pid,),
             ).fetchone()
             conn.execute(
@@ -466,8 +468,8 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
             )
             conn.execute(
                 "INSERT INTO prospect_history VALUES (?, ?, 'step', ?, 'ann', 'marketeer', "
-                "'call', NULL, NULL, '')",
-                (pid, row[1] + 1, stamp),
+                "'call', NULL, NULL, '', ?, 0)",
+                (pid, row[1] + 1, stamp, row[4]),
             )
             aid = f"raw-{pid}"
             data = json.dumps(

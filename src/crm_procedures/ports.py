@@ -57,7 +57,7 @@ from crm_procedures.model.inbound import (
 )
 from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 from crm_procedures.model.project import Project
-from crm_procedures.model.prospect import Prospect, ProspectStatus
+from crm_procedures.model.prospect import BulkStatusChange, Prospect, ProspectStatus
 from crm_procedures.model.relation import Relation
 from crm_procedures.model.reports import AcquisitionRow, EmployeeRow, Funnel
 from crm_procedures.model.users import Group, User
@@ -69,6 +69,8 @@ __all__ = [
     "AppointmentRepository",
     "AuditLog",
     "BlobStore",
+    "BulkAuditLog",
+    "BulkProspectChanges",
     "BusyCalendar",
     "Calendar",
     "CallFeed",
@@ -279,6 +281,28 @@ class ProspectRepository(Repository[Prospect], Protocol):
         ...
 
 
+@runtime_checkable
+class BulkProspectChanges(Protocol):
+    """An optional capability of a prospect repository: one status change over many prospects.
+
+    The bulk services (``campaigns.release_all``, ``campaigns.close_all``) use
+    it when the store's ``prospects`` repository has it, and change the
+    prospects one at a time through ``save`` when it has not.
+    """
+
+    def change_status_many(
+        self, project_id: str, change: BulkStatusChange, *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, int]]:
+        """Apply ``change`` to the next ``limit`` prospects of the project it changes.
+
+        The prospects are taken by id, after ``after``; each changed one is
+        stored as version + 1 with its new history entry. Returns the
+        ``(id, new version)`` of those changed, by id: fewer than ``limit``
+        when no more are left.
+        """
+        ...
+
+
 class ActivityRepository(Repository[Activity], Protocol):
     """Activities (contacts, meetings, tasks)."""
 
@@ -478,6 +502,15 @@ class AuditLog(Protocol):
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
         """Every change of one record, oldest first."""
+        ...
+
+
+@runtime_checkable
+class BulkAuditLog(Protocol):
+    """An optional capability of an audit log: append many changes with one statement."""
+
+    def record_many(self, changes: Sequence[Change]) -> None:
+        """Append the changes, in order."""
         ...
 
 

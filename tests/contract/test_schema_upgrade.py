@@ -69,11 +69,26 @@ V1_COLUMNS = {
         "version",
         "data",
     ],
+    "prospect_history": [
+        "prospect_id",
+        "seq",
+        "kind",
+        "at",
+        "actor",
+        "role",
+        "step",
+        "supersedes",
+        "detail",
+        "note",
+    ],
 }
 ADDED_COLUMNS = {
     "activities": ["kind", "outcome"],
     "appointments": ["relation_id", "project_id"],
+    "prospect_history": ["project_id", "superseded"],
 }
+ADDED_BY = {"activities": 3, "appointments": 3, "prospect_history": 5}
+"""The migration that added each table's ``ADDED_COLUMNS``."""
 
 _numbers = itertools.count(1)
 
@@ -163,7 +178,8 @@ def old_database(url: str, version: int, world: World, new_url: str) -> SqlStore
     try:
         migrate_to(engine, version)
         for table, names in V1_COLUMNS.items():
-            assert columns(engine, table) == names
+            if version < ADDED_BY[table]:
+                assert columns(engine, table) == names
         copy_as_old_rows(new, engine)
     finally:
         engine.dispose()
@@ -174,7 +190,7 @@ def context(store: SqlStore) -> Context:
     return Context(store=store, clock=FrozenClock(START + timedelta(days=120)))
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 4])
 def test_an_older_database_upgrades_in_place_with_its_data_and_reports(
     urls: tuple[str, str], version: int
 ) -> None:
@@ -192,9 +208,11 @@ def test_an_older_database_upgrades_in_place_with_its_data_and_reports(
         for table, added in ADDED_COLUMNS.items():
             assert columns(engine, table)[: len(V1_COLUMNS[table])] == V1_COLUMNS[table]
             assert set(columns(engine, table)) == {*V1_COLUMNS[table], *added}
-        for table in ("activities", "appointments", "prospects"):
+        for table in ("activities", "appointments", "prospects", "prospect_history"):
             assert shape(engine, table) == shape(new.engine, table), table
         assert "ix_prospects_funnel" in {index[0] for index in shape(engine, "prospects")[1]}
+        history_indexes = {index[0] for index in shape(engine, "prospect_history")[1]}
+        assert "ix_history_funnel" in history_indexes
         with engine.connect() as conn:
             applied = conn.execute(select(s.schema_version_table.c.version)).scalars().all()
             conn.rollback()
@@ -207,6 +225,10 @@ def test_an_older_database_upgrades_in_place_with_its_data_and_reports(
         # Every row, the backfilled columns included, equals what the store writes today.
         assert upgraded.dump() == new.dump()
         assert len(upgraded.dump()["activities"]) == len(world.activities) > 0
+        # the backfill named each row's project and flagged the superseded ones
+        history = upgraded.dump()["prospect_history"]
+        assert all(row[10] for row in history)
+        assert any(row[11] == 1 for row in history)
 
         old_ctx, new_ctx = context(upgraded), context(new)
         since, until = START + timedelta(days=20), START + timedelta(days=70)
@@ -234,7 +256,7 @@ def test_upgrading_the_latest_schema_changes_nothing(urls: tuple[str, str]) -> N
     store = open_store(new_url)
     engine = store.engine
     try:
-        tables = ("activities", "appointments", "prospects")
+        tables = ("activities", "appointments", "prospects", "prospect_history")
         before = [shape(engine, table) for table in tables]
         assert s.upgrade_schema(engine) == s.LATEST_VERSION
         assert s.create_schema(engine) == s.LATEST_VERSION

@@ -25,7 +25,7 @@ from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
 from crm_procedures.model.project import Project
-from crm_procedures.model.prospect import Prospect
+from crm_procedures.model.prospect import BulkStatusChange, Prospect
 from crm_procedures.model.relation import Relation
 from crm_procedures.model.users import Group, User
 from crm_procedures.model.visit_report import VisitReport
@@ -33,6 +33,7 @@ from crm_procedures.model.visit_report import VisitReport
 __all__ = [
     "KINDS",
     "NULL_KEY",
+    "check_bulk_change",
     "check_limit",
     "check_prospect",
     "check_storable",
@@ -245,3 +246,18 @@ def definition_text(key: str, data: Any) -> str:
         return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput("data", f"is not plain JSON-compatible data: {exc}") from None
+
+
+BULK_MAX: Final = 10_000
+"""The most prospects one ``change_status_many`` call changes."""
+
+
+def check_bulk_change(change: BulkStatusChange, after: str, limit: int) -> None:
+    """Raise InvalidInput for a bulk status change a store cannot apply as given."""
+    if not isinstance(change, BulkStatusChange):
+        raise InvalidInput("change", "must be a BulkStatusChange", type(change).__name__)
+    if not isinstance(after, str):
+        raise InvalidInput("after", "must be a prospect id (text)", after)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= BULK_MAX:
+        raise InvalidInput("limit", f"must be a whole number from 1 to {BULK_MAX:,}", limit)
+    check_storable(change, "change")

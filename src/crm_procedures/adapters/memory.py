@@ -10,6 +10,7 @@ work see its own writes. Visibility uses the reference predicates of
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 import uuid
@@ -28,6 +29,7 @@ from crm_procedures.access.viewer import (
     may_see_visit_report,
 )
 from crm_procedures.adapters._common import (
+    check_bulk_change,
     check_limit,
     check_prospect,
     check_storable,
@@ -51,7 +53,7 @@ from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
 from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
-from crm_procedures.model.prospect import Prospect, ProspectStatus
+from crm_procedures.model.prospect import BulkStatusChange, Prospect, ProspectStatus
 from crm_procedures.model.relation import Relation
 from crm_procedures.model.users import Group, User
 from crm_procedures.model.visit_report import VisitReport
@@ -704,6 +706,35 @@ def _held(
         return False
     return lease[0] != worker if others_only else True
 
+    # bulk status changes (release all, close all)
+
+    def change_status_many(
+        self, project_id: str, change: BulkStatusChange, *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, int]]:
+        """Apply ``change`` to the next ``limit`` prospects of the project it changes, by id.
+
+        Returns the ``(id, new version)`` of those changed (see
+        :class:`~crm_procedures.ports.BulkProspectChanges`).
+        """
+        self._uow.refuse_writes("prospect.change_status_many")
+        check_bulk_change(change, after, limit)
+        found = heapq.nsmallest(
+            limit,
+            (
+                p
+                for p in self._uow._records(self._kind, "project_id", project_id)
+                if p.id > after and change.changes(p)
+            ),
+            key=lambda p: p.id,
+        )
+        out = []
+        for current in found:
+            changed = current.copy()
+            change.apply(changed)
+            stored = self.save(changed)
+            out.append((stored.id, stored.version))
+        return out
+
 
 def _activity_order(a: Activity) -> tuple[int, int, str]:
     return (sort_key(a.start), sort_key(a.created_at), a.id)
@@ -1038,6 +1069,16 @@ class _Audit:
             raise InvalidInput("change", "must be a Change", type(change).__name__)
         check_storable(change, "change")
         self._uow._audit.append(change)
+
+    def record_many(self, changes: Sequence[Change]) -> None:
+        """Append the changes, in order (published on commit; all or none)."""
+        self._uow.refuse_writes("audit.record_many")
+        changes = list(changes)
+        for change in changes:
+            if not isinstance(change, Change):
+                raise InvalidInput("change", "must be a Change", type(change).__name__)
+            check_storable(change, "change")
+        self._uow._audit.extend(changes)
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
         """Every change of one record, oldest first (this unit of work's last)."""

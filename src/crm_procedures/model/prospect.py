@@ -17,7 +17,14 @@ import attrs
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId, UserId
 from crm_procedures.model._checks import non_empty, one_line
 
-__all__ = ["EntryKind", "HistoryEntry", "Prospect", "ProspectStatus", "RelationStage"]
+__all__ = [
+    "BulkStatusChange",
+    "EntryKind",
+    "HistoryEntry",
+    "Prospect",
+    "ProspectStatus",
+    "RelationStage",
+]
 
 
 class ProspectStatus(enum.StrEnum):
@@ -154,3 +161,45 @@ class Prospect:
 
 
 _new_prospect = object.__new__
+
+
+@attrs.frozen(slots=True)
+class BulkStatusChange:
+    """One status change applied to many prospects of a project at once (release, close all).
+
+    A prospect is changed when its status is in ``from_statuses`` and it is not
+    already at ``status`` with ``close_reason``; it gets ``status`` and
+    ``close_reason`` and a ``kind=status`` history entry with ``detail``,
+    ``actor``, ``at`` and ``note``. Built (and checked) by the engine
+    (:func:`crm_procedures.procedures.runtime.release_change`,
+    :func:`~crm_procedures.procedures.runtime.close_change`); a store applies it.
+    """
+
+    from_statuses: frozenset[ProspectStatus]
+    status: ProspectStatus
+    close_reason: str | None
+    detail: str
+    actor: UserId
+    at: datetime
+    note: str = ""
+
+    def changes(self, prospect: Prospect) -> bool:
+        """Whether this change applies to ``prospect`` (and would alter it)."""
+        return prospect.status in self.from_statuses and not (
+            prospect.status is self.status and prospect.close_reason == self.close_reason
+        )
+
+    def apply(self, prospect: Prospect) -> None:
+        """Change ``prospect`` in place: status, close reason, one history entry."""
+        prospect.status = self.status
+        prospect.close_reason = self.close_reason
+        prospect.history.append(
+            HistoryEntry(
+                len(prospect.history) + 1,
+                EntryKind.STATUS,
+                self.at,
+                self.actor,
+                detail=self.detail,
+                note=self.note,
+            )
+        )

@@ -23,6 +23,7 @@ from crm_procedures.errors import (
 from crm_procedures.ids import UserId
 from crm_procedures.model._checks import check_note
 from crm_procedures.model.prospect import (
+    BulkStatusChange,
     EntryKind,
     HistoryEntry,
     Prospect,
@@ -35,10 +36,12 @@ from crm_procedures.procedures.procedure import Procedure
 __all__ = [
     "allowed_next",
     "close",
+    "close_change",
     "correct",
     "mark_won",
     "perform",
     "release",
+    "release_change",
     "reopen",
     "set_status",
     "worklist_last_steps",
@@ -359,6 +362,47 @@ def _closed_by_first_contact(prospect: Prospect, actor: UserId, at: datetime) ->
     _append(
         prospect,
         HistoryEntry(_next_seq(prospect), EntryKind.STAGE, at, actor, detail=_SUSPECT.value),
+    )
+
+
+def release_change(actor: UserId, at: datetime, note: str = "") -> BulkStatusChange:
+    """The change that releases every prepared prospect it is applied to (W8, in bulk).
+
+    The same change as :func:`release` makes to one prospect: preparing ->
+    running, with a status history entry.
+
+    Raises:
+        InvalidInput: ``at`` is naive, or ``note`` breaks the note rule.
+    """
+    _check_time(at)
+    _check_actor(actor, note)
+    return BulkStatusChange(
+        frozenset({_PREPARING}), _RUNNING, None, _RUNNING.value, actor, at, note
+    )
+
+
+def close_change(
+    procedure: Procedure, reason: str, actor: UserId, at: datetime, note: str = ""
+) -> BulkStatusChange:
+    """The change that closes every prospect it is applied to with ``reason`` (W8, in bulk).
+
+    The same change as :func:`close` makes to one prospect: preparing and
+    running prospects are closed, closed ones with another reason get the new
+    one, closed ones with this reason are left alone.
+
+    Raises:
+        InvalidInput: ``reason`` is not a close reason of the procedure, or
+            ``at`` is naive, or ``note`` breaks the note rule.
+    """
+    _check_time(at)
+    _check_actor(actor, note)
+    if not isinstance(reason, str) or reason not in procedure.close_reasons:
+        allowed = ", ".join(repr(r) for r in procedure.close_reasons) or "none configured"
+        raise InvalidInput(
+            "reason", f"{reason!r} is not a close reason of {procedure.key!r} ({allowed})", reason
+        )
+    return BulkStatusChange(
+        frozenset(ProspectStatus), _CLOSED, reason, f"closed:{reason}", actor, at, note
     )
 
 

@@ -48,8 +48,13 @@ from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.audit import Change
 from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.model.project import Project
-from crm_procedures.model.prospect import HistoryEntry, Prospect, ProspectStatus
-from crm_procedures.ports import Store, UnitOfWork
+from crm_procedures.model.prospect import (
+    BulkStatusChange,
+    HistoryEntry,
+    Prospect,
+    ProspectStatus,
+)
+from crm_procedures.ports import BulkAuditLog, BulkProspectChanges, Store, UnitOfWork
 from crm_procedures.procedures import runtime
 from crm_procedures.procedures.definitions import dump_definitions, load_definitions
 from crm_procedures.procedures.effects import CustomEffect, Effect
@@ -69,11 +74,13 @@ from crm_procedures.services.step_kinds import (
 )
 
 __all__ = [
+    "BULK_BATCH",
     "DEFINITIONS_KEY",
     "StepHandler",
     "StepPreview",
     "StepResult",
     "add_prospects",
+    "close_all",
     "close_prospect",
     "correct_step",
     "definitions_of",
@@ -82,6 +89,7 @@ __all__ = [
     "preview_step",
     "prospect_history",
     "release",
+    "release_all",
     "reopen_prospect",
     "start_campaign",
     "worklist",
@@ -775,3 +783,131 @@ def prospect_history(ctx: Context, actor: str, prospect_id: str) -> list[History
     with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
         return list(uow.prospects.get(prospect_id, viewer).history)
+
+
+BULK_BATCH = 1_000
+"""How many prospects a bulk service changes per batch (one statement per table each)."""
+
+
+def release_all(
+    ctx: Context, actor: str, project_id: str, *, note: str = "", batch: int = BULK_BATCH
+) -> int:
+    """Release every prospect of the project in preparation (W8), in batches.
+
+    The bulk form of :func:`release` for a campaign of many prospects: each
+    released prospect gets the same status history entry as one released
+    alone, and an audit entry (``release``); one unit of work, all or
+    nothing. A store whose prospects repository has ``change_status_many``
+    (:class:`~crm_procedures.ports.BulkProspectChanges`; memory, SQLite and
+    PostgreSQL have) writes each batch with one statement per table; others
+    change the prospects one at a time.
+
+    Returns how many were released.
+
+    Raises:
+        NotFound: unknown project (or one the actor may not see).
+        AccessDenied: the actor lacks ``prospect.write``.
+        InvalidInput: ``note`` breaks the note rule; ``batch`` not 1 to 10,000.
+    """
+    with ctx.store.unit_of_work() as uow:
+        viewer = resolve_viewer(uow, actor)
+        require(viewer, "prospect.write", "prospects")
+        project = uow.projects.get(project_id, viewer)
+        change = runtime.release_change(UserId(actor), ctx.now(), note)
+        done = _change_all(uow, project.id, change, "release", batch)
+        uow.commit()
+    return done
+
+
+def close_all(
+    ctx: Context,
+    actor: str,
+    project_id: str,
+    reason: str,
+    *,
+    note: str = "",
+    batch: int = BULK_BATCH,
+) -> int:
+    """Close every prospect of the project with ``reason`` (W8), in batches.
+
+    The bulk form of :func:`close_prospect`: preparing and running prospects
+    are closed, closed ones with another reason get this one, those closed
+    with this reason are left alone. Each closed prospect gets the same
+    status history entry and audit entry (``close``) as one closed alone;
+    one unit of work, all or nothing; batches as in :func:`release_all`.
+
+    Returns how many were closed.
+
+    Raises:
+        NotFound: unknown project (or one the actor may not see).
+        AccessDenied: the actor lacks ``prospect.write``.
+        InvalidInput: ``reason`` is not a close reason of the procedure,
+            ``note`` breaks the note rule, ``batch`` not 1 to 10,000.
+    """
+    with ctx.store.unit_of_work() as uow:
+        viewer = resolve_viewer(uow, actor)
+        require(viewer, "prospect.write", "prospects")
+        project = uow.projects.get(project_id, viewer)
+        _defs, proc = _procedure_of(ctx, uow, project)
+        change = runtime.close_change(proc, reason, UserId(actor), ctx.now(), note)
+        done = _change_all(uow, project.id, change, "close", batch)
+        uow.commit()
+    return done
+
+
+def _change_all(
+    uow: UnitOfWork, project_id: str, change: BulkStatusChange, action: str, batch: int
+) -> int:
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 10_000:
+        raise InvalidInput("batch", "must be a whole number from 1 to 10,000", batch)
+    prospects = uow.prospects
+    audit = uow.audit
+    what = change.status.value if change.close_reason is None else change.close_reason
+    after = ""
+    total = 0
+    while True:
+        if isinstance(prospects, BulkProspectChanges):
+            changed = prospects.change_status_many(project_id, change, after=after, limit=batch)
+        else:
+            changed = _change_one_by_one(uow, project_id, change, after, batch)
+        if not changed:
+            break
+        entries = [
+            Change(
+                record_kind="prospect",
+                record_id=pid,
+                version=version,
+                at=change.at,
+                actor=change.actor,
+                action=action,
+                changes={"history": ("", what)},
+            )
+            for pid, version in changed
+        ]
+        if isinstance(audit, BulkAuditLog):
+            audit.record_many(entries)
+        else:
+            for entry in entries:
+                audit.record(entry)
+        total += len(changed)
+        after = changed[-1][0]
+        if len(changed) < batch:
+            break
+    return total
+
+
+def _change_one_by_one(
+    uow: UnitOfWork, project_id: str, change: BulkStatusChange, after: str, limit: int
+) -> list[tuple[str, int]]:
+    """A store without ``change_status_many``: the batch through ``save``, one by one."""
+    todo = [
+        p
+        for p in uow.prospects.of_project(project_id, Viewer.system())
+        if p.id > after and change.changes(p)
+    ][:limit]
+    out = []
+    for prospect in todo:
+        change.apply(prospect)
+        stored = uow.prospects.save(prospect)
+        out.append((stored.id, stored.version))
+    return out

@@ -222,25 +222,24 @@ class SqlReports:
             )
             won = int(self._uow.execute(q_won).scalar_one())
 
-        correction = s.prospect_history.alias("c")
-        superseded = exists().where(
-            correction.c.prospect_id == _H.prospect_id,
-            correction.c.kind == EntryKind.CORRECTION.value,
-            correction.c.supersedes == _H.seq,
-        )
+        # History rows name their prospect's project and whether a correction
+        # supersedes them (schema version 5): the count runs over ix_history_funnel.
         step_conditions: list[ColumnElement[bool]] = [
-            _H.kind.in_([EntryKind.STEP.value, EntryKind.CORRECTION.value]),
+            _H.superseded == 0,
             _H.step.is_not(None),
-            ~superseded,
+            _H.kind.in_([EntryKind.STEP.value, EntryKind.CORRECTION.value]),
         ]
         if not window.open:
             step_conditions.extend(self._window(self._instant(_H.at), window))
-        q_steps = (
-            select(_H.step, func.count(func.distinct(_H.prospect_id)))
-            .select_from(s.prospect_history.join(s.prospects, _P.id == _H.prospect_id))
-            .where(*mine, *step_conditions)
-            .group_by(_H.step)
-        )
+        counted = select(_H.step, func.count(func.distinct(_H.prospect_id)))
+        if viewer is None or viewer.sees_preparing:
+            # the project is visible (checked above) and so is every prospect of it
+            q_steps = counted.where(_H.project_id == project_id, *step_conditions)
+        else:
+            q_steps = counted.select_from(
+                s.prospect_history.join(s.prospects, _P.id == _H.prospect_id)
+            ).where(_H.project_id == project_id, *mine, *step_conditions)
+        q_steps = q_steps.group_by(_H.step)
         steps = {step: int(n) for step, n in self._uow.execute(q_steps)}
         return Funnel(
             project_id=project_id,

@@ -66,6 +66,7 @@ from crm_procedures._memo import remember
 from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import (
     EPOCH,
+    check_bulk_change,
     check_limit,
     check_prospect,
     check_storable,
@@ -97,6 +98,7 @@ from crm_procedures.model.document import Document
 from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import (
+    BulkStatusChange,
     EntryKind,
     HistoryEntry,
     Prospect,
@@ -414,6 +416,8 @@ class SqlUnitOfWork:
         self._raw: Any = None  # the driver connection once a transaction is begun
         # prospect id -> (version, stored history length) as last read or written here
         self._loaded: dict[str, tuple[int, int]] = {}
+        # prospect id -> its project as last read or written here (history rows name it)
+        self._project_of: dict[str, str] = {}
         self._last: tuple[str, str, int | None] = ("transaction", "", None)
         self._closed = False
         self.relations: RelationRepository = _RelationRepo(self, "relation", Relation, s.relations)
@@ -473,10 +477,12 @@ class SqlUnitOfWork:
                 self._conn.commit()
         finally:
             self._loaded.clear()
+            self._project_of.clear()
 
     def rollback(self) -> None:
         """Roll the transaction back."""
         self._loaded.clear()
+        self._project_of.clear()
         self._raw = None
         if self._conn.in_transaction():
             self._conn.rollback()
@@ -657,6 +663,28 @@ class SqlUnitOfWork:
             raise
         with self._errors():
             nested.commit()
+
+    def fast_many(self, sql: str, rows: Sequence[Any]) -> Any:
+        """Run driver SQL once for each of ``rows`` (``executemany``); returns the cursor.
+
+        The bulk paths' one statement per batch; errors are mapped as in :meth:`fast`.
+        """
+        if self.read_only:
+            self.refuse_writes(_describe(sql, False))
+        raw = self._raw
+        if raw is None:
+            raw = self._driver_connection()
+        self._statement = sql
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        except self._store._dbapi_error as exc:
+            wrapped = DBAPIError.instance(sql, rows[:1], exc, self._store._dbapi_error)
+            with self._errors():
+                raise wrapped from None
+        except UnicodeEncodeError:
+            raise InvalidInput(None, UNSTORABLE_REASON) from None
+        return cursor
 
 
 def _describe(statement: Any, read_only: bool) -> str:
@@ -1163,7 +1191,12 @@ def _due_columns(p: Prospect) -> tuple[Any, ...]:
 
 def _history_rows(p: Prospect, start: int) -> list[tuple[Any, ...]]:
     out = []
-    for e in p.history[start:]:
+    history = p.history
+    superseded = {
+        e.supersedes for e in history if e.kind == _CORRECTION and type(e.supersedes) is int
+    }
+    project_id = p.project_id
+    for e in history[start:]:
         try:
             kind = _ENTRY[e.kind].value
         except KeyError:
@@ -1180,9 +1213,25 @@ def _history_rows(p: Prospect, start: int) -> list[tuple[Any, ...]]:
                 e.supersedes,
                 e.detail,
                 e.note,
+                project_id,
+                1 if e.seq in superseded else 0,
             )
         )
     return out
+
+
+_CORRECTION: Final = EntryKind.CORRECTION
+
+
+def _newly_superseded(p: Prospect, stored: int) -> list[tuple[str, int]]:
+    """``(prospect id, seq)`` of stored entries that new corrections supersede."""
+    history = p.history
+    last = history[stored - 1].seq if stored else 0
+    return [
+        (p.id, e.supersedes)
+        for e in history[stored:]
+        if e.kind == _CORRECTION and type(e.supersedes) is int and e.supersedes <= last
+    ]
 
 
 class _ProspectRepo:
@@ -1229,6 +1278,7 @@ class _ProspectRepo:
                     )
         out = []
         loaded = self._uow._loaded
+        project_of = self._uow._project_of
         for r in rows:
             out.append(
                 Prospect(
@@ -1255,6 +1305,7 @@ class _ProspectRepo:
                 )
             )
             loaded[r[0]] = (r[12], r[13])
+            project_of[r[0]] = r[1]
         return out
 
     def _select(self) -> Select[Any]:
@@ -1338,6 +1389,7 @@ class _ProspectRepo:
             raise self._insert_failed(records, exc) from None
         for p in records:
             self._uow._loaded[p.id] = (1, len(p.history))
+            self._uow._project_of[p.id] = p.project_id
 
     def _insert_failed(self, records: Sequence[Prospect], exc: IntegrityError) -> CrmError:
         seen: set[str] = set()
@@ -1377,13 +1429,15 @@ class _ProspectRepo:
         ph = self._uow._placeholder
         if known is None or known[0] != version:
             row = self._uow.fast(
-                f"SELECT version, history_count FROM prospects WHERE id = {ph}", (rid,)
+                f"SELECT version, history_count, project_id FROM prospects WHERE id = {ph}",
+                (rid,),
             ).fetchone()
             if row is None:
                 raise NotFound(self._kind, rid)
             if row[0] != version:
                 raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
             known = (int(row[0]), int(row[1]))
+            self._uow._project_of[rid] = row[2]
         check_prospect(record, known[1])
         values = _prospect_row(record)
         new_entries = _history_rows(record, known[1])
@@ -1393,7 +1447,9 @@ class _ProspectRepo:
             sets = ", ".join(f'"{c.name}" = {ph}' for c in s.prospects.columns if c.name != "id")
             update = f"UPDATE prospects SET {sets} WHERE id = {ph} AND version = {ph}"
             store._inserts["update:prospects"] = update
-        with self._uow.atomic(1 + len(new_entries)):
+        newly = _newly_superseded(record, known[1]) if new_entries else []
+        moved = self._uow._project_of.get(rid) != record.project_id
+        with self._uow.atomic(1 + len(new_entries) + len(newly) + moved):
             try:
                 result = self._uow.fast(
                     update,
@@ -1413,6 +1469,19 @@ class _ProspectRepo:
             insert = store.insert_sql(s.prospect_history)
             for entry in new_entries:
                 self._uow.fast(insert, entry)
+            for key in newly:
+                self._uow.fast(
+                    f"UPDATE prospect_history SET superseded = 1 "
+                    f"WHERE prospect_id = {ph} AND seq = {ph}",
+                    key,
+                )
+            if moved:
+                self._uow.fast(
+                    f"UPDATE prospect_history SET project_id = {ph} "
+                    f"WHERE prospect_id = {ph} AND project_id <> {ph}",
+                    (record.project_id, rid, record.project_id),
+                )
+        self._uow._project_of[rid] = record.project_id
         record.version = version + 1
         self._uow._loaded[rid] = (version + 1, len(record.history))
         return record.copy()
@@ -1569,6 +1638,74 @@ class _ProspectRepo:
         columns = [merged.c[c.name] for c in _PROSPECT_COLUMNS]
         statement = select(*columns).order_by(merged.c.next_action_key, merged.c.id)
         return _paged(statement, limit, offset)
+
+    # bulk status changes (release all, close all)
+
+    def change_status_many(
+        self, project_id: str, change: BulkStatusChange, *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, int]]:
+        """Apply ``change`` to the next ``limit`` prospects of the project it changes, by id.
+
+        One read of the batch, then one update statement (each row with its
+        version check) and one insert of the history rows, each run once for
+        the whole batch. Returns the ``(id, new version)`` of those changed.
+
+        Raises:
+            InvalidInput: a malformed change, ``after`` or ``limit``.
+            ConcurrencyConflict: another transaction changed one of the batch
+                between its read and its update (nothing of the batch is written).
+        """
+        uow = self._uow
+        uow.refuse_writes("prospect.change_status_many")
+        check_bulk_change(change, after, limit)
+        if not isinstance(project_id, str) or some_unstorable(project_id, after):
+            return []
+        statuses = sorted(st.value for st in change.from_statuses)
+        if not statuses:
+            return []
+        ph = uow._placeholder
+        rows = uow.fast(
+            f"SELECT id, version, history_count FROM prospects WHERE project_id = {ph} "
+            f"AND id > {ph} AND status IN ({', '.join([ph] * len(statuses))}) "
+            f"AND NOT (status = {ph} AND COALESCE(close_reason, '') = {ph}) "
+            f"ORDER BY id LIMIT {int(limit)}",
+            (project_id, after, *statuses, change.status.value, change.close_reason or ""),
+        ).fetchall()
+        if not rows:
+            return []
+        uow._last = (self._kind, rows[0][0], int(rows[0][1]))
+        status, reason = change.status.value, change.close_reason
+        at, actor, detail, note = _DUMP_DT(change.at), change.actor, change.detail, change.note
+        updates = [(status, reason, v + 1, n + 1, rid, v) for rid, v, n in rows]
+        history = [
+            (rid, n + 1, "status", at, actor, None, None, None, detail, note, project_id, 0)
+            for rid, _v, n in rows
+        ]
+        with uow.atomic(2):
+            done = uow.fast_many(
+                f"UPDATE prospects SET status = {ph}, close_reason = {ph}, version = {ph}, "
+                f"history_count = {ph} WHERE id = {ph} AND version = {ph}",
+                updates,
+            ).rowcount
+            if done != len(rows):
+                raise self._bulk_conflict(rows)
+            uow.fast_many(uow._store.insert_sql(s.prospect_history), history)
+        loaded = uow._loaded
+        for rid, v, n in rows:
+            loaded[rid] = (v + 1, n + 1)
+        return [(rid, v + 1) for rid, v, _n in rows]
+
+    def _bulk_conflict(self, rows: Sequence[Any]) -> CrmError:
+        ph = self._uow._placeholder
+        for rid, version, _n in rows:
+            now = self._uow.fast(
+                f"SELECT version FROM prospects WHERE id = {ph}", (rid,)
+            ).fetchone()
+            if now is None:
+                return NotFound(self._kind, rid)
+            if int(now[0]) != version + 1:
+                return ConcurrencyConflict(self._kind, rid, int(version), int(now[0]))
+        return ConcurrencyConflict(self._kind, rows[0][0], int(rows[0][1]), int(rows[0][1]) + 1)
 
 
 class _ActivityRepo(_Repo[Activity]):
@@ -2185,6 +2322,35 @@ class _Audit:
             f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
             row,
         )
+
+    def record_many(self, changes: Sequence[Change]) -> None:
+        """Append the changes in this transaction, with one statement."""
+        self._uow.refuse_writes("audit.record_many")
+        rows = []
+        for change in changes:
+            if not isinstance(change, Change):
+                raise InvalidInput("change", "must be a Change", type(change).__name__)
+            row = (
+                change.record_kind,
+                change.record_id,
+                change.version,
+                _DUMP_DT(change.at),
+                change.actor,
+                change.action,
+                _json({k: list(v) for k, v in change.changes.items()}),
+            )
+            if not _surely_storable(row):
+                check_storable(change, "change")
+            rows.append(row)
+        if not rows:
+            return
+        ph = self._uow._placeholder
+        with self._uow.atomic(len(rows)):
+            self._uow.fast_many(
+                "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "
+                f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+                rows,
+            )
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
         """Every change of one record, oldest first."""
