@@ -698,14 +698,6 @@ class _ProspectRepo(_Repo[Prospect]):
             if held is not None and held[0] == worker:
                 del store._leases[prospect_id]
 
-
-def _held(
-    lease: tuple[str, datetime] | None, worker: str, now: datetime, *, others_only: bool
-) -> bool:
-    if lease is None or lease[1] <= now:
-        return False
-    return lease[0] != worker if others_only else True
-
     # bulk status changes (release all, close all)
 
     def change_status_many(
@@ -734,6 +726,14 @@ def _held(
             stored = self.save(changed)
             out.append((stored.id, stored.version))
         return out
+
+
+def _held(
+    lease: tuple[str, datetime] | None, worker: str, now: datetime, *, others_only: bool
+) -> bool:
+    if lease is None or lease[1] <= now:
+        return False
+    return lease[0] != worker if others_only else True
 
 
 def _activity_order(a: Activity) -> tuple[int, int, str]:
