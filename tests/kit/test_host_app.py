@@ -31,7 +31,7 @@ def test_the_sample_host_project_passes_its_own_tests() -> None:
     assert (HOST_APP / "pyproject.toml").is_file()
     result = run_pytest(HOST_APP)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "8 passed" in result.stdout
+    assert "9 passed" in result.stdout
     assert not (HOST_APP / ".pytest_cache").exists()
 
 

@@ -440,18 +440,18 @@ def test_only_a_preparing_prospect_is_released(status: ProspectStatus) -> None:
 
 
 def test_close_records_the_reason_in_the_entry_and_once(standard: Procedure) -> None:
-    p = _running_after(standard, ("call", "marketeer"))
+    p = _running_after(standard, ("call", "marketeer"), ("send_info", "marketeer"))
     close(standard, p, "no_budget", LEADER, LATER, "no money")
     assert (p.status, p.close_reason) == (ProspectStatus.CLOSED, "no_budget")
     assert p.history[-1] == HistoryEntry(
-        3, STATUS, LATER, LEADER, None, None, None, "closed:no_budget", "no money"
+        4, STATUS, LATER, LEADER, None, None, None, "closed:no_budget", "no money"
     )
     close(standard, p, "no_budget", LEADER, LATER)
-    assert len(p.history) == 3
+    assert len(p.history) == 4
     close(standard, p, "has_supplier", MARKETEER, AT)
     assert p.close_reason == "has_supplier"
     assert p.history[-1] == HistoryEntry(
-        4, STATUS, AT, MARKETEER, None, None, None, "closed:has_supplier", ""
+        5, STATUS, AT, MARKETEER, None, None, None, "closed:has_supplier", ""
     )
 
 
@@ -471,12 +471,12 @@ def test_close_names_no_reasons_when_none_is_configured() -> None:
 
 
 def test_reopen_clears_the_reason_and_records_who_reopened(standard: Procedure) -> None:
-    p = _running_after(standard, ("call", "marketeer"))
+    p = _running_after(standard, ("call", "marketeer"), ("send_info", "marketeer"))
     close(standard, p, "no_budget", LEADER, AT)
     reopen(p, MARKETEER, LATER, "changed their mind")
-    assert (p.status, p.close_reason, p.last_step) == (ProspectStatus.RUNNING, None, "call")
+    assert (p.status, p.close_reason, p.last_step) == (ProspectStatus.RUNNING, None, "send_info")
     assert p.history[-1] == HistoryEntry(
-        4, STATUS, LATER, MARKETEER, None, None, None, "running", "changed their mind"
+        5, STATUS, LATER, MARKETEER, None, None, None, "running", "changed their mind"
     )
 
 
@@ -490,21 +490,21 @@ def test_only_a_closed_prospect_is_reopened(status: ProspectStatus) -> None:
 
 
 def test_set_status_records_the_new_status_with_every_fact(standard: Procedure) -> None:
-    p = _running_after(standard, ("call", "marketeer"))
+    p = _running_after(standard, ("call", "marketeer"), ("send_info", "marketeer"))
     set_status(standard, p, "preparing", LEADER, LATER, note="back to prep")
     assert p.status is ProspectStatus.PREPARING
     assert p.history[-1] == HistoryEntry(
-        3, STATUS, LATER, LEADER, None, None, None, "preparing", "back to prep"
+        4, STATUS, LATER, LEADER, None, None, None, "preparing", "back to prep"
     )
     set_status(standard, p, ProspectStatus.CLOSED, LEADER, AT, reason="no_budget", note="n")
     assert p.history[-1] == HistoryEntry(
-        4, STATUS, AT, LEADER, None, None, None, "closed:no_budget", "n"
+        5, STATUS, AT, LEADER, None, None, None, "closed:no_budget", "n"
     )
     set_status(standard, p, ProspectStatus.RUNNING, MARKETEER, AT)
     assert (p.status, p.close_reason) == (ProspectStatus.RUNNING, None)
-    assert p.history[-1] == HistoryEntry(5, STATUS, AT, MARKETEER, None, None, None, "running", "")
+    assert p.history[-1] == HistoryEntry(6, STATUS, AT, MARKETEER, None, None, None, "running", "")
     set_status(standard, p, "running", MARKETEER, AT)
-    assert len(p.history) == 5
+    assert len(p.history) == 6
 
 
 def test_set_status_refusals_name_the_field(standard: Procedure) -> None:
@@ -589,6 +589,7 @@ def test_an_operation_without_a_note_records_an_empty_note(standard: Procedure) 
     p = make_prospect(status=ProspectStatus.PREPARING)
     release(p, LEADER, AT)
     perform(standard, p, "call", "marketeer", MARKETEER, AT)
+    perform(standard, p, "send_info", "marketeer", MARKETEER, AT)
     correct(standard, p, 2, "call_back", "project_leader", LEADER, AT)
     set_status(standard, p, "preparing", LEADER, AT)
     set_status(standard, p, "running", LEADER, AT)
@@ -596,4 +597,4 @@ def test_an_operation_without_a_note_records_an_empty_note(standard: Procedure) 
     set_status(standard, p, "closed", LEADER, AT, reason="has_supplier")
     reopen(p, LEADER, AT)
     mark_won(p, LEADER, AT)
-    assert [e.note for e in p.history] == [""] * 10
+    assert [e.note for e in p.history] == [""] * 11

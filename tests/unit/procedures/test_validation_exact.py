@@ -18,7 +18,7 @@ from crm_procedures.model.dictionaries import Choice, Dictionary
 from crm_procedures.procedures.procedure import START, Definitions, Procedure
 from crm_procedures.procedures.step import Role, Step, StepKindSpec
 from crm_procedures.procedures.templates import EmailTemplate
-from crm_procedures.procedures.validation import validate
+from crm_procedures.procedures.validation import MAX_VERSION, validate
 
 REASONS = Dictionary("close_reason", [Choice("no", "No")])
 
@@ -124,7 +124,9 @@ def test_a_version_below_one_is_found_for_the_bundle_and_each_procedure(version:
         ("invalid-version", "procedures.p.version", "error")
     ]
     finding = only(bundle(procedure={"version": version}), "invalid-version")
-    assert finding.message == "the version must be 1 or higher"
+    assert finding.message == (
+        f"the version must be 1 or higher and at most {MAX_VERSION}, not {version}"
+    )
 
 
 def test_version_one_is_valid() -> None:
@@ -360,7 +362,10 @@ def test_an_invalid_key_is_found_in_each_section_it_keys() -> None:
 
 def test_the_bundle_version_finding_says_what_is_valid() -> None:
     finding = only(bundle(version=0), "invalid-version")
-    assert (finding.location, finding.message) == ("version", "the version must be 1 or higher")
+    assert (finding.location, finding.message) == (
+        "version",
+        f"the version must be 1 or higher and at most {MAX_VERSION}, not 0",
+    )
 
 
 def test_a_definition_keyed_other_than_its_own_key_is_found() -> None:
