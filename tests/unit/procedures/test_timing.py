@@ -223,14 +223,14 @@ def test_two_business_days_after_friday_or_saturday_is_tuesday() -> None:
 
 
 def test_defect_huge_business_day_counts_are_refused_fast() -> None:
-    t0 = clock.perf_counter()
+    t0 = clock.thread_time()
     with pytest.raises(InvalidInput) as caught:
         NL.add_business_days(date(2026, 1, 1), 10**9)
     assert caught.value.field == "n"
-    assert clock.perf_counter() - t0 < 0.05
-    t0 = clock.perf_counter()
+    assert clock.thread_time() - t0 < 0.05
+    t0 = clock.thread_time()
     NL.add_business_days(date(2026, 1, 1), MAX_BUSINESS_DAYS)
-    assert clock.perf_counter() - t0 < 0.5
+    assert clock.thread_time() - t0 < 0.5
 
 
 @pytest.mark.parametrize("n", [-1, True, 1.5, "2", None])
