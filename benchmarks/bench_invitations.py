@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Figure, best_of
 
-from crm_procedures.adapters.ical import invitation_email, invitation_ics
+from crm_procedures.formats.ical import invitation_email, invitation_ics
 from crm_procedures.ids import AppointmentId, UserId
 from crm_procedures.model.appointment import Appointment, Attendee
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_procedures.adapters.ical import invitation_ics
 from crm_procedures.errors import CrmError, InvalidInput, NotFound, StaleCalendarReply
+from crm_procedures.formats.ical import invitation_ics
 from crm_procedures.inbound.kinds import PartStat as InboundPartStat
 from crm_procedures.model.appointment import Appointment, PartStat
 from crm_procedures.serialization import structure, unstructure

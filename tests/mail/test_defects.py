@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_procedures.adapters.mime import build_email
 from crm_procedures.errors import CrmError, InvalidInput
+from crm_procedures.formats.mime import build_email
 from crm_procedures.ids import ContactId, RelationId
 from crm_procedures.model._email import is_sendable_email
 from crm_procedures.model.contact import Contact
@@ -193,7 +193,7 @@ def test_defect_14_build_email_raises_nothing_but_crm_errors(
     header: tuple[str, str],
     filename: str,
 ) -> None:
-    from crm_procedures.adapters.mime import Attachment
+    from crm_procedures.formats.mime import Attachment
 
     try:
         msg = build_email(

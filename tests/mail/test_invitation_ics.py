@@ -13,7 +13,8 @@ import icalendar
 import pytest
 import vobject
 
-from crm_procedures.adapters.ical import (
+from crm_procedures.errors import InvalidInput
+from crm_procedures.formats.ical import (
     OPEN_SERIES_YEARS,
     TAIL_YEARS,
     check_rrule,
@@ -22,7 +23,6 @@ from crm_procedures.adapters.ical import (
     invitation_ics,
     vtimezone_lines,
 )
-from crm_procedures.errors import InvalidInput
 from crm_procedures.ids import AppointmentId, UserId
 from crm_procedures.model.appointment import (
     Appointment,

@@ -17,9 +17,9 @@ from crm_procedures.adapters.files import (
     safe_file_name,
     uid_file_name,
 )
-from crm_procedures.adapters.ical import EmailCalendar
 from crm_procedures.adapters.memory_mail import MemoryCalendar, MemoryMailer
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.formats.ical import EmailCalendar
 from crm_procedures.model.appointment import AppointmentStatus
 from crm_procedures.services.messages import build_email, invitation_email
 

@@ -8,8 +8,8 @@ from email import policy
 
 import pytest
 
-from crm_procedures.adapters.mime import Attachment
 from crm_procedures.errors import InvalidInput
+from crm_procedures.formats.mime import Attachment
 from crm_procedures.model.outbox import OutboxStatus
 from crm_procedures.services.messages import (
     build_email,

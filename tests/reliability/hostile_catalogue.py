@@ -37,9 +37,9 @@ from crm_procedures.adapters.blobs import MemoryBlobStore
 from crm_procedures.adapters.calls import Call, MemoryCallFeed
 from crm_procedures.adapters.memory import MemoryStore, MemoryUnitOfWork
 from crm_procedures.adapters.memory_mail import MemoryCalendar, MemoryMailer
-from crm_procedures.adapters.mime import build_email
 from crm_procedures.adapters.sql import SqlStore
 from crm_procedures.errors import Finding
+from crm_procedures.formats.mime import build_email
 from crm_procedures.model.appointment import Appointment, Attendee
 from crm_procedures.model.audit import Change
 from crm_procedures.model.dictionaries import Choice, Dictionary
@@ -419,7 +419,7 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     "crm_procedures.services.record_settings.chance_fraction": {"chance": lambda env: "50"},
     "crm_procedures.adapters.calls.CsvCallFeed": {"path": lambda env: _calls_csv(env)},
     "crm_procedures.adapters.blobs.FolderBlobStore": {"path": lambda env: env.tmp / "blobs"},
-    "crm_procedures.adapters.ical.EmailCalendar": {
+    "crm_procedures.formats.ical.EmailCalendar": {
         "sender": lambda env: ("Campaigns", "campaigns@example.com")
     },
     "crm_procedures.adapters.sql.schema.SchemaError": {
@@ -462,7 +462,7 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     "crm_procedures.locales.message": {"key": lambda env: "report.funnel.total"},
     "crm_procedures.locales.label": {"key": lambda env: "report.funnel.title"},
     "crm_procedures.access.permissions.require": {"permission": lambda env: "project.write"},
-    "crm_procedures.adapters.mime.message_id_for": {"sender": lambda env: "crm@example.com"},
+    "crm_procedures.formats.mime.message_id_for": {"sender": lambda env: "crm@example.com"},
     "crm_procedures.model.activity_rules.check_required": {"activity": lambda env: _task()},
     "crm_procedures.model.activity_rules.set_note": {"activity": lambda env: _task()},
     "crm_procedures.model.activity_rules.follow_up": {

@@ -24,7 +24,6 @@ from typing import Any
 import attrs
 
 from crm_procedures import cli
-from crm_procedures.adapters.ical import invitation_ics
 from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.errors import (
     CrmError,
@@ -34,6 +33,7 @@ from crm_procedures.errors import (
     NotFound,
     TemplateError,
 )
+from crm_procedures.formats.ical import invitation_ics
 from crm_procedures.ids import (
     AppointmentId,
     ContactId,

@@ -39,8 +39,8 @@ import icalendar
 import vobject
 
 from crm_procedures.adapters.files import FolderCalendar
-from crm_procedures.adapters.ical import OPEN_SERIES_YEARS, TAIL_YEARS
 from crm_procedures.adapters.memory import MemoryStore
+from crm_procedures.formats.ical import OPEN_SERIES_YEARS, TAIL_YEARS
 from crm_procedures.ids import ContactId, RelationId, UserId
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.contact import Contact

@@ -6,7 +6,7 @@ their free/busy time, and reports changes made in those calendars by
 their owners (a move in Outlook, a deletion on a phone).
 
 * **Publishing** is a conditional ``PUT`` of the calendar object
-  (:func:`~crm_procedures.adapters.ical.calendar_object_ics`: the
+  (:func:`~crm_procedures.formats.ical.calendar_object_ics`: the
   invitation's VEVENT without ``METHOD``) at ``<calendar>/<uid>.ics``:
   ``If-None-Match: *`` when the adapter has not written it before,
   ``If-Match: <ETag>`` on the ETag it last wrote or saw. Publishing a
@@ -59,8 +59,8 @@ import attrs
 import icalendar
 
 from crm_procedures.adapters.files import uid_file_name
-from crm_procedures.adapters.ical import calendar_object_ics
 from crm_procedures.errors import CalendarConflict, DeliveryError, InvalidInput
+from crm_procedures.formats.ical import calendar_object_ics
 from crm_procedures.ids import UserId
 from crm_procedures.model.appointment import Appointment, CalendarChange, ChangeAction
 

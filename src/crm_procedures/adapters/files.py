@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crm_procedures.adapters.ical import invitation_ics
 from crm_procedures.adapters.memory_mail import message_id_of
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.formats.ical import invitation_ics
 from crm_procedures.model.appointment import Appointment
 
 __all__ = ["FolderCalendar", "FolderMailer", "safe_file_name", "uid_file_name"]

@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.formats.mime import envelope_of
 from crm_procedures.model._email import is_sendable_email
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.outbox import DeliveryOutcome, RecipientOutcome, RecipientState

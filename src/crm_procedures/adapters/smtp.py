@@ -33,8 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from crm_procedures.adapters.memory_mail import message_id_of
-from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import DeliveryError, InvalidInput
+from crm_procedures.formats.mime import envelope_of
 from crm_procedures.model._email import is_sendable_email
 from crm_procedures.model.outbox import DeliveryOutcome, RecipientOutcome, RecipientState
 

@@ -8,7 +8,7 @@ through text that the stdlib writes into a ``To:`` header as something else:
 then go to an address nobody typed, or not at all.
 
 :func:`is_sendable_email` therefore writes the address the way
-:func:`~crm_procedures.adapters.mime.build_email` does (an
+:func:`~crm_procedures.formats.mime.build_email` does (an
 ``email.headerregistry.Address`` in a ``To`` header, folded with the SMTP
 policy), parses the header back with ``email.policy.strict`` and accepts the
 address only when exactly that one address comes back, without defects.

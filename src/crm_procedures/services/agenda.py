@@ -385,7 +385,7 @@ def _invitation(
 ) -> OutboxMessage | None:
     if not appointment.attendees:
         return None
-    from crm_procedures.adapters.ical import invitation_email, invitation_key
+    from crm_procedures.formats.ical import invitation_email, invitation_key
     from crm_procedures.services.messages import outbox_message_for_email
 
     organizer = appointment.organizer_email

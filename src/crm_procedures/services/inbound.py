@@ -45,7 +45,6 @@ from typing import Any, Protocol, cast
 import attrs
 
 from crm_procedures.access.permissions import require, require_prospect_write
-from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import (
     CapabilityMissing,
     ConcurrencyConflict,
@@ -53,6 +52,7 @@ from crm_procedures.errors import (
     NotFound,
     Suppressed,
 )
+from crm_procedures.formats.mime import envelope_of
 from crm_procedures.ids import ActivityId, UserId
 from crm_procedures.inbound.classify import classify
 from crm_procedures.inbound.cursor import InboundMessage, InboxCursor

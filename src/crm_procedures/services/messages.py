@@ -22,13 +22,14 @@ from email.message import EmailMessage
 from email.parser import Parser
 from typing import TYPE_CHECKING
 
-from crm_procedures.adapters.ical import (
+from crm_procedures.errors import AttachmentMissing, InvalidInput, TemplateError
+from crm_procedures.formats.ical import (
     EmailCalendar,
     invitation_email,
     invitation_ics,
     invitation_key,
 )
-from crm_procedures.adapters.mime import (
+from crm_procedures.formats.mime import (
     SMTP_POLICY,
     Attachment,
     Recipient,
@@ -37,7 +38,6 @@ from crm_procedures.adapters.mime import (
     envelope_of,
     message_id_for,
 )
-from crm_procedures.errors import AttachmentMissing, InvalidInput, TemplateError
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.ports import BlobStore, UnitOfWork

@@ -54,8 +54,8 @@ from email.message import EmailMessage
 
 import attrs
 
-from crm_procedures.adapters.mime import envelope_of
 from crm_procedures.errors import ConcurrencyConflict, DeliveryError, InvalidInput, StoreBusy
+from crm_procedures.formats.mime import envelope_of
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.outbox import (

@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crm_procedures.adapters.mime import Attachment, Recipient, build_email, check_header
 from crm_procedures.errors import InvalidInput
+from crm_procedures.formats.mime import Attachment, Recipient, build_email, check_header
 from crm_procedures.model.appointment import (
     Appointment,
     ambiguous,
