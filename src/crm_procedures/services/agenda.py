@@ -43,7 +43,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -56,6 +55,7 @@ from crm_procedures.errors import (
     StaleCalendarReply,
 )
 from crm_procedures.ids import AppointmentId, ContactId, ProjectId, ProspectId, RelationId, UserId
+from crm_procedures.inbound.kinds import CalendarReply
 from crm_procedures.model._checks import is_email, require_aware
 from crm_procedures.model.appointment import (
     EARLIEST,
@@ -80,9 +80,6 @@ from crm_procedures.model.users import User
 from crm_procedures.ports import ChangeFeed, InboundUnitOfWork, UnitOfWork
 from crm_procedures.procedures.events import APPOINTMENT_CANCELLED, APPOINTMENT_DECLINED, Event
 from crm_procedures.services.context import SYSTEM_USER, Context, resolve_viewer
-
-if TYPE_CHECKING:
-    from crm_procedures.inbound.kinds import CalendarReply
 
 __all__ = [
     "AppointmentConflict",
@@ -941,7 +938,14 @@ def record_attendee_reply_in(
     not invited, or with another PARTSTAT than the three changes nothing
     (the calendar reply activity still records what came). Returns the
     appointment as stored afterwards.
+
+    Raises:
+        InvalidInput: ``appointment`` or ``reply`` is not what the names say.
     """
+    if not isinstance(appointment, Appointment):
+        raise InvalidInput("appointment", "must be an Appointment", type(appointment).__name__)
+    if not isinstance(reply, CalendarReply):
+        raise InvalidInput("reply", "must be a CalendarReply", type(reply).__name__)
     current = uow.appointments.by_uid(appointment.uid) or appointment
     try:
         answer = AttendeeReply(reply.attendee, reply.partstat, reply.sequence)
