@@ -8,7 +8,9 @@ simulated days: calls, call backs, information e-mails, appointments with
 invitations, a client calling after an appointment, a project leader's
 correction, closings with reasons, a refused move and a concurrent edit that
 is detected. It then dispatches the outbox into ``outbox/*.eml`` and
-``agenda/*.ics`` and writes a report.
+``agenda/*.ics``, lets answers come back through a folder inbox
+(``inbox/*.eml``: an accepted and a declined invitation and one bounce) and
+writes a report.
 
 Re-running with ``resume`` continues the campaign for another simulated week
 in the same database; without it the folder's demo files are replaced.
@@ -347,6 +349,8 @@ def run_demo(
             f"{icss} .ics files in agenda/"
         )
 
+        _inbound_answers(app, ctx, pr, out, stats)
+
         summary = _report(app, ctx, out, project_id, stats)
         pr.always("\n6. Summary")
         pr.always(summary)
@@ -602,6 +606,118 @@ def _show_conflict(
     except ConcurrencyConflict as conflict:
         stats["conflicts"] += 1
         pr.say(f"   concurrent edit detected: {conflict}")
+
+
+def _inbound_answers(app: Any, ctx: Any, pr: _Printer, out: Path, stats: Counter[str]) -> None:
+    """Answers come back: an accepted and a declined invitation and a bounce, via inbox/."""
+    import email
+    from email import policy
+
+    from crm_procedures.adapters.inbox_folder import FolderInbox
+    from crm_procedures.inbound.samples import bounce_of, calendar_reply_to
+    from crm_procedures.services.inbound import inbound_of, process_inbox
+
+    candidates: list[tuple[bool, str, int, str]] = []
+    bounced: tuple[str, str] | None = None
+    with app.store.unit_of_work(read_only=True) as uow:
+        records = inbound_of(uow).inbound
+        for message in uow.outbox.list(limit=100_000):
+            if message.channel != "mail" or message.status.value != "delivered":
+                continue
+            mail = email.message_from_string(message.payload["message"], policy=policy.SMTP)
+            ics = _calendar_text(mail)
+            if ics is None:
+                sent = records.sent(str(mail["Message-ID"]))
+                if bounced is None and sent is not None and sent.recipients:
+                    bounced = (sent.id, sent.recipients[0])
+                continue
+            appointment = uow.appointments.by_uid(_ics_value(ics, "UID"))
+            if appointment is None or appointment.cancelled or not appointment.contact_id:
+                continue
+            contact = uow.contacts.find(appointment.contact_id)
+            prospect = uow.prospects.find(appointment.prospect_id or "")
+            if contact is None or not contact.email or prospect is None:
+                continue
+            waiting = prospect.last_step == "make_appointment"
+            candidates.append((waiting, appointment.uid, appointment.sequence, contact.email))
+    # The decline goes to an appointment whose prospect still waits for it, so
+    # that the procedure feeds back (make the appointment again).
+    unique = list({uid: (w, uid, seq, a) for w, uid, seq, a in candidates}.values())
+    unique.sort(key=lambda c: not c[0])
+    invited = [(uid, seq, address) for _w, uid, seq, address in unique[:2]][::-1]
+    inbox = out / "inbox"
+    inbox.mkdir(exist_ok=True)
+    now = ctx.now()
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    answers = []
+    for (uid, sequence, address), partstat in zip(invited, ("ACCEPTED", "DECLINED")):
+        raw = calendar_reply_to(
+            uid,
+            sequence=sequence,
+            attendee=address,
+            organizer=ctx.sender_email,
+            partstat=partstat,
+            message_id=f"<{partstat.lower()}.{uid}>",
+            date=now,
+            comment="Sorry, that week is full" if partstat == "DECLINED" else None,
+        )
+        answers.append(raw)
+    if bounced is not None:
+        original, address = bounced
+        answers.append(
+            bounce_of(
+                original,
+                recipient=address,
+                to=ctx.sender_email,
+                message_id=f"<bounce.{original.strip('<>')}>",
+                date=now,
+            )
+        )
+    for n, raw in enumerate(answers, start=1):
+        (inbox / f"{stamp}-{n:02d}.eml").write_bytes(raw)
+    run = process_inbox(ctx, FolderInbox(inbox))
+    pr.say(
+        f"\n5b. Reading answers from inbox/: {run.fetched} messages, {run.applied} applied, "
+        f"{run.already} seen before, {run.kept} kept for a person"
+    )
+    with app.store.unit_of_work(read_only=True) as uow:
+        for uid, _sequence, address in invited:
+            appointment = uow.appointments.by_uid(uid)
+            reply = appointment.reply_of(address) if appointment is not None else None
+            answer = reply.partstat.value if reply is not None else "no answer stored"
+            pr.say(f"   {address} {answer} appointment {uid}")
+        if bounced is not None:
+            status = inbound_of(uow).inbound.address(bounced[1].lower())
+            held = "undeliverable" if status is not None and status.suppressed else "counted"
+            pr.say(f"   {bounced[1]} bounced ({held}); the bounce is linked to {bounced[0]}")
+        for event in run.events:
+            prospect = uow.prospects.find(event.prospect_id) if event.prospect_id else None
+            where = f" (prospect now after {prospect.last_step!r})" if prospect else ""
+            last = prospect.history[-1] if prospect is not None and prospect.history else None
+            if last is not None and last.detail == event.name:
+                # The lost appointment was taken back by a correction entry.
+                stats["corrections"] += 1
+                where += "; the appointment is to be made again"
+            pr.say(f"   event {event.name} for prospect {event.prospect_id}{where}")
+
+
+def _calendar_text(mail: Any) -> str | None:
+    """The inline text/calendar part of an e-mail, decoded, or None."""
+    for part in mail.walk():
+        if part.get_content_type() == "text/calendar" and not part.get_filename():
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                return data.decode("utf-8", "replace")
+    return None
+
+
+def _ics_value(text: str, name: str) -> str:
+    """The value of the first ``NAME:`` line of an iCalendar text (folded lines joined)."""
+    unfolded = text.replace("\r\n ", "").replace("\n ", "")
+    for line in unfolded.splitlines():
+        if line.startswith(f"{name}:"):
+            return line.split(":", 1)[1].strip()
+    return ""
 
 
 def _write_ics_from_outbox(out: Path) -> None:

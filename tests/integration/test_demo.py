@@ -196,3 +196,17 @@ def test_resuming_continues_the_same_campaign(tmp_path: Path) -> None:
     assert after["tables"]["activities"] > before["tables"]["activities"]
     with sqlite3.connect(out / "crm.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_answers_come_back_through_the_folder_inbox(first: DemoRun) -> None:
+    inbox = sorted((first.out / "inbox").glob("*.eml"))
+    assert len(inbox) == 3
+    with sqlite3.connect(first.out / "crm.db") as db:
+        (processed,) = db.execute("SELECT count(*) FROM inbound_messages").fetchone()
+        names = sorted(name for (name,) in db.execute("SELECT name FROM events"))
+        (undeliverable,) = db.execute(
+            "SELECT count(*) FROM address_statuses WHERE suppressed IS NOT NULL"
+        ).fetchone()
+    assert processed == 3
+    assert names == ["appointment_declined", "bounce"]
+    assert undeliverable == 1

@@ -40,6 +40,7 @@ The TOML format (JSON has the same shape)::
     steps = ["call", "call_back", "send_info", "make_appointment"]
     close_reasons = ["not_interested"]
     exit_on = ["won", "reply", "unsubscribe"]   # events that stop automatic steps
+    on_appointment_lost = "make_appointment"    # booked again when the contact cancels/declines
 
     [procedures.standard.matrix.marketeer]
     START = ["call"]                    # what may begin a procedure (nothing done yet)
@@ -157,6 +158,7 @@ _PROCEDURE = (
     "corrections",
     "close_reasons",
     "exit_on",
+    "on_appointment_lost",
 )
 _DICTIONARY = ("label", "choices")
 
@@ -491,6 +493,7 @@ def _read_procedure(r: _Reader, key: str, t: Mapping[str, Any]) -> Procedure:
         corrections,
         r.texts(t, "close_reasons", where) or (),
         r.texts(t, "exit_on", where) or (),
+        r.text(t, "on_appointment_lost", where),
     )
 
 
@@ -740,6 +743,8 @@ def _dump_procedure(p: Procedure) -> dict[str, Any]:
     }
     if p.exit_on:
         out["exit_on"] = list(p.exit_on)
+    if p.on_appointment_lost is not None:
+        out["on_appointment_lost"] = p.on_appointment_lost
     return out
 
 

@@ -138,6 +138,11 @@ class Procedure:
         exit_on: the events that take a prospect out of the automatic
             sequence (:data:`~crm_procedures.procedures.cadence.EXIT_EVENTS`):
             afterwards no automatic step of it is performed.
+        on_appointment_lost: the ``make_appointment`` step that becomes
+            available again when the appointment it booked is cancelled or
+            declined by the contact (the history records a correction that
+            withdraws the booking); ``None``: a lost appointment changes
+            nothing in the procedure.
 
     The constructor does not validate; use
     :func:`~crm_procedures.procedures.validation.validate` (loading does).
@@ -156,6 +161,7 @@ class Procedure:
     )
     close_reasons: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     exit_on: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    on_appointment_lost: str | None = None
     _next: dict[tuple[str, str | None], frozenset[str]] = attrs.field(
         init=False, eq=False, repr=False, hash=False
     )

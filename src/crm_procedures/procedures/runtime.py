@@ -35,6 +35,7 @@ from crm_procedures.procedures.procedure import Procedure
 
 __all__ = [
     "allowed_next",
+    "appointment_lost",
     "close",
     "close_change",
     "correct",
@@ -264,6 +265,70 @@ def correct(
         role=role,
         step=step,
         supersedes=supersedes_seq,
+        note=note,
+    )
+    _append(prospect, entry)
+    prospect.last_step = _recompute_last_step(prospect)
+    return entry
+
+
+def appointment_lost(
+    procedure: Procedure,
+    prospect: Prospect,
+    actor: UserId,
+    at: datetime,
+    why: str,
+    note: str = "",
+) -> HistoryEntry | None:
+    """The appointment a step booked was cancelled or declined: make that step available again.
+
+    When the procedure names an ``on_appointment_lost`` step and the
+    prospect's last step is that step (nothing happened since the booking),
+    a correction entry withdraws the booking entry: ``last_step`` returns to
+    the step before it, from which the matrix allowed the booking, so it is
+    allowed again. ``why`` (``appointment_cancelled``, ``appointment_declined``)
+    is the entry's ``detail``, ``note`` says what happened. The role of the
+    correction is the role that booked. Returns the entry, or ``None`` when
+    nothing changed (no such step, the prospect is not running, or it moved
+    on since the booking).
+
+    Raises:
+        InvalidInput: ``at`` is naive, ``actor`` or ``why`` is empty, or
+            ``note`` breaks the note rule.
+    """
+    _check_time(at)
+    _check_actor(actor, note)
+    if not isinstance(why, str) or not why:
+        raise InvalidInput("why", "must say why the appointment was lost", why)
+    step = procedure.on_appointment_lost
+    if step is None or prospect.status is not _RUNNING or prospect.last_step != step:
+        return None
+    superseded = {
+        e.supersedes
+        for e in prospect.history
+        if e.kind is EntryKind.CORRECTION and e.supersedes is not None
+    }
+    booking = next(
+        (
+            e
+            for e in reversed(prospect.history)
+            if e.kind in (EntryKind.STEP, EntryKind.CORRECTION)
+            and e.seq not in superseded
+            and e.step == step
+        ),
+        None,
+    )
+    if booking is None:
+        return None
+    entry = HistoryEntry(
+        _next_seq(prospect),
+        EntryKind.CORRECTION,
+        at,
+        actor,
+        role=booking.role,
+        step=None,
+        supersedes=booking.seq,
+        detail=why,
         note=note,
     )
     _append(prospect, entry)

@@ -47,6 +47,8 @@ correction-unknown-role    a correction right names an undefined role
 empty-close-reasons [err]  a procedure has no close reasons (it could never close)
 unknown-close-reason [err] a close reason is not in the ``close_reason`` list
 invalid-version [error]    a version below 1 or above :data:`MAX_VERSION`
+lost-not-booking [error]   ``on_appointment_lost`` names a step that is not a
+                           ``make_appointment`` step
 ========================== =====================================================
 
 The time rules (due rules, calendars, send windows, automatic steps, exit
@@ -437,6 +439,19 @@ def _check_procedure(
                     "unknown-close-reason",
                     f"close reason {reason!r} is not a choice of the close_reason list",
                     f"{base}.close_reasons[{i}]",
+                )
+            )
+
+    lost = procedure.on_appointment_lost
+    if lost is not None:
+        where = f"{base}.on_appointment_lost"
+        if check_ref(lost, where) and lost in defined and defined[lost].kind != MAKE_APPOINTMENT:
+            out.append(
+                Finding(
+                    "lost-not-booking",
+                    f"step {lost!r} books no appointment (kind {defined[lost].kind!r}); "
+                    "name the make_appointment step to perform again",
+                    where,
                 )
             )
 

@@ -11,8 +11,14 @@ sent for an appointment that was not stored, nor lost for one that was (X4).
   ``allow_conflicts=True`` (double booking is the caller's decision).
 * :func:`reschedule` keeps the UID and raises the SEQUENCE, so calendar
   clients update the entry they have instead of adding a second one.
-* :func:`cancel` marks the appointment cancelled, raises the SEQUENCE and
-  sends ``METHOD:CANCEL`` with the same UID.
+* :func:`cancel` marks the appointment cancelled, raises the SEQUENCE,
+  sends ``METHOD:CANCEL`` with the same UID and raises the event
+  ``appointment_cancelled`` (stored, and handed to ``on_event`` after the
+  commit).
+
+With ``Context.calendar_channel`` (a ``CrmApp`` with a calendar) each of
+these also records a ``calendar`` outbox message (key UID + SEQUENCE) that
+the dispatcher hands to the configured calendar: publish, or cancel.
 * :func:`agenda` lists an employee's occurrences in a window, recurring
   appointments expanded (``dateutil.rrule``, in the appointment's own time
   zone, so a weekly 10:00 stays at 10:00 across daylight-saving changes;
@@ -49,6 +55,7 @@ from crm_procedures.errors import (
     StaleCalendarReply,
 )
 from crm_procedures.ids import AppointmentId, ContactId, ProjectId, ProspectId, RelationId, UserId
+from crm_procedures.inbound.kinds import CalendarReply
 from crm_procedures.model._checks import is_email, require_aware
 from crm_procedures.model.appointment import (
     EARLIEST,
@@ -68,9 +75,11 @@ from crm_procedures.model.appointment import (
 )
 from crm_procedures.model.audit import Change, diff
 from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.model.prospect import HistoryEntry
 from crm_procedures.model.users import User
-from crm_procedures.ports import ChangeFeed, UnitOfWork
-from crm_procedures.services.context import Context, resolve_viewer
+from crm_procedures.ports import ChangeFeed, InboundUnitOfWork, UnitOfWork
+from crm_procedures.procedures.events import APPOINTMENT_CANCELLED, APPOINTMENT_DECLINED, Event
+from crm_procedures.services.context import SYSTEM_USER, Context, resolve_viewer
 
 __all__ = [
     "AppointmentConflict",
@@ -79,12 +88,15 @@ __all__ = [
     "Occurrence",
     "agenda",
     "apply_calendar_changes",
+    "appointment_lost_in",
     "book_appointment",
     "book_appointment_in",
+    "calendar_key",
     "cancel",
     "conflicts",
     "occurrences",
     "record_attendee_reply",
+    "record_attendee_reply_in",
     "reschedule",
 ]
 
@@ -405,6 +417,35 @@ def _invitation(
     return message
 
 
+def calendar_key(appointment: Appointment) -> str:
+    """The outbox key of the ``calendar`` message for this UID and SEQUENCE."""
+    return f"calendar:{appointment.uid}:{appointment.sequence}"
+
+
+def _calendar(
+    ctx: Context, uow: UnitOfWork, appointment: Appointment, action: str, now: datetime
+) -> OutboxMessage | None:
+    """Record the ``calendar`` channel message that publishes or cancels ``appointment``.
+
+    Only when the installation has a calendar (``ctx.calendar_channel``); the
+    key is UID + SEQUENCE, so recording it again adds nothing.
+    """
+    if not ctx.calendar_channel:
+        return None
+    from crm_procedures.serialization import unstructure
+
+    message = OutboxMessage(
+        id=ctx.new_id(),
+        key=calendar_key(appointment),
+        channel="calendar",
+        payload={"action": action, "appointment": unstructure(appointment)},
+        created_at=now,
+        due_at=now,
+    )
+    uow.outbox.add(message)
+    return message
+
+
 def _audit(
     uow: UnitOfWork,
     actor: str,
@@ -574,6 +615,7 @@ def book_appointment_in(
     stored = uow.appointments.add(appointment)
     _audit(uow, viewer.user_id, None, stored, now, "create")
     invitation = _invitation(ctx, uow, stored, "REQUEST", now)
+    _calendar(ctx, uow, stored, "publish", now)
     return BookingResult(stored, tuple(found), invitation)
 
 
@@ -650,6 +692,7 @@ def reschedule(
         stored = uow.appointments.save(new)
         _audit(uow, viewer.user_id, old, stored, now, "reschedule")
         invitation = _invitation(ctx, uow, stored, "REQUEST", now)
+        _calendar(ctx, uow, stored, "publish", now)
         if people is not None:
             removed = {a.email.lower() for a in old.attendees} - {
                 a.email.lower() for a in stored.attendees
@@ -688,8 +731,84 @@ def cancel(ctx: Context, actor: str, appointment_id: str) -> Appointment:
         stored = uow.appointments.save(new)
         _audit(uow, viewer.user_id, old, stored, now, "cancel")
         _invitation(ctx, uow, stored, "CANCEL", now)
+        _calendar(ctx, uow, stored, "cancel", now)
+        events = _cancelled_event(uow, stored, viewer.user_id, now)
+        appointment_lost_in(
+            uow,
+            ctx,
+            stored,
+            APPOINTMENT_CANCELLED,
+            f"appointment {stored.title!r} of {stored.start.isoformat()} cancelled "
+            f"by {viewer.user_id}",
+            viewer.user_id,
+        )
         uow.commit()
+    if events:
+        from crm_procedures.services.inbound import hand_out_events
+
+        hand_out_events(ctx, events)
     return stored
+
+
+def appointment_lost_in(
+    uow: UnitOfWork,
+    ctx: Context,
+    appointment: Appointment,
+    why: str,
+    note: str,
+    actor: str = SYSTEM_USER,
+) -> HistoryEntry | None:
+    """Feed a cancelled or declined appointment back into its prospect's procedure.
+
+    Inside the caller's unit of work: when the appointment belongs to a
+    prospect whose procedure names an ``on_appointment_lost`` step and the
+    prospect is still right after that booking, a correction entry (``detail``
+    = ``why``, ``note`` = what happened) withdraws the booking, so the matrix
+    allows the step again (:func:`~crm_procedures.procedures.runtime.appointment_lost`).
+    Returns the entry, or ``None`` when the procedure is not affected.
+    """
+    if appointment.prospect_id is None:
+        return None
+    prospect = uow.prospects.find(appointment.prospect_id)
+    if prospect is None:
+        return None
+    project = uow.projects.find(prospect.project_id)
+    if project is None or project.procedure is None or project.procedure_version is None:
+        return None
+    from crm_procedures.procedures import runtime
+    from crm_procedures.services.campaigns import _procedure_of
+
+    try:
+        _defs, procedure = _procedure_of(ctx, uow, project)
+    except (InvalidInput, NotFound):
+        return None
+    entry = runtime.appointment_lost(
+        procedure, prospect, UserId(actor), ctx.now(), why, note[:2000]
+    )
+    if entry is not None:
+        uow.prospects.save(prospect)
+    return entry
+
+
+def _cancelled_event(
+    uow: UnitOfWork, appointment: Appointment, actor: str, now: datetime
+) -> list[Event]:
+    """Store the event ``appointment_cancelled`` (when the store keeps events)."""
+    if not isinstance(uow, InboundUnitOfWork):
+        return []
+    event = Event(
+        APPOINTMENT_CANCELLED,
+        appointment.prospect_id,
+        now,
+        {
+            "appointment_id": appointment.id,
+            "uid": appointment.uid,
+            "sequence": str(appointment.sequence),
+            "actor": actor,
+        },
+        id=f"{APPOINTMENT_CANCELLED}:{appointment.uid}",
+    )
+    return [event] if uow.events.add(event) else []
 
 
 def agenda(
@@ -801,8 +920,69 @@ def record_attendee_reply(
         replies = (*(r for r in old.replies if r.attendee != reply.attendee), reply)
         stored = uow.appointments.save(attrs.evolve(old, replies=replies))
         _audit(uow, reply.attendee, old, stored, now, f"reply:{reply.partstat.value}")
+        _declined_by_contact(uow, ctx, stored, reply)
         uow.commit()
     return stored
+
+
+def record_attendee_reply_in(
+    uow: UnitOfWork, ctx: Context, appointment: Appointment, reply: CalendarReply
+) -> Appointment:
+    """:func:`record_attendee_reply` inside the caller's unit of work, for :func:`process_inbox`.
+
+    The default ``attendee_replies`` of
+    :func:`~crm_procedures.services.inbound.process_inbox`: the answer is
+    stored on ``appointment`` (as the store holds it) together with the
+    inbound message's own changes. Never raises for what an attendee sent:
+    an answer to an older version, to a version never sent, from an address
+    not invited, or with another PARTSTAT than the three changes nothing
+    (the calendar reply activity still records what came). Returns the
+    appointment as stored afterwards.
+
+    Raises:
+        InvalidInput: ``appointment`` or ``reply`` is not what the names say.
+    """
+    if not isinstance(appointment, Appointment):
+        raise InvalidInput("appointment", "must be an Appointment", type(appointment).__name__)
+    if not isinstance(reply, CalendarReply):
+        raise InvalidInput("reply", "must be a CalendarReply", type(reply).__name__)
+    current = uow.appointments.by_uid(appointment.uid) or appointment
+    try:
+        answer = AttendeeReply(reply.attendee, reply.partstat, reply.sequence)
+    except InvalidInput:
+        return current
+    if (
+        answer.partstat not in _ANSWERS
+        or current.cancelled
+        or reply.sequence != current.sequence
+        or all(a.email.lower() != answer.attendee for a in current.attendees)
+        or current.reply_of(answer.attendee) == answer
+    ):
+        return current
+    replies = (*(r for r in current.replies if r.attendee != answer.attendee), answer)
+    stored = uow.appointments.save(attrs.evolve(current, replies=replies))
+    _audit(uow, answer.attendee, current, stored, ctx.now(), f"reply:{answer.partstat.value}")
+    _declined_by_contact(uow, ctx, stored, answer)
+    return stored
+
+
+def _declined_by_contact(
+    uow: UnitOfWork, ctx: Context, appointment: Appointment, answer: AttendeeReply
+) -> None:
+    """A decline by the appointment's contact feeds back into the procedure."""
+    if answer.partstat is not PartStat.DECLINED or appointment.contact_id is None:
+        return
+    contact = uow.contacts.find(appointment.contact_id)
+    if contact is None or not contact.email or contact.email.lower() != answer.attendee:
+        return
+    appointment_lost_in(
+        uow,
+        ctx,
+        appointment,
+        APPOINTMENT_DECLINED,
+        f"{answer.attendee} declined appointment {appointment.title!r} of "
+        f"{appointment.start.isoformat()}",
+    )
 
 
 @attrs.frozen

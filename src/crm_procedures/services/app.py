@@ -52,7 +52,8 @@ class CrmApp:
         clock: where time comes from.
         definitions: procedures, templates, dictionaries (see ``load_definitions``).
         mailer: delivers e-mail from the outbox (optional until you dispatch).
-        calendar: publishes appointments (optional).
+        calendar: publishes appointments (optional); with one, booking, moving and
+            cancelling also record a ``calendar`` outbox message for it.
         blobs: document content (optional).
         language: the installation's default language (en, nl, pl).
         sender_email: the installation's address: the From of every e-mail,
@@ -115,6 +116,7 @@ class CrmApp:
             unsubscribe_url=self.unsubscribe_url,
             unsubscribe_secret=self.unsubscribe_secret,
             soft_bounce_limit=self.soft_bounce_limit,
+            calendar_channel=self.calendar is not None,
         )
 
     @property

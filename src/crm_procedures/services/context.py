@@ -56,6 +56,11 @@ class Context:
         unsubscribe_secret: the installation's secret for unsubscribe tokens
             (at least 16 bytes).
         soft_bounce_limit: soft delivery failures after which an address is suppressed.
+        calendar_channel: booking, moving and cancelling an appointment also
+            record a ``calendar`` outbox message (UID + SEQUENCE as key) that
+            the dispatcher hands to the configured
+            :class:`~crm_procedures.ports.Calendar` (``CrmApp`` sets it when it
+            has a calendar).
     """
 
     store: Store
@@ -71,6 +76,7 @@ class Context:
     unsubscribe_url: str | None = None
     unsubscribe_secret: bytes | None = attrs.field(default=None, repr=False)
     soft_bounce_limit: int = 3
+    calendar_channel: bool = False
 
     def now(self) -> datetime:
         """The clock's time, checked to be timezone-aware."""

@@ -20,9 +20,11 @@ What applying does, by kind:
   failure suppresses it, soft failures are counted and suppress it at
   ``Context.soft_bounce_limit``), the sent e-mail it answers is linked and
   the event ``bounce`` raised;
-* **calendar reply**: recorded as an activity on the appointment's relation
-  (and through ``attendee_replies``, when given, on the appointment itself);
-  a decline raises ``appointment_declined``;
+* **calendar reply**: the attendee's PARTSTAT is stored on the appointment
+  (:func:`~crm_procedures.services.agenda.record_attendee_reply_in`, or the
+  ``attendee_replies`` given; an answer to an older SEQUENCE changes nothing)
+  and recorded as an activity on the appointment's relation; a decline
+  raises ``appointment_declined``;
 * **calendar counter** and anything that matched nothing: kept for a person
   (:func:`unmatched_messages`, :func:`resolve`), never dropped.
 
@@ -101,6 +103,7 @@ __all__ = [
     "AttendeeReplies",
     "InboxRun",
     "check_sendable",
+    "hand_out_events",
     "inbound_of",
     "is_suppressed",
     "process_inbox",
@@ -324,7 +327,7 @@ def unsubscribe(ctx: Context, token: str) -> Event:
         added = records.events.add(event)
         uow.commit()
     if added:
-        _hand_out(ctx, [event])
+        hand_out_events(ctx, [event])
     return event
 
 
@@ -404,7 +407,9 @@ def process_inbox(
     Each message is applied in its own unit of work together with the
     inbox's new position (stored under ``name``); a message whose Message-ID
     was applied before only moves the position on. Events go to
-    ``ctx.on_event`` after each commit.
+    ``ctx.on_event`` after each commit. ``attendee_replies`` stores a
+    calendar answer on its appointment inside that unit of work; by default
+    :func:`~crm_procedures.services.agenda.record_attendee_reply_in`.
 
     Raises:
         InboxUnavailable: the inbox cannot be read (nothing changed; poll again).
@@ -464,7 +469,7 @@ def process_message(
                 raise
             continue
         if events:
-            _hand_out(ctx, events)
+            hand_out_events(ctx, events)
         return outcome, events
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -508,7 +513,8 @@ def _apply_once(
     return outcome, events
 
 
-def _hand_out(ctx: Context, events: Sequence[Event]) -> None:
+def hand_out_events(ctx: Context, events: Sequence[Event]) -> None:
+    """Hand committed events to ``ctx.on_event``; a failing hook is reported as a warning."""
     hook = ctx.on_event
     if hook is None:
         return
@@ -744,6 +750,10 @@ class _Applier:
             )
         if self.attendee_replies is not None:
             self.attendee_replies(self.uow, self.ctx, appointment, result)
+        else:
+            from crm_procedures.services.agenda import record_attendee_reply_in
+
+            record_attendee_reply_in(self.uow, self.ctx, appointment, result)
         comment = f"\n{result.comment}" if result.comment else ""
         activity = Activity(
             id=ActivityId(self.ctx.new_id()),

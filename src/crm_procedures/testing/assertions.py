@@ -302,7 +302,9 @@ def invitations(target: Any) -> list[Invitation]:
     :func:`sent_messages`.
 
     Looks at e-mails carrying a ``text/calendar`` part and at outbox
-    messages of the ``calendar`` channel.
+    messages of the ``calendar`` channel; a ``calendar`` message of a UID,
+    SEQUENCE and METHOD that an e-mail invitation already carries is the same
+    invitation published to a calendar and is not listed twice.
     """
     store, _mailer = _sources(target)
     out: list[Invitation] = []
@@ -316,10 +318,13 @@ def invitations(target: Any) -> list[Invitation]:
         if record.channel != "calendar" or not isinstance(data, dict):
             continue
         method = "CANCEL" if record.payload.get("action") == "cancel" else "REQUEST"
+        uid, sequence = str(data.get("uid", "")), int(data.get("sequence", 0))
+        if any(i.uid == uid and i.sequence == sequence and i.method == method for i in out):
+            continue
         out.append(
             Invitation(
-                str(data.get("uid", "")),
-                int(data.get("sequence", 0)),
+                uid,
+                sequence,
                 method,
                 (),
                 str(data.get("title", "")),
