@@ -125,10 +125,11 @@ class MemoryStore:
 
     Safe to share between threads: units of work run concurrently and their
     commits are serialised by a lock, with optimistic version checks.
-    Capabilities: ``fulltext`` (keyword search of visit reports), ``dump``, ``threads``.
+    Capabilities: ``fulltext`` (keyword search of visit reports), ``dump``, ``threads``,
+    ``cadence``.
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext", "dump", "threads"})
+    capabilities: frozenset[str] = frozenset({"fulltext", "dump", "threads", "cadence"})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

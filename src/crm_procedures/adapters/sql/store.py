@@ -327,10 +327,11 @@ class SqlStore:
     Create it with :func:`open_store`. Thread-safe: each unit of work uses its
     own connection (an in-memory SQLite database has one connection, so its
     units of work take turns). Capabilities: ``fulltext`` (keyword search of
-    visit reports through FTS5 or a ``tsvector`` index), ``durable``, ``dump``, ``threads``.
+    visit reports through FTS5 or a ``tsvector`` index), ``durable``, ``dump``, ``threads``,
+    ``cadence``.
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext", "durable", "dump", "threads"})
+    capabilities: frozenset[str] = frozenset({"fulltext", "durable", "dump", "threads", "cadence"})
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -16,6 +16,7 @@ CAPABILITIES = {
     "dump": "store.dump() returns every committed record as plain, comparable data",
     "fulltext": "visit_reports.search(keyword=...) finds reports by the words they hold",
     "threads": "one store object may be used by several threads at once",
+    "cadence": "prospects keep due fields; due, claim_due and the leases work (T1, T2)",
 }
 """The capability flags a store may declare in its ``capabilities`` attribute.
 
