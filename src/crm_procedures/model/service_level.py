@@ -3,7 +3,7 @@
 Plain, immutable data, and the reference computation over prospects that a
 store without its own queries falls back on (the memory store does; the SQL
 store counts the same numbers with ``GROUP BY`` and window functions in
-:mod:`crm_procedures.adapters.sql.service_level`, and the tests check that the
+:mod:`crm_procedures.adapters.sql._service_level`, and the tests check that the
 two agree).
 
 What is counted, per step of a project:
@@ -42,14 +42,9 @@ __all__ = [
     "StepRow",
     "TemplateRow",
     "effective_steps",
-    "nearest_rank",
-    "outcome_of",
     "overdue_rows",
-    "sort_overdue",
     "step_analytics",
-    "step_rows",
     "template_rows",
-    "template_table",
 ]
 
 
@@ -121,7 +116,7 @@ class TemplateRow:
     exited: int
 
 
-def nearest_rank(ordered: Sequence[int], numerator: int, denominator: int) -> int | None:
+def _nearest_rank(ordered: Sequence[int], numerator: int, denominator: int) -> int | None:
     """The nearest-rank percentile ``numerator / denominator`` of sorted ``ordered``."""
     n = len(ordered)
     if n == 0:
@@ -158,15 +153,15 @@ def _end(prospect: Prospect) -> str:
     return "waiting"
 
 
-def step_rows(counts: dict[str, dict[str, int]], times: dict[str, list[int]]) -> list[StepRow]:
+def _step_rows(counts: dict[str, dict[str, int]], times: dict[str, list[int]]) -> list[StepRow]:
     """Rows from visit counts per step (``reached``, ``moved_on``, ...) and
     time-in-step samples in microseconds, ordered by step key."""
     out: list[StepRow] = []
     for step in sorted(counts):
         c = counts[step]
         ordered = sorted(times.get(step, ()))
-        median = nearest_rank(ordered, 1, 2)
-        p90 = nearest_rank(ordered, 9, 10)
+        median = _nearest_rank(ordered, 1, 2)
+        p90 = _nearest_rank(ordered, 9, 10)
         out.append(
             StepRow(
                 step,
@@ -197,7 +192,7 @@ def step_analytics(prospects: Iterable[Prospect]) -> list[StepRow]:
                 times[step].append(_micros(visits[i + 1].at - entry.at))
             else:
                 c[_end(prospect)] += 1
-    return step_rows(counts, times)
+    return _step_rows(counts, times)
 
 
 def overdue_rows(prospects: Iterable[Prospect], now: datetime) -> list[OverdueRow]:
@@ -219,10 +214,10 @@ def overdue_rows(prospects: Iterable[Prospect], now: datetime) -> list[OverdueRo
         key = (None if p.owner is None else str(p.owner), p.due_step)
         n, oldest = found.get(key, (0, p.next_due_at))
         found[key] = (n + 1, min(oldest, p.next_due_at))
-    return sort_overdue(OverdueRow(o, s, n, t) for (o, s), (n, t) in found.items())
+    return _sort_overdue(OverdueRow(o, s, n, t) for (o, s), (n, t) in found.items())
 
 
-def sort_overdue(rows: Iterable[OverdueRow]) -> list[OverdueRow]:
+def _sort_overdue(rows: Iterable[OverdueRow]) -> list[OverdueRow]:
     """Overdue rows by owner (nobody last), then step."""
     return sorted(rows, key=lambda r: (r.owner is None, r.owner or "", r.step))
 
@@ -248,7 +243,7 @@ def template_rows(
             o[_outcome(p.status.value, p.stage.value)] += 1
             if p.sequence_exit is not None:
                 o["exited"] += 1
-    return template_table(templates, sent, outcome)
+    return _template_table(templates, sent, outcome)
 
 
 def _outcome(status: str, stage: str) -> str:
@@ -259,12 +254,12 @@ def _outcome(status: str, stage: str) -> str:
     return "running"
 
 
-def outcome_of(status: str, stage: str) -> str:
+def _outcome_of(status: str, stage: str) -> str:
     """``won``, ``closed`` or ``running`` for a prospect's status and stage."""
     return _outcome(status, stage)
 
 
-def template_table(
+def _template_table(
     templates: dict[str, tuple[str, ...]],
     sent: dict[str, int],
     outcome: dict[str, dict[str, int]],

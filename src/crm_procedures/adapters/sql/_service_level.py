@@ -26,15 +26,16 @@ from sqlalchemy.orm import aliased
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.adapters._common import EPOCH, utc_us
 from crm_procedures.adapters.sql import schema as s
+from crm_procedures.model._checks import require_aware
 from crm_procedures.model.prospect import EntryKind, ProspectStatus, RelationStage
 from crm_procedures.model.service_level import (
     OverdueRow,
     StepRow,
     TemplateRow,
-    outcome_of,
-    sort_overdue,
-    step_rows,
-    template_table,
+    _outcome_of,
+    _sort_overdue,
+    _step_rows,
+    _template_table,
 )
 
 __all__ = ["overdue_work", "step_analytics", "template_results"]
@@ -55,7 +56,7 @@ def overdue_work(
     """Overdue steps people must perform, per owner and step."""
     where = [
         _P.status == ProspectStatus.RUNNING.value,
-        _P.next_due_key < utc_us(now),
+        _P.next_due_key < utc_us(require_aware(now, "now")),
         _P.due_automatic == False,  # noqa: E712 (SQL, not Python)
         _P.due_step.is_not(None),
         *_visible(viewer),
@@ -67,7 +68,7 @@ def overdue_work(
         .where(*where)
         .group_by(_P.owner, _P.due_step)
     )
-    return sort_overdue(
+    return _sort_overdue(
         OverdueRow(
             None if owner is None else str(owner),
             str(step),
@@ -157,7 +158,7 @@ def step_analytics(uow: Any, project_id: str, viewer: Viewer | None) -> list[Ste
         .group_by(ranked.c.step)
     )
     times: dict[str, list[int]] = {}
-    rows = step_rows(counts, times)
+    rows = _step_rows(counts, times)
     found = {str(step): (median, p90) for step, median, p90 in uow.execute(pct_q)}
     out: list[StepRow] = []
     for row in rows:
@@ -209,7 +210,7 @@ def template_results(
             o = outcome[template]
             for status, stage, exited, n in uow.execute(grouped):
                 o["prospects"] += int(n)
-                o[outcome_of(str(status), str(stage))] += int(n)
+                o[_outcome_of(str(status), str(stage))] += int(n)
                 if exited:
                     o["exited"] += int(n)
-    return template_table(templates, sent, outcome)
+    return _template_table(templates, sent, outcome)
