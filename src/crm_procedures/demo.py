@@ -7,7 +7,12 @@ marketeers, a client and a project leader through the procedure over
 simulated days: calls, call backs, information e-mails, appointments with
 invitations, a client calling after an appointment, a project leader's
 correction, closings with reasons, a refused move and a concurrent edit that
-is detected. It then dispatches the outbox into ``outbox/*.eml`` and
+is detected. The campaign has a cadence: every prospect has an owner among
+the marketeers, who work their own due lists; a call in which the contact
+asked for information makes the scheduler send the information e-mail two
+business days later (Dutch holidays), the call back falls due three business
+days after that, and the report ends with the overdue work per marketeer.
+It then dispatches the outbox into ``outbox/*.eml`` and
 ``agenda/*.ics``, lets answers come back through a folder inbox
 (``inbox/*.eml``: an accepted and a declined invitation and one bounce) and
 writes a report.
@@ -285,7 +290,7 @@ def run_demo(
     # 1. The procedure, from TOML, validated and pictured.
     toml_file = resources.files("crm_procedures").joinpath("data/standard.toml")
     with resources.as_file(toml_file) as toml_path:
-        defs = load_definitions(toml_path)
+        defs = _with_cadence(load_definitions(toml_path))
     findings = validate(defs)
     errors = [f for f in findings if f.severity == "error"]
     proc = defs.procedure("standard")
@@ -293,6 +298,11 @@ def run_demo(
         f"\n1. Loaded the standard procedure from {toml_file.name}: "
         f"{len(proc.steps)} steps, roles {', '.join(proc.roles)}; "
         f"validation: {len(errors)} errors, {len(findings) - len(errors)} warnings"
+    )
+    pr.say(
+        "   with a cadence: the information e-mail goes out by itself two business days "
+        "after a call that asked for it, the call back is due three business days later "
+        f"(Dutch holidays: {_HOLIDAY_SOURCE()})"
     )
     (out / "procedure.mmd").write_text(render.mermaid(proc), encoding="utf-8")
     (out / "procedure.dot").write_text(render.dot(proc), encoding="utf-8")
@@ -368,6 +378,102 @@ def run_demo(
     return 0 if ok == "ok" else 1
 
 
+# Dutch public holidays as the `holidays` package gives them: the demo's calendar
+# lists them too, so that it runs the same without the optional package.
+_NL_HOLIDAYS = [
+    "2026-01-01", "2026-04-03", "2026-04-05", "2026-04-06", "2026-04-27", "2026-05-14",
+    "2026-05-24", "2026-05-25", "2026-12-25", "2026-12-26", "2027-01-01", "2027-03-26",
+    "2027-03-28", "2027-03-29", "2027-04-27", "2027-05-06", "2027-05-16", "2027-05-17",
+    "2027-12-25", "2027-12-26",
+]  # fmt: skip
+
+
+def _HOLIDAY_SOURCE() -> str:
+    try:
+        import holidays  # noqa: F401
+    except ModuleNotFoundError:
+        return "listed in the definitions; the holidays package is not installed"
+    return "the holidays package, and the same dates listed in the definitions"
+
+
+def _with_cadence(defs: Any) -> Any:
+    """The standard procedure with time in it (issue 18's demo).
+
+    A marketeer's call that asked for information is registered as
+    ``info_asked``; two business days later the scheduler sends the
+    information e-mail (``send_info``, automatic, inside office hours), and
+    the call back falls due three business days after the last step. Every
+    released prospect is due for its first call at once. The campaign leaves
+    the automatic sequence when it is won, closed or an appointment is booked.
+    """
+    from crm_procedures.procedures.definitions import dump_definitions, load_definitions
+
+    data = dump_definitions(defs)
+    data["time_zone"] = "Europe/Amsterdam"
+    data["calendars"] = {"nl": {"country": "NL", "holidays": list(_NL_HOLIDAYS)}}
+    steps = data["steps"]
+    steps["call"]["due"] = {"after": "enrolment", "minutes": 0}
+    steps["call_back"]["due"] = {"business_days": 3, "calendar": "nl"}
+    steps["info_asked"] = {
+        "name": "Call: information asked",
+        "description": "A call in which the contact asked for the information e-mail.",
+    }
+    steps["send_info"].update(
+        automatic=True,
+        due={"business_days": 2, "calendar": "nl"},
+        send_window={
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "from": "09:00",
+            "to": "17:00",
+            "calendar": "nl",
+        },
+    )
+    proc = data["procedures"]["standard"]
+    proc["steps"] = [
+        "call",
+        "info_asked",
+        "call_back",
+        "send_info",
+        "make_appointment",
+        "client_call",
+    ]
+    proc["exit_on"] = ["won", "closed", "appointment_booked"]
+    marketeer = proc["matrix"]["marketeer"]
+    for row, targets in list(marketeer.items()):
+        marketeer[row] = sorted({"info_asked" if s == "send_info" else s for s in targets})
+    marketeer["info_asked"] = ["call_back", "send_info"]
+    # The project leader corrects (a correction right, not a move) and marks wins;
+    # moves of theirs after every step would make work due for them all the time.
+    proc["matrix"]["project_leader"] = {}
+    return load_definitions(data)
+
+
+def _run_scheduler(
+    ctx: Any, campaigns: Any, project_id: str, stats: Counter[str], clock: Any
+) -> None:
+    """Perform the automatic steps due now; a refused e-mail becomes a call back."""
+    from crm_procedures.services import scheduler
+
+    while True:
+        run = scheduler.run_due(ctx, clock.now(), limit=200, worker="demo")
+        stats["send_info"] += len(run.performed)
+        for pid, _reason in run.failed:
+            # No e-mail address on file: the owner calls back instead.
+            with ctx.store.unit_of_work() as uow:
+                owner = uow.prospects.get(pid).owner or "ann"
+            campaigns.perform_step(
+                ctx,
+                owner,
+                pid,
+                "call_back",
+                role="marketeer",
+                note="no e-mail address on file; called back instead",
+            )
+            stats["call_back"] += 1
+        if run.claimed < 200:
+            return
+
+
 def _all(app: Any, project_id: str) -> list[Prospect]:
     from crm_procedures.access.viewer import Viewer
 
@@ -413,6 +519,10 @@ def _campaign(
         pr.say(f"   {line.strip()}")
     released = campaigns.release(ctx, "pia", project.id)
     pr.say(f"   released {released} prospects (preparing -> running)")
+    from crm_procedures.services import cadence
+
+    owned = cadence.assign_owners(ctx, "pia", project.id, "marketeer")
+    pr.say(f"   gave {owned} prospects an owner, round robin between the marketeers")
     return str(project.id)
 
 
@@ -426,6 +536,8 @@ def _simulate(
     runtime: Any,
     clock: Any,
 ) -> Counter[str]:
+    from crm_procedures.services import cadence
+
     stats: Counter[str] = Counter()
     days = 10
     pr.say(f"\n3. Playing the campaign over {days} working days")
@@ -434,9 +546,18 @@ def _simulate(
         today = clock.now()
         while today.weekday() >= 5:
             today = clock.advance(days=1)
+        _run_scheduler(ctx, campaigns, project_id, stats, clock)
         done = 0
         for marketeer in ("ann", "bas"):
-            work = campaigns.worklist(ctx, marketeer, project_id, "marketeer", limit=40)
+            work = cadence.due_worklist(
+                ctx,
+                marketeer,
+                which="due_now",
+                project_id=project_id,
+                role="marketeer",
+                owner=marketeer,
+                limit=40,
+            )
             for p in work:
                 clock.advance(minutes=rng.randint(3, 9))
                 _marketeer_move(ctx, campaigns, marketeer, p, rng, stats, reasons, clock)
@@ -444,6 +565,7 @@ def _simulate(
                 pr.progress(f"day {day + 1} ({today:%a %d %b})", done, 80)
         if done < 80:
             pr.progress(f"day {day + 1} ({today:%a %d %b})", 80, 80)
+        _run_scheduler(ctx, campaigns, project_id, stats, clock)
         # The client calls prospects with an appointment, before and after it.
         for p in campaigns.worklist(ctx, "cor", project_id, "client", limit=6):
             try:
@@ -493,7 +615,7 @@ def _marketeer_move(
         elif roll < 0.45:
             step = "call_back"
         elif roll < 0.7:
-            step = "send_info"
+            step = "info_asked"  # the scheduler sends the e-mail two business days later
         else:
             step = "make_appointment"
         kwargs: dict[str, Any] = {}
@@ -593,6 +715,7 @@ def _show_conflict(
         expected_version=target.version,
         note="Ann calls back",
     )
+    stats["call_back"] += 1
     try:
         campaigns.perform_step(
             ctx,
@@ -756,10 +879,16 @@ def _write_ics_from_outbox(out: Path) -> None:
 
 
 def _report(app: Any, ctx: Any, out: Path, project_id: str, stats: Counter[str]) -> str:
-    from crm_procedures.services import reports
+    from crm_procedures.services import reports, service_level
 
     funnel = reports.funnel(ctx, "pia", project_id)
     employees = reports.employee_activity(ctx, "pia")
+    overdue = service_level.overdue_work(ctx, "pia", project_id=project_id)
+    overdue_lines = [
+        f"{row.owner or '(nobody)'}: {row.count} x {row.step}, "
+        f"oldest due {row.oldest.astimezone(ZONE):%a %d %b %H:%M}"
+        for row in overdue
+    ] or ["nothing overdue"]
     moves = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(stats.items()))
     text = "\n".join(
         [
@@ -770,6 +899,9 @@ def _report(app: Any, ctx: Any, out: Path, project_id: str, stats: Counter[str])
             "",
             "Per employee",
             reports.render_table(employees),
+            "",
+            "Overdue work per marketeer",
+            *overdue_lines,
         ]
     )
     (out / "report.txt").write_text(text + "\n", encoding="utf-8")

@@ -210,3 +210,48 @@ def test_answers_come_back_through_the_folder_inbox(first: DemoRun) -> None:
     assert processed == 3
     assert names == ["appointment_declined", "bounce"]
     assert undeliverable == 1
+
+
+def test_the_scheduler_sends_the_information_two_business_days_after_the_call(
+    first: DemoRun,
+) -> None:
+    from datetime import datetime
+
+    with sqlite3.connect(first.out / "crm.db") as db:
+        rows = db.execute(
+            "SELECT h.prospect_id, h.seq, h.step, h.at, h.actor FROM prospect_history h "
+            "WHERE h.kind = 'step' AND h.step IN ('info_asked', 'send_info') "
+            "ORDER BY h.prospect_id, h.seq"
+        ).fetchall()
+    asked: dict[str, datetime] = {}
+    sends = 0
+    for pid, _seq, step, at, actor in rows:
+        when = datetime.fromisoformat(at.split("[")[0])
+        if step == "info_asked":
+            asked[pid] = when
+            continue
+        sends += 1
+        assert actor == "system"
+        call = asked[pid]
+        # two business days later (the demo's weeks hold no Dutch holiday), office hours
+        assert when.weekday() < 5
+        assert 9 <= when.hour < 17
+        days = 0
+        day = call.date()
+        while day < when.date():
+            day = day.fromordinal(day.toordinal() + 1)
+            days += day.weekday() < 5
+        assert days >= 2, (call, when)
+    assert sends > 0
+    report = (first.out / "report.txt").read_text(encoding="utf-8")
+    assert "Overdue work per marketeer" in report
+
+
+def test_the_demo_runs_without_the_holidays_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "holidays", None)
+    run = demo(tmp_path / "no-holidays")
+    assert run.code == 0, run.printed

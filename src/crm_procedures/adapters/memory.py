@@ -132,10 +132,10 @@ class MemoryStore:
     Safe to share between threads: units of work run concurrently and their
     commits are serialised by a lock, with optimistic version checks.
     Capabilities: ``fulltext`` (keyword search of visit reports), ``dump``, ``threads``,
-    ``inbound`` (``uow.inbound`` and ``uow.events``).
+    ``inbound`` (``uow.inbound`` and ``uow.events``) and ``cadence``.
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext", "dump", "threads", "inbound"})
+    capabilities: frozenset[str] = frozenset({"fulltext", "dump", "threads", "inbound", "cadence"})
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

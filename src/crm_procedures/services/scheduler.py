@@ -87,9 +87,12 @@ def run_due(
 
     at = ctx.now() if now is None else require_aware(now, "now")
     name = worker or worker_name()
-    with ctx.store.unit_of_work() as uow:
-        ids = uow.prospects.claim_due(at, limit, name, lease_seconds)
-        uow.commit()
+    try:
+        with ctx.store.unit_of_work() as uow:
+            ids = uow.prospects.claim_due(at, limit, name, lease_seconds)
+            uow.commit()
+    except ConcurrencyConflict:
+        ids = []  # another scheduler's claim overlapped this one: the next run tries again
     performed: list[tuple[str, str]] = []
     deferred: list[str] = []
     skipped: list[str] = []
@@ -154,9 +157,12 @@ def run_due(
             skipped.append(pid)
         except CrmError as exc:
             failed.append((pid, str(exc)))
-            with ctx.store.unit_of_work() as uow:
-                uow.prospects.lease(pid, name, at, at + RETRY_AFTER)
-                uow.commit()
+            try:
+                with ctx.store.unit_of_work() as uow:
+                    uow.prospects.lease(pid, name, at, at + RETRY_AFTER)
+                    uow.commit()
+            except ConcurrencyConflict:
+                pass  # another scheduler holds it now: it retries in its own time
     return SchedulerRun(len(ids), tuple(performed), tuple(deferred), tuple(skipped), tuple(failed))
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm_procedures.adapters._common import check_limit, utc_us
 from crm_procedures.adapters.sql import schema as s
+from crm_procedures.errors import ConcurrencyConflict
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.prospect import Prospect, ProspectStatus
 
@@ -90,7 +91,17 @@ def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: f
         statement = statement.with_for_update(skip_locked=True, of=s.prospects)
     found = list(uow.execute(statement).scalars())
     until = utc_us(now + timedelta(seconds=lease_seconds))
-    return [pid for pid in found if set_lease(uow, pid, worker, at, until)]
+    return [pid for pid in found if _try_lease(uow, pid, worker, at, until)]
+
+
+def _try_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key: int) -> bool:
+    """:func:`set_lease`, or False when another worker's transaction changed the lease
+    row at the same time (PostgreSQL refuses the concurrent update): that worker has it."""
+    try:
+        with uow.savepoint():
+            return set_lease(uow, prospect_id, worker, now_key, until_key)
+    except ConcurrencyConflict:
+        return False
 
 
 def set_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key: int) -> bool:

@@ -391,6 +391,28 @@ class SqlReports:
         ids = [row[0] for row in self._uow.execute(q)]
         return [self._uow.prospects.get(pid) for pid in ids]
 
+    # -- the service level report (T1): adapters/sql/_service_level.py --
+
+    def overdue_work(self, now: datetime, project_id: str | None, viewer: Viewer | None) -> Any:
+        """Overdue work per owner and step, counted in the database."""
+        from crm_procedures.adapters.sql import _service_level as service_level
+
+        return service_level.overdue_work(self._uow, now, project_id, viewer)
+
+    def step_analytics(self, project_id: str, viewer: Viewer | None) -> Any:
+        """Visits and time in step per step, counted in the database."""
+        from crm_procedures.adapters.sql import _service_level as service_level
+
+        return service_level.step_analytics(self._uow, project_id, viewer)
+
+    def template_results(
+        self, project_id: str, viewer: Viewer | None, templates: dict[str, tuple[str, ...]]
+    ) -> Any:
+        """Sends and outcomes per e-mail template, counted in the database."""
+        from crm_procedures.adapters.sql import _service_level as service_level
+
+        return service_level.template_results(self._uow, project_id, viewer, templates)
+
 
 def _timestamptz() -> Any:
     from sqlalchemy.dialects.postgresql import TIMESTAMP

@@ -332,10 +332,12 @@ class SqlStore:
     own connection (an in-memory SQLite database has one connection, so its
     units of work take turns). Capabilities: ``fulltext`` (keyword search of
     visit reports through FTS5 or a ``tsvector`` index), ``durable``, ``dump``, ``threads``,
-    ``inbound`` (``uow.inbound`` and ``uow.events``).
+    ``inbound`` (``uow.inbound`` and ``uow.events``) and ``cadence``.
     """
 
-    capabilities: frozenset[str] = frozenset({"fulltext", "durable", "dump", "threads", "inbound"})
+    capabilities: frozenset[str] = frozenset(
+        {"fulltext", "durable", "dump", "threads", "inbound", "cadence"}
+    )
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

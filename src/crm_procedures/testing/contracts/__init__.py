@@ -18,16 +18,16 @@ one class::
 empty store. The suite calls it once per test and closes the store after the
 test. :class:`StoreContract` holds every suite; :class:`RepositoryContract`,
 :class:`UnitOfWorkContract`, :class:`OutboxContract`, :class:`QueryContract`,
-:class:`BoundaryContract`, :class:`FaultContract` and
-:class:`ConcurrencyContract` are the parts, for a host that runs them one by
-one.
+:class:`BoundaryContract`, :class:`FaultContract`,
+:class:`ConcurrencyContract` and :class:`CadenceContract` are the parts, for
+a host that runs them one by one.
 
 A store declares what it can do in its ``capabilities`` attribute (a set of
 names, see :data:`CAPABILITIES`). A missing capability never skips a test:
 the suite checks what the store promises instead (a keyword search refused
 with a named error without ``fulltext``; threads taking turns without
-``threads``; before/after comparisons read through the ports without
-``dump``).
+``threads``; the cadence calls refused by name without ``cadence``;
+before/after comparisons read through the ports without ``dump``).
 
 This package imports pytest: import it from tests only.
 """
@@ -42,6 +42,7 @@ import pytest
 from crm_procedures.ports import Store
 from crm_procedures.testing.contracts import (
     boundaries,
+    cadence,
     concurrency,
     faults,
     inbound,
@@ -63,6 +64,7 @@ from crm_procedures.testing.contracts.kinds import KIND_PARAMS, Kind
 __all__ = [
     "CAPABILITIES",
     "BoundaryContract",
+    "CadenceContract",
     "ConcurrencyContract",
     "FaultContract",
     "InboundContract",
@@ -153,6 +155,10 @@ class ConcurrencyContract(_Contract):
     """Threads performing steps on one prospect at once lose no update."""
 
 
+class CadenceContract(_Contract):
+    """Due lists, claims and leases of the prospects (the ``cadence`` capability)."""
+
+
 class InboundContract(_Contract):
     """Sent and processed Message-IDs, inbox positions, kept messages, addresses, events."""
 
@@ -165,6 +171,7 @@ _adopt(QueryContract, queries)
 _adopt(BoundaryContract, boundaries)
 _adopt(FaultContract, faults)
 _adopt(ConcurrencyContract, concurrency)
+_adopt(CadenceContract, cadence)
 
 
 class StoreContract(
@@ -176,5 +183,6 @@ class StoreContract(
     FaultContract,
     ConcurrencyContract,
     InboundContract,
+    CadenceContract,
 ):
     """Every store contract. Subclass it as ``Test...`` next to a ``crm_contract_store`` fixture."""

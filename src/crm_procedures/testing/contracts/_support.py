@@ -17,6 +17,7 @@ CAPABILITIES = {
     "fulltext": "visit_reports.search(keyword=...) finds reports by the words they hold",
     "inbound": "units of work have uow.inbound and uow.events (InboundUnitOfWork)",
     "threads": "one store object may be used by several threads at once",
+    "cadence": "prospects keep due fields; due, claim_due and the leases work (T1, T2)",
 }
 """The capability flags a store may declare in its ``capabilities`` attribute.
 
