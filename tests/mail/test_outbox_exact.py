@@ -56,6 +56,16 @@ A, B, C = "a@acme.example.nl", "b@acme.example.nl", "c@acme.example.nl"
 
 ACCEPTED = RecipientOutcome(RecipientState.ACCEPTED, 250, "")
 
+DISPATCH_REASONS = {
+    "max_attempts": "at least 1",
+    "limit": "whole number >= 0",
+    "lease_seconds": "more than 0",
+    "backoff": "function of the attempts",
+}
+
+
+RUN_REASONS = {"stop": "stop", "max_rounds": "whole number >= 0", "interval": "0 to 86400"}
+
 
 def mail_text(to: Sequence[str], message_id: str | None = "<m-1@crm.example.com>") -> str:
     head = ["From: crm@crm.example.com", f"To: {', '.join(to)}", "Subject: Demo"]
@@ -248,6 +258,7 @@ def digest_id(key: str) -> str:
         ("<k-9@host.example>", "<k-9@host.example>"),
         ("k-9@host.example", "<k-9@host.example>"),
         ("<plain>", "<plain@crm-procedures.invalid>"),
+        ("X-9", "<X-9@crm-procedures.invalid>"),
         ("prospect:p-1:entry:2:mail", digest_id("prospect:p-1:entry:2:mail")),
         ("invite:u-1@crm.example.com:3", digest_id("invite:u-1@crm.example.com:3")),
         ("two words", digest_id("two words")),
@@ -283,6 +294,7 @@ def test_a_payload_without_message_text_is_refused(text: Any) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_mail(message)
     assert caught.value.field == "payload.message"
+    assert "RFC 5322" in caught.value.reason
 
 
 # --- envelopes -----------------------------------------------------------------------------
@@ -351,6 +363,7 @@ def test_senders_refuse_what_cannot_deliver() -> None:
     with pytest.raises(InvalidInput) as caught:
         MailSender(object())  # type: ignore[arg-type]
     assert (caught.value.field, caught.value.value) == ("mailer", "object")
+    assert caught.value.reason == "must have a send(message) method"
     for missing in ("publish", "cancel"):
         partial = type("Partial", (), {m: lambda self, a: None for m in ("publish", "cancel")})
         delattr(partial, missing)
@@ -389,6 +402,7 @@ def test_an_unreadable_calendar_payload_is_refused(action: Any, data: Any, field
         CalendarSender(MemoryCalendar()).deliver(calendar_message(action, data))
     assert caught.value.field is not None
     assert caught.value.field.startswith(field)
+    assert caught.value.reason
     if field == "payload.action":
         assert caught.value.value == action
 
@@ -422,6 +436,7 @@ def test_a_bad_registry_is_refused(senders: Any, field: str, value: Any) -> None
     with pytest.raises(InvalidInput) as caught:
         channel_senders(senders=senders)
     assert (caught.value.field, caught.value.value) == (field, value)
+    assert "must" in caught.value.reason
 
 
 # --- dispatch_once: arguments --------------------------------------------------------------
@@ -446,6 +461,7 @@ def test_bad_dispatch_arguments_change_nothing(options: dict[str, Any], field: s
     with pytest.raises(InvalidInput) as caught:
         dispatch_once(store, clock, MemoryMailer(), **options)
     assert caught.value.field == field
+    assert DISPATCH_REASONS[field] in caught.value.reason
     assert caught.value.value == next(iter(options.values()))
     assert store.dump() == before
 
@@ -973,6 +989,7 @@ def test_bad_run_arguments_are_refused(options: dict[str, Any], field: str) -> N
     with pytest.raises(InvalidInput) as caught:
         run_dispatcher(store, clock, MemoryMailer(), **options)
     assert caught.value.field == field
+    assert RUN_REASONS[field] in caught.value.reason
     if options and field != "stop":
         assert caught.value.value is options[field] or caught.value.value == options[field]
     assert store.dump() == before
@@ -1110,3 +1127,82 @@ def test_without_a_sleep_function_the_loop_sleeps(monkeypatch: pytest.MonkeyPatc
     report = run_dispatcher(store, clock, MemoryMailer(), stop=lambda: next(answers), interval=0.25)
     assert report == DispatchReport(1, 1, 0, 0, ())
     assert slept == [0.25, 0.25]
+
+
+def test_the_backoff_defaults_are_thirty_seconds_doubling_to_six_hours() -> None:
+    delay = exponential_backoff()
+    assert [delay(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
+    assert delay(11) == timedelta(hours=6)
+
+
+def test_an_unset_dispatch_stop_waits_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds} s instead of waiting on the stop")
+
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    store, clock = world()
+    started = time.monotonic()
+    report = run_dispatcher(
+        store, clock, MemoryMailer(), stop=DispatchStop(), max_rounds=2, interval=0.05
+    )
+    assert report == DispatchReport(1, 1, 0, 0, ())
+    assert time.monotonic() - started >= 0.05
+
+
+def test_a_recipient_not_yet_tried_keeps_the_message_pending_without_an_error() -> None:
+    message = attrs.evolve(mail([A, B]), lease_token="mine", attempts=1)
+    new = settle(message, tried(tried=(A,), outcome=DeliveryOutcome()), NOW, 8, BACKOFF)
+    assert new.status is OutboxStatus.PENDING
+    assert new.recipients == {A: ACCEPTED}
+    assert new.last_error is None
+    assert new.due_at == NOW + timedelta(seconds=60)
+
+
+def test_the_dispatch_defaults_are_limit_100_lease_60_and_8_attempts() -> None:
+    store, clock = world(*(mail(id=f"m-{n:03d}", key=f"k-{n}") for n in range(101)))
+    mailer = TickingMailer(clock, seconds=0)
+    mailer.store = store
+    assert dispatch_once(store, clock, mailer).claimed == 100
+    assert mailer.seen[0].due_at == NOW + timedelta(seconds=60)
+    assert get(store, "m-100").status is OutboxStatus.PENDING
+    slept: list[float] = []
+    again = run_dispatcher(store, clock, mailer, max_rounds=2, sleep=slept.append)
+    assert again == DispatchReport(1, 1, 0, 0, ())
+    assert slept == [1.0]
+
+
+def test_the_run_defaults_are_limit_100_lease_60_and_8_attempts() -> None:
+    store, clock = world(*(mail(id=f"m-{n:03d}", key=f"k-{n}") for n in range(100)))
+    mailer = TickingMailer(clock, seconds=0)
+    mailer.store = store
+    slept: list[float] = []
+    report = run_dispatcher(store, clock, mailer, max_rounds=2, sleep=slept.append)
+    assert (report.claimed, report.delivered) == (100, 100)
+    assert slept == []  # a full round of 100 is followed at once by the next
+    assert mailer.seen[0].due_at == NOW + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize("run", [False, True])
+def test_eight_tries_are_the_default_before_a_deferral_counts_as_refused(run: bool) -> None:
+    store, clock = world(mail([A, B]))
+    mailer = MemoryMailer()
+    mailer.answer(B, *[451] * 9)
+    for _ in range(8):
+        if run:
+            run_dispatcher(store, clock, mailer, max_rounds=1)
+        else:
+            dispatch_once(store, clock, mailer)
+        clock.advance(hours=7)
+    done = get(store)
+    assert (done.status, done.attempts) == (OutboxStatus.PARTIALLY_FAILED, 8)
+    assert done.recipients[B].detail == "still deferred after 8 attempts"
+
+
+def test_settling_skips_a_final_recipient_and_goes_on_with_the_next() -> None:
+    message = attrs.evolve(mail([A, B]), recipients={A: ACCEPTED}, lease_token="mine", attempts=1)
+    refused = RecipientOutcome(RecipientState.REFUSED, 550, "no")
+    new = settle(
+        message, tried(tried=(A, B), outcome=DeliveryOutcome({B: refused})), NOW, 8, BACKOFF
+    )
+    assert new.recipients == {A: ACCEPTED, B: refused}
+    assert new.status is OutboxStatus.PARTIALLY_FAILED

@@ -107,6 +107,7 @@ def test_thresholds_outside_zero_to_one_are_refused(threshold: float) -> None:
     with pytest.raises(InvalidInput) as caught:
         DuplicateIndex(threshold)
     assert caught.value.field == "threshold"
+    assert caught.value.reason == "must lie in (0, 1]"
     assert caught.value.value is threshold or caught.value.value == threshold
 
 
@@ -279,7 +280,7 @@ def test_a_replaced_similarity_scores_the_pairs_the_lengths_allow(
 
     monkeypatch.setattr(duplicates, "similarity", fixed)
     index = DuplicateIndex(0.9)
-    index.add(1, "ab", "1234AB")  # 2 * 2 / 12 < 0.9: never scored
+    index.add(1, "abcde", "1234AB")  # 2 * 5 / 15 = 0.67 < 0.9: never scored
     index.add(2, "zzzzzzzzzz", "1234AB")  # same length as the name looked up
     index.add(3, "abcdefghi", "1234AB")  # 2 * 9 / 19 = 0.947
     found = index.match("abcdefghij", "1234AB")
@@ -292,3 +293,27 @@ def test_skeleton_and_blocks_agree_for_lookalike_first_words() -> None:
     index.add(1, "\u0430cme holding", "")  # a Cyrillic a in the first word
     assert index.match("acme holdings", "") == DuplicateMatch(1, 0.96, "similar name")
     assert unicodedata.normalize("NFKC", "acme") == "acme"
+
+
+def test_the_default_postcode_is_none_given() -> None:
+    index = DuplicateIndex()
+    index.add(1, "acme holding")
+    assert index.match("acme holding", "") == DuplicateMatch(1, 1.0, "name and postcode")
+    other = DuplicateIndex()
+    other.add(2, "acme holding", "")
+    assert other.match("acme holding") == DuplicateMatch(2, 1.0, "name and postcode")
+    assert other.match("acme holdings") == DuplicateMatch(2, 0.96, "similar name")
+
+
+def test_the_name_block_is_the_first_word_of_longer_names() -> None:
+    index = DuplicateIndex(0.9)
+    index.add(1, "acme holding bv", "")
+    assert index.match("acme holdings bv", "") == DuplicateMatch(
+        1, round(2 * 15 / 31, 3), "similar name"
+    )
+
+
+def test_long_similar_names_are_compared_without_junk() -> None:
+    index = DuplicateIndex(0.9)
+    index.add(1, "ab" * 150, "1234AB")
+    assert index.match("ba" * 150, "1234AB") == DuplicateMatch(1, 0.997, "similar name")
