@@ -375,6 +375,7 @@ def test_senders_refuse_what_cannot_deliver() -> None:
         with pytest.raises(InvalidInput) as wrong:
             sender.deliver("m-1")  # type: ignore[arg-type]
         assert (wrong.value.field, wrong.value.value) == ("message", "str")
+        assert wrong.value.reason == "must be an OutboxMessage"
 
 
 def test_the_calendar_sender_publishes_and_cancels() -> None:
@@ -451,6 +452,7 @@ def test_a_bad_registry_is_refused(senders: Any, field: str, value: Any) -> None
         ({"limit": -1}, "limit"),
         ({"limit": True}, "limit"),
         ({"limit": 1.0}, "limit"),
+        ({"limit": "3"}, "limit"),
         ({"lease_seconds": 0}, "lease_seconds"),
         ({"backoff": 30}, "backoff"),
     ],
@@ -990,6 +992,8 @@ def test_bad_run_arguments_are_refused(options: dict[str, Any], field: str) -> N
         run_dispatcher(store, clock, MemoryMailer(), **options)
     assert caught.value.field == field
     assert RUN_REASONS[field] in caught.value.reason
+    if options == {"stop": True}:
+        assert caught.value.value is True
     if options and field != "stop":
         assert caught.value.value is options[field] or caught.value.value == options[field]
     assert store.dump() == before
@@ -1206,3 +1210,53 @@ def test_settling_skips_a_final_recipient_and_goes_on_with_the_next() -> None:
     )
     assert new.recipients == {A: ACCEPTED, B: refused}
     assert new.status is OutboxStatus.PARTIALLY_FAILED
+
+
+def test_a_bad_limit_is_refused_even_without_a_sender() -> None:
+    store, clock = world()
+    with pytest.raises(InvalidInput) as caught:
+        dispatch_once(store, clock, limit=-1)
+    assert (caught.value.field, caught.value.value) == ("limit", -1)
+
+
+def test_every_message_of_a_round_is_counted() -> None:
+    store, clock = faulty(*(mail(id=f"m-{n}", key=f"k-{n}") for n in range(4)))
+    store.faults["start_attempt"] = [ConcurrencyConflict("outbox", "m", 1, 2) for _ in range(2)]
+    mailer = MemoryMailer()
+    mailer.fail_next(2)
+    report = dispatch_once(store, clock, mailer)
+    error = "DeliveryError: memory mailer told to fail (temporary)"
+    assert report == DispatchReport(4, 0, 2, 0, (("m-2", error), ("m-3", error)), 0, 2)
+
+
+def test_a_message_that_cannot_be_recorded_does_not_stop_the_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    store, clock = faulty(mail(id="m-1", key="k-1"), mail(id="m-2", key="k-2"))
+    store.faults["record"] = [StoreBusy("record") for _ in range(5)]
+    report = dispatch_once(store, clock, MemoryMailer())
+    assert report == DispatchReport(2, 1, 0, 0, ())
+    assert get(store, "m-1").status is OutboxStatus.PENDING
+    assert get(store, "m-2").status is OutboxStatus.DELIVERED
+
+
+def test_a_message_failed_meanwhile_without_a_reason_reports_an_empty_one() -> None:
+    store, clock = world(mail([A]))
+
+    class Meddler(MemoryMailer):
+        def send_to(self, message: Any, recipients: Sequence[str]) -> DeliveryOutcome:
+            with store.unit_of_work() as uow:
+                uow.outbox.mark_failed("m-1", "", None)
+                uow.commit()
+            return DeliveryOutcome()
+
+    assert dispatch_once(store, clock, Meddler()) == DispatchReport(1, 0, 0, 1, (("m-1", ""),))
+
+
+def test_run_passes_the_backoff() -> None:
+    store, clock = world(mail([A]))
+    mailer = MemoryMailer()
+    mailer.answer(A, 451)
+    run_dispatcher(store, clock, mailer, max_rounds=1, backoff=lambda n: timedelta(minutes=7))
+    assert get(store).due_at == NOW + timedelta(minutes=7)
