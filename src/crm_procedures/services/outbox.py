@@ -55,7 +55,7 @@ from email.message import EmailMessage
 import attrs
 
 from crm_procedures.errors import ConcurrencyConflict, DeliveryError, InvalidInput, StoreBusy
-from crm_procedures.formats.mime import envelope_of
+from crm_procedures.formats.mime import envelope_of, message_id_for
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.outbox import (
@@ -163,7 +163,9 @@ def parse_mail(message: OutboxMessage) -> EmailMessage:
     """The e-mail of a ``mail`` message, parsed with the SMTP policy.
 
     A message text without a ``Message-ID`` gets one derived from the
-    outbox key, so that every retry carries the same id.
+    outbox key, so that every retry carries the same id: ``<key>`` (a key
+    with ``@``) or ``<key@crm-procedures.invalid>``, or, when the key is no
+    valid msg-id (it holds ``:`` or spaces), ``<sha256(key)[:32]@crm-procedures.invalid>``.
 
     Raises:
         InvalidInput: the payload holds no message text.
@@ -176,7 +178,14 @@ def parse_mail(message: OutboxMessage) -> EmailMessage:
         raise InvalidInput("payload.message", "is not an e-mail message")
     if parsed["Message-ID"] is None:
         key = message.key.strip("<>")
-        parsed["Message-ID"] = f"<{key}>" if "@" in key else f"<{key}@crm-procedures.invalid>"
+        derived = f"<{key}>" if "@" in key else f"<{key}@crm-procedures.invalid>"
+        parsed["Message-ID"] = derived
+        if parsed["Message-ID"] != derived:
+            # Not a valid msg-id (a key such as "prospect:p-1:entry:2:mail"
+            # holds colons): the header would be cut to "<prospect", one id for
+            # many messages. A digest of the key is always valid and as stable.
+            del parsed["Message-ID"]
+            parsed["Message-ID"] = message_id_for(message.key, "outbox@crm-procedures.invalid")
     return parsed
 
 
