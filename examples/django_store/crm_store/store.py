@@ -144,7 +144,7 @@ def _plain(record: Any) -> Any:
 class DjangoStore:
     """The records in this app's Django models, on the database ``using``."""
 
-    capabilities = frozenset({"dump", "threads"})
+    capabilities = frozenset({"dump", "threads", "cadence"})
 
     def __init__(self, using: str = "default", read_using: str | None = None) -> None:
         self.using = using
