@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crm_procedures._paths import usable_path
 from crm_procedures.adapters.ical import invitation_ics
 from crm_procedures.adapters.memory_mail import message_id_of
 from crm_procedures.errors import DeliveryError, InvalidInput
@@ -123,7 +124,7 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
-    path = Path(folder)
+    path = usable_path("folder", folder)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -195,6 +195,7 @@ def message_id_for(key: str, sender: str) -> str:
     """
     if not isinstance(key, str) or not key:
         raise InvalidInput("key", "must be a non-empty text", key)
+    _check_unicode("key", key)
     _address("sender", sender)
     domain = sender.rsplit("@", 1)[1].lower()
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from crm_procedures.model._checks import shown
 from crm_procedures.model.outbox import OutboxMessage
 
 __all__ = [
@@ -239,7 +240,7 @@ def assert_sent(
         raise AssertionError(f"expected an e-mail with {what}; {_listing(every, 'e-mail')}")
     if count is not None and len(found) != count:
         raise AssertionError(
-            f"expected {count} e-mail(s) with {what}, found {len(found)}; "
+            f"expected {shown(count)} e-mail(s) with {what}, found {len(found)}; "
             f"{_listing(every, 'e-mail')}"
         )
     return found
@@ -352,7 +353,7 @@ def assert_invitation(
     ]
     if not found:
         wanted = ", ".join(
-            f"{n}={v!r}"
+            f"{n}={shown(v, 200)}"
             for n, v in (("uid", uid), ("sequence", sequence), ("method", method), ("to", to))
             if v is not None
         )
