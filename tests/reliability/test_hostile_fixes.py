@@ -9,6 +9,7 @@ driver, a converter or an int-to-text conversion and escaped as a raw
 from __future__ import annotations
 
 import math
+import time as clock
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from crm_procedures.adapters.blobs import FolderBlobStore
 from crm_procedures.adapters.files import FolderCalendar, FolderMailer
 from crm_procedures.adapters.ical import fold_line, invitation_ics
 from crm_procedures.adapters.memory import MemoryStore
-from crm_procedures.adapters.mime import message_id_for
+from crm_procedures.adapters.mime import build_email, message_id_for
 from crm_procedures.adapters.sql import open_store
 from crm_procedures.adapters.sql.schema import SchemaError
 from crm_procedures.adapters.sql.store import make_engine
@@ -41,11 +42,12 @@ from crm_procedures.procedures.effects import CustomEffect
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.procedures.step import Step
 from crm_procedures.procedures.timing.data import dump_calendars, dump_send_window
+from crm_procedures.services import campaigns
 from crm_procedures.services.imports import export_csv, import_suspects, read_csv_rows
 from crm_procedures.services.step_kinds import StepInputs
 from crm_procedures.testing import builders
 from crm_procedures.testing.contracts._support import has
-from reliability.world import context, setup_people
+from reliability.world import MEMBERS, T0, context, setup_people
 
 HUGE = 10**5000
 BAD_NAMES = ["a\x00b", "a\ud800b", "x" * 300, ""]
@@ -221,3 +223,54 @@ def test_defect_hostile_19_send_window_dump_still_round_trips() -> None:
 
     window = SendWindow(days=frozenset({0, 1}), opens=time(9), closes=time(17))
     assert load_send_window(dump_send_window(window)) == window
+
+
+# -- campaigns: relation pairs of the wrong shape
+
+
+@pytest.mark.parametrize(
+    "relations", [[()], [("client", None, "x")], [None], "ab", [("client", 1)]]
+)
+def test_defect_hostile_20_add_prospects_with_malformed_pairs_stores_nothing(
+    relations: Any,
+) -> None:
+    store = MemoryStore()
+    setup_people(store)
+    ctx = context(store)
+    project = campaigns.start_campaign(
+        ctx,
+        "pia",
+        relation_id="client",
+        name="Campaign",
+        procedure="standard",
+        members={r: list(u) for r, u in MEMBERS.items()},
+    )
+    before = store.dump()
+    with pytest.raises(InvalidInput, match="relations"):
+        campaigns.add_prospects(ctx, "pia", project.id, relations=relations)
+    assert store.dump() == before
+
+
+# -- mail: a megabyte subject is refused at once instead of folding for a minute
+
+
+def test_defect_hostile_21_a_megabyte_subject_is_refused_at_once() -> None:
+    started = clock.perf_counter()
+    with pytest.raises(InvalidInput, match="subject"):
+        build_email(
+            sender=("Campaigns", "campaigns@example.com"),
+            to=("Jan", "jan@example.nl"),
+            subject="word " * 200_000,
+            text="Body",
+            key="k",
+            date=T0,
+        )
+    assert clock.perf_counter() - started < 2.0
+    assert build_email(
+        sender=("Campaigns", "campaigns@example.com"),
+        to=("Jan", "jan@example.nl"),
+        subject="word " * 1_000,
+        text="Body",
+        key="k",
+        date=T0,
+    )["Subject"]
