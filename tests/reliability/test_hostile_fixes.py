@@ -274,3 +274,14 @@ def test_defect_hostile_21_a_megabyte_subject_is_refused_at_once() -> None:
         key="k",
         date=T0,
     )["Subject"]
+
+
+# -- the test kit's builders
+
+
+@pytest.mark.parametrize(
+    "start", [datetime(9999, 12, 31, 23, 30, tzinfo=ZoneInfo("UTC")), datetime(2026, 1, 1), "x"]
+)
+def test_defect_hostile_22_an_appointment_builder_with_a_far_or_naive_start(start: Any) -> None:
+    with pytest.raises(InvalidInput, match="start"):
+        builders.an_appointment(start=start)
