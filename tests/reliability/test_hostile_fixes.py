@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from crm_procedures._paths import usable_path
 from crm_procedures.adapters.blobs import FolderBlobStore
+from crm_procedures.adapters.calls import CsvCallFeed
 from crm_procedures.adapters.files import FolderCalendar, FolderMailer
 from crm_procedures.adapters.ical import fold_line, invitation_ics
 from crm_procedures.adapters.memory import MemoryStore
@@ -285,3 +286,17 @@ def test_defect_hostile_21_a_megabyte_subject_is_refused_at_once() -> None:
 def test_defect_hostile_22_an_appointment_builder_with_a_far_or_naive_start(start: Any) -> None:
     with pytest.raises(InvalidInput, match="start"):
         builders.an_appointment(start=start)
+
+
+@pytest.mark.parametrize("name", ["a\x00b.csv", "a\ud800b.csv", "x" * 300 + ".csv"])
+def test_defect_hostile_23_csv_and_call_files_the_os_cannot_name(name: str) -> None:
+    with pytest.raises(InvalidInput, match="source"):
+        read_csv_rows(Path(name))
+    with pytest.raises(InvalidInput, match="path"):
+        CsvCallFeed(name)
+    store = MemoryStore()
+    setup_people(store)
+    before = store.dump()
+    with pytest.raises(InvalidInput, match="source"):
+        import_suspects(context(store), "pia", "p1", Path(name))
+    assert store.dump() == before

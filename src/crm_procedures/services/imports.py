@@ -28,11 +28,11 @@ import io
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import attrs
 
+from crm_procedures._paths import usable_path
 from crm_procedures.access.permissions import may_import_suspects
 from crm_procedures.errors import AccessDenied, InvalidInput, MalformedFile
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
@@ -403,7 +403,7 @@ def read_csv_rows(
     """
     if isinstance(source, os.PathLike):
         try:
-            raw = Path(source).read_bytes()
+            raw = usable_path("source", source).read_bytes()
         except OSError as exc:
             raise InvalidInput("source", f"cannot read {os.fspath(source)!r}: {exc}") from None
         text = _decode(raw, encoding)
