@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time as clock
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from crm_procedures._paths import usable_path
 from crm_procedures.adapters.blobs import FolderBlobStore
 from crm_procedures.adapters.calls import CsvCallFeed
-from crm_procedures.adapters.files import FolderCalendar, FolderMailer
+from crm_procedures.adapters.files import FolderCalendar, FolderMailer, uid_file_name
 from crm_procedures.adapters.ical import fold_line, invitation_ics
 from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.adapters.mime import build_email, message_id_for
@@ -35,6 +35,7 @@ from crm_procedures.errors import (
     DefinitionError,
     InvalidInput,
     MalformedFile,
+    NotFound,
 )
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.outbox import OutboxMessage
@@ -43,7 +44,7 @@ from crm_procedures.procedures.effects import CustomEffect
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.procedures.step import Step
 from crm_procedures.procedures.timing.data import dump_calendars, dump_send_window
-from crm_procedures.services import campaigns
+from crm_procedures.services import campaigns, reports, scheduler
 from crm_procedures.services.imports import export_csv, import_suspects, read_csv_rows
 from crm_procedures.services.step_kinds import StepInputs
 from crm_procedures.testing import builders
@@ -300,3 +301,40 @@ def test_defect_hostile_23_csv_and_call_files_the_os_cannot_name(name: str) -> N
     with pytest.raises(InvalidInput, match="source"):
         import_suspects(context(store), "pia", "p1", Path(name))
     assert store.dump() == before
+
+
+# -- scheduler, reports and file names (found by the full run)
+
+
+def test_defect_hostile_24_scheduler_grace_past_the_calendar_and_unstorable_worker() -> None:
+    store = MemoryStore()
+    setup_people(store)
+    ctx = context(store)
+    with pytest.raises(InvalidInput, match="grace"):
+        scheduler.send_reminders(ctx, grace=timedelta(days=999_999_999))
+    with pytest.raises(InvalidInput, match="worker"):
+        scheduler.run_due(ctx, worker="Evil\x00Co")
+
+
+@pytest.mark.parametrize("project_id", ["a\x00b", "Evil\ud800Co"])
+def test_defect_hostile_25_a_funnel_of_an_unstorable_project_id_is_not_found_everywhere(
+    tmp_path: Path, project_id: str
+) -> None:
+    for store in (MemoryStore(), open_store(f"sqlite:///{tmp_path / 'crm.db'}")):
+        setup_people(store)
+        with pytest.raises(NotFound):
+            reports.funnel(context(store), "pia", project_id)
+
+
+def test_defect_hostile_26_a_megabyte_uid_is_named_at_once_and_as_before() -> None:
+    uid = "\U0001f600" * 1_000_000
+    started = clock.perf_counter()
+    name = uid_file_name(uid)
+    assert clock.perf_counter() - started < 1.0
+    assert name != uid_file_name(uid + "x")
+    assert uid_file_name("a" * 300)[:120] == "a" * 120
+
+
+def test_defect_hostile_27_a_visit_report_builder_with_a_far_start() -> None:
+    with pytest.raises(InvalidInput, match="start"):
+        builders.a_visit_report(start=datetime(9999, 12, 31, 23, 30, tzinfo=ZoneInfo("UTC")))

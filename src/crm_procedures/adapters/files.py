@@ -72,7 +72,10 @@ def uid_file_name(uid: str) -> str:
     encoded too.
     """
     out = []
-    for i, ch in enumerate(uid):
+    # A UID longer than the longest name is cut and hashed anyway: encoding
+    # its head alone gives the same name, in time that does not grow with it.
+    head = uid if len(uid) <= _MAX_NAME else uid[: _MAX_NAME + 1]
+    for i, ch in enumerate(head):
         if ch in _KEEP and not (i == 0 and ch == "."):
             out.append(ch)
         else:

@@ -179,12 +179,15 @@ def a_visit_report(**overrides: Any) -> VisitReport:
     """A first-visit report by ``account_manager`` (default ``user-1``) of one hour."""
     vid = overrides.pop("id", None) or next_id("visit-report")
     start = overrides.pop("start", None) or BUILDER_TIME
+    end = overrides.pop("end", None)
+    if end is None:
+        end = check_moment(start, "start") + timedelta(hours=1)
     fields: dict[str, Any] = {
         "designation": f"Visit {_number(vid)}",
         "relation_id": overrides.pop("relation_id", None) or next_id("relation"),
         "account_manager": "user-1",
         "start": start,
-        "end": overrides.pop("end", None) or start + timedelta(hours=1),
+        "end": end,
         "city": "Utrecht",
         "subject": "Getting acquainted",
         "visit_type": "first",

@@ -50,6 +50,8 @@ def due(
     from crm_procedures.adapters.sql.store import _paged, _prospect_visible
 
     check_limit(limit, offset)
+    if some_unstorable(project_id, role, owner):
+        return []  # no stored prospect holds such a character
     where = [_P.next_due_key.is_not(None), _P.status == ProspectStatus.RUNNING.value]
     if project_id is not None:
         where.append(_P.project_id == project_id)
