@@ -77,6 +77,17 @@ class InvalidInput(CrmError, ValueError):
         return InvalidInput(field, self.reason, self.value)
 
 
+def _number(value: Any) -> str:
+    """``value`` as text; a whole number too long to print is described by its size.
+
+    Python refuses to turn an int of more than 4,300 digits into text, so an
+    error message that formats one would fail while being made.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return str(value)
+
+
 def _join_path(prefix: str, field: str) -> str:
     if field.startswith("["):
         return f"{prefix}{field}"
@@ -247,10 +258,10 @@ class ConcurrencyConflict(CrmError):
         self.aggregate_id = aggregate_id
         self.expected = expected
         self.actual = actual
-        now = f"version {actual}" if actual is not None else "a newer version"
+        now = f"version {_number(actual)}" if actual is not None else "a newer version"
         super().__init__(
             f"{kind} {aggregate_id} was changed by someone else (you loaded version "
-            f"{expected}, the store has {now}); load it again and retry"
+            f"{_number(expected)}, the store has {now}); load it again and retry"
         )
 
 
@@ -358,7 +369,7 @@ class MalformedFile(InvalidInput):
     def __init__(self, line: int, reason: str, lines: Sequence[int] = ()) -> None:
         self.line = line
         self.lines: tuple[int, ...] = tuple(lines) or (line,)
-        super().__init__("source", f"line {line}: {reason}", line)
+        super().__init__("source", f"line {_number(line)}: {reason}", line)
 
 
 class InboxUnavailable(CrmError):

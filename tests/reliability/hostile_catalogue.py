@@ -20,7 +20,7 @@ import io
 import pkgutil
 import typing
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -52,10 +52,12 @@ from crm_procedures.policies.rules import DEFAULT_RULES, RuleContext, RuleSet
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.procedures.step import Role, Step
 from crm_procedures.procedures.templates import EmailTemplate
+from crm_procedures.procedures.timing.send_window import SendWindow
 from crm_procedures.services.app import CrmApp
 from crm_procedures.services.context import Context
 from crm_procedures.services.messages import outbox_message_for_email
 from crm_procedures.services.outbox import exponential_backoff
+from crm_procedures.services.step_kinds import StepContext
 from crm_procedures.testing import builders
 from crm_procedures.testing.app import in_memory_app
 from crm_procedures.testing.clock import FrozenClock
@@ -240,6 +242,7 @@ _BY_TYPE: dict[Any, Callable[[Env], Any]] = {
     Call: lambda env: Call("c1", "+31612345678", "in", T0, 60),
     CrmApp: lambda env: in_memory_app(),
     typing.TextIO: lambda env: io.StringIO(),
+    SendWindow: lambda env: _send_window(),
 }
 
 for _builder in (
@@ -512,7 +515,23 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     "crm_procedures.adapters.sql.reports.SqlReports": {"uow": _uow},
     "crm_procedures.adapters.sql.store.SqlUnitOfWork": {"store": _store_of},
     "crm_procedures.adapters.sql.store.SqlStore": {"engine": lambda env: _engine(env)},
+    "crm_procedures.adapters.sql.due.due": {"repo": lambda env: _uow(env).prospects},
+    "crm_procedures.model.appointment.check_moment": {"value": lambda env: T0},
+    "crm_procedures.model.outbox.RecipientOutcome": {"state": lambda env: "accepted"},
+    "crm_procedures.procedures.timing.send_window.SendWindow": {
+        "days": lambda env: ("mon", "tue", "wed", "thu", "fri"),
+        "opens": lambda env: time(9),
+        "closes": lambda env: time(17),
+    },
+    "crm_procedures.testing.contracts.contract_tests": {
+        "module": lambda env: importlib.import_module("crm_procedures.testing.contracts.kinds")
+    },
+    "crm_procedures.testing.contracts._support.has": {"capability": lambda env: "dump"},
 }
+
+
+def _send_window() -> SendWindow:
+    return SendWindow(days=frozenset(range(5)), opens=time(9), closes=time(17))
 
 
 def _feed() -> MemoryCallFeed:
@@ -781,6 +800,7 @@ def _namespace(obj: Any) -> dict[str, Any]:
             "SqlStore": SqlStore,
             "os": __import__("os"),
             "Engine": _Engine,
+            "StepContext": StepContext,
         }
     )
     ns.update(vars(module))
@@ -855,9 +875,16 @@ def _needs_store(target_name: str, hints: dict[str, Any], params: list[inspect.P
     for p in params:
         annotation = hints.get(p.name, Any)
         for member in _unwrap_optional(annotation):
-            if member in (Context, ports.Store, ports.UnitOfWork, SqlStore, MemoryUnitOfWork):
+            if member in (
+                Context,
+                ports.Store,
+                ports.UnitOfWork,
+                SqlStore,
+                MemoryUnitOfWork,
+                StepContext,
+            ):
                 return p.default is p.empty or target_name in OVERRIDES
-        if p.name == "uow":
+        if p.name in ("uow", "repo"):
             return True
     return False
 

@@ -74,7 +74,7 @@ BOUNDS = {False: (size(10, 100), size(40, 1000)), True: (size(3, 20), size(10, 2
 """The least and the most examples of one callable, by whether it runs on stores."""
 EXAMPLES_FLOOR = size(2500, 25_000)
 
-_SQL_ONLY = ("SqlReports", "SqlUnitOfWork", "SqlStore", "sql.schema", "sql.store")
+_SQL_ONLY = ("SqlReports", "SqlUnitOfWork", "SqlStore", "sql.schema", "sql.store", "sql.due")
 _MEMORY_ONLY = ("MemoryReports", "MemoryUnitOfWork")
 
 
@@ -186,7 +186,10 @@ def _invoke(target: Target, kwargs: dict[str, Any]) -> Outcome:
 
 def _needs_uow(target: Target) -> bool:
     return any(
-        "UnitOfWork" in repr(target.hints.get(p.name)) or p.name == "uow" for p in target.params
+        "UnitOfWork" in repr(target.hints.get(p.name))
+        or "StepContext" in repr(target.hints.get(p.name))
+        or p.name in ("uow", "repo")
+        for p in target.params
     )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "check_limit",
     "check_prospect",
     "check_storable",
+    "db_count",
     "definition_text",
     "fold",
     "keyword_words",
@@ -129,6 +130,20 @@ def check_limit(limit: int | None, offset: int) -> None:
         raise InvalidInput("limit", "must be a whole number >= 0", limit)
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise InvalidInput("offset", "must be a whole number >= 0", offset)
+
+
+DB_COUNT_MAX: Final = 2**62
+"""The largest count a database takes as LIMIT/OFFSET (both take a signed 64-bit integer)."""
+
+
+def db_count(value: int) -> int:
+    """A checked page size or offset as a database takes it: beyond any table's size, capped.
+
+    A LIMIT or OFFSET of ``10**30`` means "all of them" or "none of them"
+    just as ``2**62`` does, which SQLite and PostgreSQL can hold (they refuse
+    the former with a raw overflow error).
+    """
+    return min(value, DB_COUNT_MAX)
 
 
 def check_storable(record: Any, kind: str) -> None:

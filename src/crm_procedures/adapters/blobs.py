@@ -22,6 +22,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from crm_procedures._paths import usable_path
 from crm_procedures.errors import InvalidInput, NotFound
 
 __all__ = ["FolderBlobStore", "MemoryBlobStore"]
@@ -114,10 +115,13 @@ class FolderBlobStore:
 
     def __init__(self, path: str | os.PathLike[str], max_bytes: int | None = None) -> None:
         self.max_bytes = _check_limit(max_bytes)
-        self.root = Path(path)
+        self.root = usable_path("path", path)
         if self.root.exists() and not self.root.is_dir():
             raise InvalidInput("path", f"{self.root} exists and is not a folder", str(self.root))
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput("path", f"cannot create the folder: {exc}", str(path)) from exc
 
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest

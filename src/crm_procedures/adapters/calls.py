@@ -15,11 +15,11 @@ import csv
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 import attrs
 
+from crm_procedures._paths import usable_path
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import non_empty, one_line, require_aware
 
@@ -140,7 +140,7 @@ class CsvCallFeed:
         timezone: tzinfo | None = None,
         encoding: str = "utf-8-sig",
     ) -> None:
-        self.path = Path(path)
+        self.path = usable_path("path", path)
         self.columns = {**CSV_COLUMNS, **(columns or {})}
         unknown = set(self.columns) - set(CSV_COLUMNS)
         if unknown:

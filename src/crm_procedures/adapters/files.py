@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crm_procedures._paths import usable_path
 from crm_procedures.adapters.memory_mail import message_id_of
 from crm_procedures.errors import DeliveryError, InvalidInput
 from crm_procedures.formats.ical import invitation_ics
@@ -71,7 +72,10 @@ def uid_file_name(uid: str) -> str:
     encoded too.
     """
     out = []
-    for i, ch in enumerate(uid):
+    # A UID longer than the longest name is cut and hashed anyway: encoding
+    # its head alone gives the same name, in time that does not grow with it.
+    head = uid if len(uid) <= _MAX_NAME else uid[: _MAX_NAME + 1]
+    for i, ch in enumerate(head):
         if ch in _KEEP and not (i == 0 and ch == "."):
             out.append(ch)
         else:
@@ -123,7 +127,7 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
-    path = Path(folder)
+    path = usable_path("folder", folder)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

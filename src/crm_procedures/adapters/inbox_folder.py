@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from crm_procedures._paths import usable_path
 from crm_procedures.errors import InboxUnavailable, InvalidInput
 from crm_procedures.inbound.cursor import InboundMessage, InboxCursor
 
@@ -64,7 +65,7 @@ class FolderInbox:
     def __init__(self, path: str | Path) -> None:
         if not isinstance(path, str | Path) or not str(path):
             raise InvalidInput("path", "must be the path of a Maildir or a folder", path)
-        self.path = Path(path)
+        self.path = usable_path("path", path)
 
     def __repr__(self) -> str:
         return f"FolderInbox({str(self.path)!r})"

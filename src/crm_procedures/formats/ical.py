@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.formats.mime import Attachment, Recipient, build_email, check_header
+from crm_procedures.model._checks import require_aware
 from crm_procedures.model.appointment import (
     Appointment,
     ambiguous,
@@ -100,6 +101,15 @@ def fold_line(line: str) -> str:
     Continuation lines start with one space. A multi-byte UTF-8 character is
     never split.
     """
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                "line",
+                "holds a lone surrogate (not Unicode text); decode the input properly",
+                line,
+            ) from None
     if len(line) <= 75 and (line.isascii() or len(line.encode("utf-8")) <= 75):
         return line + "\r\n"
     if line.isascii():
@@ -402,15 +412,13 @@ def invitation_ics(
     method = method.upper() if isinstance(method, str) else method
     if method not in METHODS:
         raise InvalidInput("method", f"must be one of {', '.join(sorted(METHODS))}", method)
-    if dtstamp is None:
-        dtstamp = datetime.now(UTC)
-    elif dtstamp.tzinfo is None or dtstamp.utcoffset() is None:
-        raise InvalidInput("dtstamp", "must be timezone-aware", dtstamp)
+    dtstamp = datetime.now(UTC) if dtstamp is None else require_aware(dtstamp, "dtstamp")
     org_email = organizer or appointment.organizer_email
     if not org_email:
         raise InvalidInput(
             "organizer_email", "an invitation needs an organizer e-mail address", None
         )
+    check_header("organizer", org_email)
 
     return _calendar_text(appointment, method, dtstamp, org_email, organizer_name)
 

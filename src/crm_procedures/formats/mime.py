@@ -50,6 +50,14 @@ __all__ = [
 # C0 controls (TAB included), DEL, and the characters some mail software
 # treats as line breaks (NEL, LINE/PARAGRAPH SEPARATOR).
 _HEADER_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+MAX_HEADER = 10_000
+"""The longest header value (subject, display name, ...), in characters.
+
+Ten times the longest line a subject can be rendered from, and far beyond what
+any mail client shows; the stdlib folds a header in time that grows with the
+square of its length (a 1 MB subject takes about a minute).
+"""
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")
 _RESERVED_HEADERS = frozenset(
     {
@@ -159,11 +167,16 @@ def check_header(field: str, value: str) -> str:
     """Return ``value`` if it can be a header value; raise InvalidInput otherwise.
 
     Refused: anything that is not text, CR, LF and every other control
-    character (header injection such as ``"Hi\\r\\nBcc: x@y"``), and lone
-    surrogates (text that cannot be written as UTF-8).
+    character (header injection such as ``"Hi\\r\\nBcc: x@y"``), lone
+    surrogates (text that cannot be written as UTF-8), and more than
+    :data:`MAX_HEADER` characters.
     """
     if not isinstance(value, str):
         raise InvalidInput(field, "must be text", value)
+    if len(value) > MAX_HEADER:
+        raise InvalidInput(
+            field, f"is {len(value):,} characters long; at most {MAX_HEADER:,} fit a header", None
+        )
     _check_unicode(field, value)
     if _HEADER_FORBIDDEN.search(value):
         raise InvalidInput(
@@ -195,6 +208,7 @@ def message_id_for(key: str, sender: str) -> str:
     """
     if not isinstance(key, str) or not key:
         raise InvalidInput("key", "must be a non-empty text", key)
+    _check_unicode("key", key)
     _address("sender", sender)
     domain = sender.rsplit("@", 1)[1].lower()
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

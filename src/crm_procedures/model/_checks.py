@@ -144,7 +144,16 @@ def require_aware(value: Any, field: str) -> datetime:
     if value.tzinfo is not UTC:
         # A wall time in a daylight-saving gap (02:30 on the spring-forward night)
         # names no instant; zoneinfo would silently shift it. Refuse it instead.
-        back = value.astimezone(UTC).astimezone(value.tzinfo)
+        try:
+            back = value.astimezone(UTC).astimezone(value.tzinfo)
+        except OverflowError:
+            # Year 1 east of Greenwich or 9999-12-31 late west of it: the
+            # instant has no UTC reading within datetime's years 1..9999.
+            raise InvalidInput(
+                field,
+                "is too close to year 1 or 9999 to be expressed in UTC; use a nearer date",
+                value,
+            ) from None
         if back.replace(tzinfo=None, fold=0) != value.replace(tzinfo=None, fold=0):
             raise InvalidInput(
                 field, f"does not exist in {value.tzinfo} (the clocks skip it)", value

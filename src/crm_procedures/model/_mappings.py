@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from crm_procedures.errors import InvalidInput
 
-__all__ = ["count_map", "mapping_of", "str_map"]
+__all__ = ["any_map", "count_map", "mapping_of", "str_map"]
 
 V = TypeVar("V")
 
@@ -49,6 +49,15 @@ def _count_pair(field: str, key: Any, value: Any) -> tuple[str, int]:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(f"{field}[{key!r}]", "must be a whole number >= 0", value)
     return key, value
+
+
+def _any_pair(_field: str, key: Any, value: Any) -> tuple[Any, Any]:
+    return key, value
+
+
+def any_map(field: str, value: Any) -> dict[Any, Any]:
+    """``value`` as a dict (its values unchecked), or InvalidInput naming ``field``."""
+    return mapping_of(field, value, _any_pair)
 
 
 def str_map(field: str, value: Any) -> dict[str, str]:

@@ -563,6 +563,11 @@ def _parse_file(path: Path) -> Any:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise DefinitionError([Finding("unreadable-file", reason, name)], name) from None
+    except (ValueError, UnicodeEncodeError):
+        # NUL or a lone surrogate: no file can have that name.
+        reason = "no file can have this name (it holds NUL or a lone surrogate)"
+        name = ascii(name)
+        raise DefinitionError([Finding("unreadable-file", reason, name)], name) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from crm_procedures.ids import ContactId
+from crm_procedures.model._mappings import any_map
 from crm_procedures.procedures.step import ParamValue
 
 __all__ = ["BookAppointment", "CustomEffect", "Effect", "SendEmail"]
@@ -47,7 +48,7 @@ class BookAppointment:
 
 
 def _params(value: Any) -> Mapping[str, ParamValue]:
-    return MappingProxyType(dict(value))
+    return MappingProxyType(any_map("params", value))
 
 
 @attrs.frozen(slots=True)

@@ -14,13 +14,14 @@ dictionary lookup.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
 from crm_procedures.errors import InvalidInput, NotFound
+from crm_procedures.model._mappings import any_map
 from crm_procedures.model.dictionaries import Dictionary
 from crm_procedures.procedures.effects import BookAppointment, CustomEffect, Effect, SendEmail
 from crm_procedures.procedures.step import (
@@ -97,9 +98,9 @@ def _targets(value: Any) -> frozenset[str]:
 
 def _matrix(value: Any) -> Mapping[str, Mapping[StepRef, frozenset[str]]]:
     out: dict[str, Mapping[StepRef, frozenset[str]]] = {}
-    for role, rows in dict(value).items():
+    for role, rows in any_map("matrix", value).items():
         converted: dict[StepRef, frozenset[str]] = {}
-        for ref, targets in dict(rows).items():
+        for ref, targets in any_map(f"matrix[{role!r}]", rows).items():
             key: StepRef = START if ref is START or ref == "START" else ref
             converted[key] = _targets(targets)
         out[role] = MappingProxyType(converted)
@@ -108,7 +109,7 @@ def _matrix(value: Any) -> Mapping[str, Mapping[StepRef, frozenset[str]]]:
 
 def _corrections(value: Any) -> Mapping[str, frozenset[str] | AnyStep]:
     out: dict[str, frozenset[str] | AnyStep] = {}
-    for role, steps in dict(value).items():
+    for role, steps in any_map("corrections", value).items():
         out[role] = ANY_STEP if steps is ANY_STEP or steps == "*" else _targets(steps)
     return MappingProxyType(out)
 
@@ -255,7 +256,11 @@ def _keyed(value: Any) -> Mapping[str, Any]:
     if isinstance(value, Mapping):
         return MappingProxyType(dict(value))
     out: dict[str, Any] = {}
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInput("definitions", "must be a mapping or a list of keyed definitions", value)
     for item in value:
+        if not isinstance(getattr(item, "key", None), str):
+            raise InvalidInput("definitions", "holds an item that is no keyed definition", item)
         if item.key in out:
             raise InvalidInput("key", f"{item.key!r} is defined twice", item.key)
         out[item.key] = item

@@ -21,7 +21,7 @@ from crm_procedures.errors import (
     TransitionNotAllowed,
 )
 from crm_procedures.ids import UserId
-from crm_procedures.model._checks import check_note
+from crm_procedures.model._checks import check_note, shown
 from crm_procedures.model.prospect import (
     BulkStatusChange,
     EntryKind,
@@ -236,7 +236,7 @@ def correct(
     if target is None or target.kind not in (EntryKind.STEP, EntryKind.CORRECTION):
         raise InvalidInput(
             "supersedes_seq",
-            f"entry {supersedes_seq} is not a step or correction entry of this prospect",
+            f"entry {shown(supersedes_seq)} is not a step or correction entry of this prospect",
             supersedes_seq,
         )
     later = next(

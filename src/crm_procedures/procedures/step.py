@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from crm_procedures.model._mappings import any_map
 from crm_procedures.procedures.timing.due import DueRule
 from crm_procedures.procedures.timing.send_window import SendWindow
 
@@ -47,11 +48,11 @@ ParamValue = str | int | bool
 
 
 def _params(value: Any) -> Mapping[str, ParamValue]:
-    return MappingProxyType(dict(value))
+    return MappingProxyType(any_map("params", value))
 
 
 def _labels(value: Any) -> Mapping[str, str]:
-    return MappingProxyType(dict(value))
+    return MappingProxyType(any_map("labels", value))
 
 
 def _requires(value: Any) -> tuple[str, ...]:

@@ -283,6 +283,27 @@ def start_campaign(
     return stored
 
 
+def _relation_pairs(value: Any) -> list[tuple[str, str | None]]:
+    """``value`` as ``(relation id, contact id or None)`` pairs, or InvalidInput naming the item."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidInput("relations", "must be a list of (relation id, contact id) pairs", value)
+    out: list[tuple[str, str | None]] = []
+    for i, pair in enumerate(value):
+        if (
+            not isinstance(pair, tuple | list)
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not (pair[1] is None or isinstance(pair[1], str))
+        ):
+            raise InvalidInput(
+                f"relations[{i}]",
+                "must be a (relation id, contact id or None) pair",
+                pair,
+            )
+        out.append((pair[0], pair[1]))
+    return out
+
+
 def add_prospects(
     ctx: Context,
     actor: str,
@@ -304,7 +325,7 @@ def add_prospects(
         require(viewer, "prospect.import", "prospects")
         project = uow.projects.get(project_id, viewer)
         made: list[Prospect] = []
-        for relation_id, contact_id in relations:
+        for relation_id, contact_id in _relation_pairs(relations):
             if uow.relations.find(relation_id) is None:
                 raise NotFound("relation", relation_id)
             if contact_id is not None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from crm_procedures._paths import usable_path
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model.reports import EmployeeRow, Funnel
 from crm_procedures.services.reports import funnel_stage_label
@@ -84,7 +85,7 @@ def funnel_chart(
             title is longer than 500 characters or holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
-    target = Path(path)
+    target = usable_path("path", path)
     fmt = _format(target)
     heading = _drawable(
         "title", title if title is not None else f"Funnel of project {funnel.project_id}"
@@ -112,7 +113,7 @@ def employee_chart(rows: Sequence[EmployeeRow], path: str | Path) -> Path:
             employee's name is longer than 500 characters or holds a lone surrogate.
         ModuleNotFoundError: matplotlib (the ``charts`` extra) is not installed.
     """
-    target = Path(path)
+    target = usable_path("path", path)
     fmt = _format(target)
     names = [_drawable(f"rows[{i}].employee", row.employee) for i, row in enumerate(rows)]
     plt = _pyplot()

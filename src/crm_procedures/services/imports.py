@@ -28,11 +28,11 @@ import io
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import attrs
 
+from crm_procedures._paths import usable_path
 from crm_procedures.access.permissions import may_import_suspects
 from crm_procedures.errors import AccessDenied, InvalidInput, MalformedFile
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
@@ -379,6 +379,22 @@ def _refuse_mixed_encodings(data: bytes) -> None:
         )
 
 
+def _check_delimiter(value: Any) -> str:
+    """``value`` if it can separate CSV cells, else InvalidInput naming ``delimiter``."""
+    if (
+        not isinstance(value, str)
+        or len(value) != 1
+        or value in '"\r\n\x00'
+        or "\ud800" <= value <= "\udfff"
+    ):
+        raise InvalidInput(
+            "delimiter",
+            "must be one character such as ',', ';' or a tab (not a quote or a line break)",
+            value,
+        )
+    return value
+
+
 def _sniff_delimiter(text: str) -> str:
     first = text.split("\n", 1)[0]
     counts = {d: first.count(d) for d in (";", ",", "\t")}
@@ -412,7 +428,7 @@ def read_csv_rows(
     """
     if isinstance(source, os.PathLike):
         try:
-            raw = Path(source).read_bytes()
+            raw = usable_path("source", source).read_bytes()
         except OSError as exc:
             raise InvalidInput("source", f"cannot read {os.fspath(source)!r}: {exc}") from None
         text = _decode(raw, encoding)
@@ -432,7 +448,7 @@ def read_csv_rows(
     # is an error instead of silently swallowing the lines after it.
     reader = csv.reader(
         io.StringIO(text, newline=""),
-        delimiter=delimiter or _sniff_delimiter(text),
+        delimiter=_sniff_delimiter(text) if delimiter is None else _check_delimiter(delimiter),
         strict=True,
     )
     try:
@@ -752,6 +768,8 @@ def import_suspects(
             the line: mixed encodings, a header given twice, an unclosed quote
             (see :func:`read_csv_rows`). Nothing is stored.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInput("batch_size", "must be a whole number of at least 1", batch_size)
     header, rows = _rows_of(source, delimiter, encoding)
     columns = tuple(_resolve_mapping(header, mapping).items())
     index = DuplicateIndex(duplicate_threshold)
@@ -901,7 +919,7 @@ def export_csv(
         InvalidInput: mixed rows, or a mapping row without the header's keys.
     """
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=_check_delimiter(delimiter), lineterminator="\r\n")
     items = list(rows)
     keys = list(header) if header is not None else None
     if items and isinstance(items[0], Mapping) and keys is None:

@@ -31,6 +31,7 @@ import attrs
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.errors import AccessDenied, InvalidInput, MigrationBlocked, NotFound
 from crm_procedures.ids import UserId
+from crm_procedures.model._checks import shown
 from crm_procedures.model.audit import Change
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import EntryKind, HistoryEntry, Prospect, ProspectStatus
@@ -194,7 +195,7 @@ def _target(ctx: Context, uow: UnitOfWork, to_version: int | None) -> tuple[Defi
         raise InvalidInput("to_version", "must be a stored definitions version number", to_version)
     if to_version not in versions:
         known = ", ".join(str(v) for v in versions) or "none"
-        raise NotFound(f"definitions version (stored versions: {known})", str(to_version))
+        raise NotFound(f"definitions version (stored versions: {known})", shown(to_version))
     return _definitions_at(ctx.store, uow, to_version), to_version
 
 

@@ -25,8 +25,9 @@ from email.utils import formataddr, make_msgid
 
 import attrs
 
-from crm_procedures.errors import ConcurrencyConflict, CrmError
+from crm_procedures.errors import ConcurrencyConflict, CrmError, InvalidInput
 from crm_procedures.model._checks import require_aware
+from crm_procedures.model._storable import storable
 from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.services.cadence import keep_due, zone_of
 from crm_procedures.services.context import SYSTEM_USER, Context
@@ -86,6 +87,8 @@ def run_due(
     from crm_procedures.services.campaigns import _perform_in, _procedure_of
 
     at = ctx.now() if now is None else require_aware(now, "now")
+    if worker is not None and (not isinstance(worker, str) or not storable(worker)):
+        raise InvalidInput("worker", "must be a one-line name without NUL or lone surrogates")
     name = worker or worker_name()
     try:
         with ctx.store.unit_of_work() as uow:
@@ -192,9 +195,17 @@ def send_reminders(
     were reminded of in this run (the outbox ignores a key it holds already).
     """
     at = ctx.now() if now is None else require_aware(now, "now")
+    if not isinstance(grace, timedelta):
+        raise InvalidInput("grace", "must be a timedelta", grace)
+    try:
+        until = at - grace
+    except OverflowError:
+        raise InvalidInput(
+            "grace", "reaches beyond year 1 or 9999; give a shorter time", grace
+        ) from None
     recorded = 0
     with ctx.store.unit_of_work() as uow:
-        overdue = uow.prospects.due(until=at - grace, automatic=False, limit=limit)
+        overdue = uow.prospects.due(until=until, automatic=False, limit=limit)
         for p in overdue:
             if p.owner is None or p.next_due_at is None:
                 continue

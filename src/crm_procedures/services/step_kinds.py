@@ -38,6 +38,7 @@ import attrs
 
 from crm_procedures.errors import CrmError, InvalidInput
 from crm_procedures.model._checks import MAX_LINE, require_aware
+from crm_procedures.model._mappings import any_map
 from crm_procedures.model.outbox import OutboxMessage
 from crm_procedures.procedures.step import MAKE_APPOINTMENT, PLAIN, SEND_EMAIL, ParamValue
 
@@ -115,7 +116,7 @@ class StepKind:
 
 
 def _frozen_mapping(value: Any) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
+    return MappingProxyType(any_map("values", value))
 
 
 @attrs.frozen(slots=True)

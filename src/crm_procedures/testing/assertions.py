@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from crm_procedures.errors import DeliveryError
+from crm_procedures.model._checks import shown
 from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 
 __all__ = [
@@ -243,7 +244,7 @@ def assert_sent(
         raise AssertionError(f"expected an e-mail with {what}; {_listing(every, 'e-mail')}")
     if count is not None and len(found) != count:
         raise AssertionError(
-            f"expected {count} e-mail(s) with {what}, found {len(found)}; "
+            f"expected {shown(count)} e-mail(s) with {what}, found {len(found)}; "
             f"{_listing(every, 'e-mail')}"
         )
     return found
@@ -361,7 +362,7 @@ def assert_invitation(
     ]
     if not found:
         wanted = ", ".join(
-            f"{n}={v!r}"
+            f"{n}={shown(v, 200)}"
             for n, v in (("uid", uid), ("sequence", sequence), ("method", method), ("to", to))
             if v is not None
         )

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crm_procedures.model.activity import Activity, ActivityKind
-from crm_procedures.model.appointment import Appointment, Attendee
+from crm_procedures.model.appointment import Appointment, Attendee, check_moment
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.dictionaries import Choice, Dictionary
 from crm_procedures.model.document import Document
@@ -157,10 +157,15 @@ def an_appointment(**overrides: Any) -> Appointment:
     :data:`BUILDER_TIME`, with one attendee and an organizer address."""
     aid = overrides.pop("id", None) or next_id("appointment")
     start = overrides.pop("start", None) or BUILDER_TIME + timedelta(days=1)
+    end = overrides.pop("end", None)
+    if end is None:
+        # The default end is computed: check the start first, so a far or
+        # naive one is InvalidInput rather than an overflow in the sum.
+        end = check_moment(start, "start") + timedelta(hours=1)
     fields: dict[str, Any] = {
         "employee": "user-1",
         "start": start,
-        "end": overrides.pop("end", None) or start + timedelta(hours=1),
+        "end": end,
         "title": "Introductory meeting",
         "uid": f"{aid}@crm-procedures.test",
         "attendees": (Attendee(email="jan.jansen@example.com", name="Jan Jansen"),),
@@ -174,12 +179,15 @@ def a_visit_report(**overrides: Any) -> VisitReport:
     """A first-visit report by ``account_manager`` (default ``user-1``) of one hour."""
     vid = overrides.pop("id", None) or next_id("visit-report")
     start = overrides.pop("start", None) or BUILDER_TIME
+    end = overrides.pop("end", None)
+    if end is None:
+        end = check_moment(start, "start") + timedelta(hours=1)
     fields: dict[str, Any] = {
         "designation": f"Visit {_number(vid)}",
         "relation_id": overrides.pop("relation_id", None) or next_id("relation"),
         "account_manager": "user-1",
         "start": start,
-        "end": overrides.pop("end", None) or start + timedelta(hours=1),
+        "end": end,
         "city": "Utrecht",
         "subject": "Getting acquainted",
         "visit_type": "first",

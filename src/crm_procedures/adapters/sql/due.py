@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 
-from crm_procedures.adapters._common import check_limit, utc_us
+from crm_procedures.adapters._common import check_limit, db_count, some_unstorable, utc_us
 from crm_procedures.adapters.sql import schema as s
-from crm_procedures.errors import ConcurrencyConflict
+from crm_procedures.errors import ConcurrencyConflict, InvalidInput
 from crm_procedures.model._checks import require_aware
+from crm_procedures.model._storable import UNSTORABLE_REASON
+from crm_procedures.model.outbox import check_lease_seconds
 from crm_procedures.model.prospect import Prospect, ProspectStatus
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ def due(
     from crm_procedures.adapters.sql.store import _paged, _prospect_visible
 
     check_limit(limit, offset)
+    if some_unstorable(project_id, role, owner):
+        return []  # no stored prospect holds such a character
     where = [_P.next_due_key.is_not(None), _P.status == ProspectStatus.RUNNING.value]
     if project_id is not None:
         where.append(_P.project_id == project_id)
@@ -74,6 +78,7 @@ def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: f
     The lease holds once the unit of work commits.
     """
     check_limit(limit, 0)
+    lease_seconds = check_lease_seconds(lease_seconds)
     at = utc_us(require_aware(now, "now"))
     held = exists().where(and_(_L.prospect_id == _P.id, _L.until_key > at))
     statement = (
@@ -85,7 +90,7 @@ def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: f
             ~held,
         )
         .order_by(_P.next_due_key, _P.id)
-        .limit(limit)
+        .limit(db_count(limit))
     )
     if uow.dialect == "postgresql":
         statement = statement.with_for_update(skip_locked=True, of=s.prospects)
@@ -106,6 +111,12 @@ def _try_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key:
 
 def set_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key: int) -> bool:
     """Lease ``prospect_id`` to ``worker`` unless another worker holds it after ``now_key``."""
+    for field, value in (("prospect_id", prospect_id), ("worker", worker)):
+        if some_unstorable(value):
+            raise InvalidInput(field, UNSTORABLE_REASON, None)
+    for field, key in (("now_key", now_key), ("until_key", until_key)):
+        if isinstance(key, bool) or not isinstance(key, int) or abs(key) >= 2**63:
+            raise InvalidInput(field, "must be a time in microseconds since 1970 (utc_us)", None)
     uow._last = ("prospect_lease", prospect_id, None)
     taken = uow.execute(
         s.prospect_leases.update()
@@ -135,6 +146,8 @@ def lease_of(uow: Any, prospect_id: str) -> tuple[str, int] | None:
     On PostgreSQL the lease row stays locked until the unit of work ends, so
     a worker that checks its lease keeps it while it works.
     """
+    if some_unstorable(prospect_id):
+        return None  # no stored id holds such a character
     statement = select(_L.worker, _L.until_key).where(_L.prospect_id == prospect_id)
     if uow.dialect == "postgresql":
         statement = statement.with_for_update()
@@ -144,6 +157,8 @@ def lease_of(uow: Any, prospect_id: str) -> tuple[str, int] | None:
 
 def release_lease(uow: Any, prospect_id: str, worker: str) -> None:
     """Drop ``worker``'s lease of ``prospect_id`` (nothing when another worker holds it)."""
+    if some_unstorable(prospect_id, worker):
+        return  # no stored lease holds such a character
     uow._last = ("prospect_lease", prospect_id, None)
     uow.execute(
         s.prospect_leases.delete().where(_L.prospect_id == prospect_id, _L.worker == worker)

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_procedures.access.viewer import ActivityScope, Viewer
-from crm_procedures.adapters._common import NULL_KEY
+from crm_procedures.adapters._common import NULL_KEY, some_unstorable
 from crm_procedures.adapters.memory_reports import ReportWindow, check_group_by
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.adapters.sql.store import _invisible_projects
@@ -152,6 +152,8 @@ class SqlReports:
             InvalidInput: a naive datetime or an empty period.
         """
         window = ReportWindow(since, until)
+        if some_unstorable(project_id):
+            raise NotFound("project", project_id)  # as the memory store: no such project
         seen = select(s.projects.c.id).where(s.projects.c.id == project_id)
         hidden = self._hidden_projects(viewer)
         if hidden is not None:

@@ -71,6 +71,7 @@ from sqlalchemy import (
 )
 
 from crm_procedures.errors import CrmError
+from crm_procedures.model._checks import shown
 
 __all__ = [
     "LATEST_VERSION",
@@ -96,7 +97,8 @@ class SchemaError(CrmError):
         self.found = found
         self.expected = expected
         super().__init__(
-            f"the database has schema version {found}, this library uses {expected}; {advice}"
+            f"the database has schema version {shown(found)}, this library uses "
+            f"{shown(expected)}; {advice}"
         )
 
 

@@ -25,6 +25,7 @@ row-count check.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import sqlite3
@@ -59,10 +60,11 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from crm_procedures._memo import remember
+from crm_procedures._paths import usable_path
 from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import (
     EPOCH,
@@ -70,6 +72,7 @@ from crm_procedures.adapters._common import (
     check_limit,
     check_prospect,
     check_storable,
+    db_count,
     definition_text,
     keyword_words,
     search_text,
@@ -89,7 +92,7 @@ from crm_procedures.errors import (
     StoreBusy,
 )
 from crm_procedures.model._checks import require_aware
-from crm_procedures.model._storable import UNSTORABLE_REASON
+from crm_procedures.model._storable import UNSTORABLE_REASON, storable
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
@@ -237,15 +240,34 @@ def make_engine(
     """A SQLAlchemy engine set up as the store needs it (see :func:`open_store`)."""
     if not isinstance(url, str):
         raise InvalidInput("url", "must be a database URL text", url)
+    busy_timeout = _check_busy_timeout(busy_timeout)
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix) :]
-    parsed = make_url(url)
+    if not storable(url):
+        raise InvalidInput("url", "must not hold NUL or a lone surrogate", None)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise InvalidInput(
+            "url",
+            "is not a database URL such as 'sqlite:///crm.db' or "
+            "'postgresql://user:password@host/dbname'",
+            None,  # the URL may hold a password: it is not repeated
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        if not isinstance(sqlite_synchronous, str) or sqlite_synchronous.upper() not in (
+            "OFF",
+            "NORMAL",
+            "FULL",
+            "EXTRA",
+        ):
             raise InvalidInput("sqlite_synchronous", "must be NORMAL or FULL", sqlite_synchronous)
         memory = parsed.database in (None, "", ":memory:")
+        database = parsed.database or ""
+        if not memory and not database.startswith("file:"):
+            usable_path("url", database)
         options: dict[str, Any] = {
             "connect_args": {"check_same_thread": False, "timeout": busy_timeout},
         }
@@ -260,6 +282,23 @@ def make_engine(
         _postgres_events(engine)
         return engine
     raise InvalidInput("url", f"{backend!r} is not supported (use sqlite or postgresql)", url)
+
+
+MAX_BUSY_TIMEOUT = 3600.0
+"""The longest ``busy_timeout`` accepted, in seconds (an hour)."""
+
+
+def _check_busy_timeout(value: Any) -> float:
+    """``value`` as seconds to wait for SQLite's lock, or InvalidInput."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput("busy_timeout", "must be a number of seconds", value)
+    if not math.isfinite(value) or not 0 <= value <= MAX_BUSY_TIMEOUT:
+        raise InvalidInput(
+            "busy_timeout",
+            f"must be between 0 and {MAX_BUSY_TIMEOUT:g} seconds",
+            value if not isinstance(value, int) or value.bit_length() < 64 else None,
+        )
+    return float(value)
 
 
 def _sqlite_events(engine: Engine, busy_timeout: float, synchronous: str, memory: bool) -> None:
@@ -989,9 +1028,9 @@ class _Repo(Generic[R]):
 def _paged(statement: Select[Any], limit: int | None, offset: int) -> Select[Any]:
     check_limit(limit, offset)
     if limit is not None:
-        statement = statement.limit(limit)
+        statement = statement.limit(db_count(limit))
     if offset:
-        statement = statement.offset(offset)
+        statement = statement.offset(db_count(offset))
     return statement
 
 
@@ -1632,7 +1671,7 @@ class _ProspectRepo:
                 select(*_PROSPECT_COLUMNS, _P.next_action_key)
                 .where(*where, cond)
                 .order_by(*order)
-                .limit(limit + offset)
+                .limit(db_count(limit + offset))
                 .subquery()
             )
             parts.append(select(part))
@@ -2149,7 +2188,7 @@ class _Outbox:
             select(*_OUTBOX_COLUMNS)
             .where(_O.status == OutboxStatus.PENDING.value, _O.due_key <= at)
             .order_by(_O.due_key, _O.created_key, _O.id)
-            .limit(limit)
+            .limit(db_count(limit))
         )
         if channels is not None:
             statement = statement.where(_O.channel.in_(sorted(channels)))

@@ -237,6 +237,8 @@ def _read_calendars(data: Any, where: str, out: list[Finding]) -> dict[str, Busi
 
 def dump_calendar(calendar: BusinessCalendar) -> dict[str, Any]:
     """A calendar as plain data that :func:`load_calendar` reads back equal."""
+    if not isinstance(calendar, BusinessCalendar):
+        raise InvalidInput("calendar", "must be a BusinessCalendar", calendar)
     out: dict[str, Any] = {}
     if calendar.country is not None:
         out["country"] = calendar.country
@@ -252,7 +254,16 @@ def dump_calendar(calendar: BusinessCalendar) -> dict[str, Any]:
 
 def dump_calendars(calendars: Mapping[str, BusinessCalendar]) -> dict[str, dict[str, Any]]:
     """The ``[calendars]`` table as plain data."""
-    return {name: dump_calendar(cal) for name, cal in sorted(calendars.items())}
+    if not isinstance(calendars, Mapping):
+        raise InvalidInput("calendars", "must map names to BusinessCalendars", calendars)
+    out: dict[str, dict[str, Any]] = {}
+    for name, cal in calendars.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidInput("calendars", "names must be non-empty text", name)
+        if not isinstance(cal, BusinessCalendar):
+            raise InvalidInput(f"calendars[{name!r}]", "must be a BusinessCalendar", cal)
+        out[name] = dump_calendar(cal)
+    return dict(sorted(out.items()))
 
 
 # ---------------------------------------------------------------- due rules
@@ -401,6 +412,8 @@ def load_send_window(data: Mapping[str, Any], where: str = "send_window") -> Sen
 
 def dump_send_window(window: SendWindow) -> dict[str, Any]:
     """A send window as plain data that :func:`load_send_window` reads back equal."""
+    if not isinstance(window, SendWindow):
+        raise InvalidInput("window", "must be a SendWindow", window)
     fmt = "%H:%M:%S" if window.opens.second or window.closes.second else "%H:%M"
     out: dict[str, Any] = {
         "days": weekday_names(window.days),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.ports import Store
 
 __all__ = ["CAPABILITIES", "StoreFactory", "capabilities_of", "dump", "has"]
@@ -35,7 +36,9 @@ def capabilities_of(store: Store) -> frozenset[str]:
 def has(store: Store, capability: str) -> bool:
     """True when ``store`` declares ``capability`` (one of :data:`CAPABILITIES`)."""
     if capability not in CAPABILITIES:
-        raise AssertionError(f"unknown capability {capability!r}; known: {sorted(CAPABILITIES)}")
+        raise InvalidInput(
+            "capability", f"is not one of {', '.join(sorted(CAPABILITIES))}", capability
+        )
     return capability in capabilities_of(store)
 
 
