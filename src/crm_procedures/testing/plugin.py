@@ -26,6 +26,9 @@ Installing crm_procedures makes these fixtures available in every test suite:
 * ``crm_contract_store``: for the shipped contract suites
   (:mod:`crm_procedures.testing.contracts`): a host defines it to return a
   callable that makes an empty store of its own adapter.
+* ``crm_contract_inbox``: for the Inbox contract suite
+  (:mod:`crm_procedures.testing.contracts.inbox`): a host defines it to
+  return a callable that takes raw messages and returns ``(inbox, append)``.
 * ``crm_outbox``: an :class:`OutboxView` of the app: the e-mails and
   invitations recorded, and ``dispatch()`` to deliver them to the memory
   mailer and calendar.
@@ -60,6 +63,7 @@ __all__ = [
     "crm_app_factory",
     "crm_app_options",
     "crm_clock",
+    "crm_contract_inbox",
     "crm_contract_store",
     "crm_definitions",
     "crm_outbox",
@@ -280,6 +284,22 @@ def crm_contract_store() -> Any:
         "the store contract suites need a crm_contract_store fixture: define one in your "
         "conftest.py that returns a callable making an empty store of your adapter, "
         "e.g. `return lambda: MyStore(tmp_path / 'crm.db')`",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def crm_contract_inbox() -> Any:
+    """Define this fixture to run the Inbox contract suite on your own inbox adapter.
+
+    Return a callable that takes a list of raw messages and returns
+    ``(inbox, append)``; see :mod:`crm_procedures.testing.contracts.inbox`.
+    """
+    pytest.fail(
+        "the Inbox contract suite needs a crm_contract_inbox fixture: define one in your "
+        "conftest.py that returns a callable taking a list of raw messages (bytes, oldest "
+        "first) and returning (inbox, append), where inbox holds exactly those messages and "
+        "append(raw) delivers one more",
         pytrace=False,
     )
 

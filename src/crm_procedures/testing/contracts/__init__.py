@@ -20,7 +20,9 @@ test. :class:`StoreContract` holds every suite; :class:`RepositoryContract`,
 :class:`UnitOfWorkContract`, :class:`OutboxContract`, :class:`QueryContract`,
 :class:`BoundaryContract`, :class:`FaultContract`,
 :class:`ConcurrencyContract` and :class:`CadenceContract` are the parts, for
-a host that runs them one by one.
+a host that runs them one by one. :class:`InboxContract` (from
+:mod:`~crm_procedures.testing.contracts.inbox`) checks an
+:class:`~crm_procedures.ports.Inbox` adapter, with a ``crm_contract_inbox`` fixture.
 
 A store declares what it can do in its ``capabilities`` attribute (a set of
 names, see :data:`CAPABILITIES`). A missing capability never skips a test:
@@ -59,6 +61,7 @@ from crm_procedures.testing.contracts._support import (
     has,
     port_snapshot,
 )
+from crm_procedures.testing.contracts.inbox import InboxContract
 from crm_procedures.testing.contracts.kinds import KIND_PARAMS, Kind
 
 __all__ = [
@@ -68,6 +71,7 @@ __all__ = [
     "ConcurrencyContract",
     "FaultContract",
     "InboundContract",
+    "InboxContract",
     "OutboxContract",
     "QueryContract",
     "RepositoryContract",
