@@ -114,7 +114,8 @@ class CalDavCalendar:
         calendars: the calendar collection URL of each employee (user id ->
             URL, absolute or relative to ``url``), or a function giving it;
             by default ``<url>/<user id>/crm/``.
-        username, password: HTTP credentials, if the server asks.
+        username: the HTTP user name, if the server asks for credentials.
+        password: the HTTP password, if the server asks for credentials.
         organizer: the ORGANIZER when an appointment has no organizer address.
         create: make a missing calendar collection (``MKCOL`` of the parent,
             ``MKCALENDAR``) on first use.

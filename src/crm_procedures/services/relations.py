@@ -548,8 +548,12 @@ class Merge:
     Attributes:
         relation: the kept relation as stored after the merge.
         absorbed: the absorbed relation as stored (``merged_into`` set).
-        contacts, projects, activities, prospects, visit_reports,
-            appointments: the ids of the records that moved.
+        contacts: the ids of the contacts that moved.
+        projects: the ids of the projects that moved.
+        activities: the ids of the activities that moved.
+        prospects: the ids of the prospects that moved.
+        visit_reports: the ids of the visit reports that moved.
+        appointments: the ids of the appointments that moved.
         double_prospects: ``(project, kept prospect, moved prospect)`` for
             every project in which both relations were prospects; close one.
     """
