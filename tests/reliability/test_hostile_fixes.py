@@ -25,6 +25,7 @@ from crm_procedures.adapters.calls import CsvCallFeed
 from crm_procedures.adapters.files import FolderCalendar, FolderMailer, uid_file_name
 from crm_procedures.adapters.memory import MemoryStore
 from crm_procedures.adapters.sql import open_store
+from crm_procedures.adapters.sql.due import set_lease
 from crm_procedures.adapters.sql.schema import SchemaError
 from crm_procedures.adapters.sql.store import make_engine
 from crm_procedures.errors import (
@@ -338,3 +339,19 @@ def test_defect_hostile_26_a_megabyte_uid_is_named_at_once_and_as_before() -> No
 def test_defect_hostile_27_a_visit_report_builder_with_a_far_start() -> None:
     with pytest.raises(InvalidInput, match="start"):
         builders.a_visit_report(start=datetime(9999, 12, 31, 23, 30, tzinfo=ZoneInfo("UTC")))
+
+
+@pytest.mark.parametrize("lease", [math.nan, 1e308, 0, -1])
+def test_defect_hostile_28_run_due_lease_seconds_out_of_range_on_every_store(
+    tmp_path: Path, lease: float
+) -> None:
+    for store in (MemoryStore(), open_store(f"sqlite:///{tmp_path / 'crm.db'}")):
+        setup_people(store)
+        with pytest.raises(InvalidInput, match="lease_seconds"):
+            scheduler.run_due(context(store), lease_seconds=lease)
+
+
+def test_defect_hostile_28_a_lease_id_too_long_for_an_index_is_refused(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'crm.db'}")
+    with store.unit_of_work() as uow, pytest.raises(InvalidInput, match="prospect_id"):
+        set_lease(uow, "x" * 1_000_001, "worker", 0, 1)

@@ -655,8 +655,10 @@ class _ProspectRepo(_Repo[Prospect]):
         """Ids of prospects whose automatic step is due at ``now``, leased to ``worker``."""
         self._uow.refuse_writes("prospect.claim_due")
         check_limit(limit, 0)
+        if not isinstance(worker, str) or not worker or some_unstorable(worker):
+            raise InvalidInput("worker", "must be a non-empty one-line name", worker)
         now = require_aware(now, "now")
-        until = now + timedelta(seconds=lease_seconds)
+        until = _lease_end(now, check_lease_seconds(lease_seconds))
         store = self._uow._store
         with store._lock:
             found = [
@@ -1087,3 +1089,11 @@ class _Audit:
             c for c in self._uow._audit if c.record_kind == record_kind and c.record_id == record_id
         ]
         return list(committed) + mine
+
+
+def _lease_end(now: datetime, lease_seconds: float) -> datetime:
+    """``now`` plus the lease, or InvalidInput when that passes year 9999."""
+    try:
+        return now + timedelta(seconds=lease_seconds)
+    except OverflowError:
+        raise InvalidInput("now", "a lease from this time would end after year 9999", now) from None

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from crm_procedures.adapters._common import check_limit, db_count, some_unstorable, utc_us
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput
-from crm_procedures.model._checks import require_aware
+from crm_procedures.model._checks import MAX_LINE, require_aware
 from crm_procedures.model._storable import UNSTORABLE_REASON
 from crm_procedures.model.outbox import check_lease_seconds
 from crm_procedures.model.prospect import Prospect, ProspectStatus
@@ -95,7 +95,10 @@ def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: f
     if uow.dialect == "postgresql":
         statement = statement.with_for_update(skip_locked=True, of=s.prospects)
     found = list(uow.execute(statement).scalars())
-    until = utc_us(now + timedelta(seconds=lease_seconds))
+    try:
+        until = utc_us(now + timedelta(seconds=lease_seconds))
+    except OverflowError:
+        raise InvalidInput("now", "a lease from this time would end after year 9999", now) from None
     return [pid for pid in found if _try_lease(uow, pid, worker, at, until)]
 
 
@@ -114,6 +117,8 @@ def set_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key: 
     for field, value in (("prospect_id", prospect_id), ("worker", worker)):
         if some_unstorable(value):
             raise InvalidInput(field, UNSTORABLE_REASON, None)
+        if len(value) > MAX_LINE:
+            raise InvalidInput(field, f"is longer than {MAX_LINE} characters", None)
     for field, key in (("now_key", now_key), ("until_key", until_key)):
         if isinstance(key, bool) or not isinstance(key, int) or abs(key) >= 2**63:
             raise InvalidInput(field, "must be a time in microseconds since 1970 (utc_us)", None)
