@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _common import PROSPECT_COLUMNS
+
 from crm_procedures import CrmApp, Group, Relation, RelationKind, User, standard_definitions
 from crm_procedures.adapters._common import NULL_KEY, utc_us
 from crm_procedures.adapters.sql import open_store
@@ -237,7 +239,9 @@ def big_store(n: int) -> Dataset:
         chunk = 200_000
         for lo in range(0, n, chunk):
             rows, history = _prospect_rows(lo, min(lo + chunk, n), project_id)
-            conn.executemany(f"INSERT INTO prospects VALUES ({','.join('?' * 15)})", rows)
+            conn.executemany(
+                f"INSERT INTO prospects ({PROSPECT_COLUMNS}) VALUES ({','.join('?' * 15)})", rows
+            )
             conn.executemany(f"INSERT INTO prospect_history VALUES ({','.join('?' * 12)})", history)
         for lo in range(0, n, chunk):
             conn.executemany(

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _data
-from _common import Figure, raw_connection
+from _common import PROSPECT_COLUMNS, Figure, raw_connection
 
 from crm_procedures import CrmApp, standard_definitions
 from crm_procedures.adapters.sql import open_store
@@ -60,7 +60,9 @@ def _build(n: int) -> tuple[Path, str]:
     conn = raw_connection(path, foreign_keys=False)
     try:
         conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO prospects VALUES ({','.join('?' * 15)})", rows)
+        conn.executemany(
+            f"INSERT INTO prospects ({PROSPECT_COLUMNS}) VALUES ({','.join('?' * 15)})", rows
+        )
         conn.execute("COMMIT")
     finally:
         conn.close()

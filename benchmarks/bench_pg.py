@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _data
-from _common import Figure
+from _common import PROSPECT_COLUMNS, Figure
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 WARM = 10
@@ -161,7 +161,9 @@ def _fill(url: str, project_id: str, n: int) -> list[str]:
         dbname=parts.path.lstrip("/"),
     ) as conn:
         with conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO prospects VALUES ({','.join(['%s'] * 15)})", rows)
+            cur.executemany(
+                f"INSERT INTO prospects ({PROSPECT_COLUMNS}) VALUES ({','.join(['%s'] * 15)})", rows
+            )
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE prospects")

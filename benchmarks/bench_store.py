@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _data
-from _common import Figure, median_of, raw_connection, timed_insert
+from _common import PROSPECT_COLUMNS, Figure, median_of, raw_connection, timed_insert
 
 from crm_procedures import CrmApp, standard_definitions
 from crm_procedures.adapters.sql import open_store
@@ -127,7 +127,7 @@ def _insert_figures(n: int, repeat: int, quick: bool) -> list[Figure]:
         ]
         conn = raw_connection(path)
         try:
-            took = timed_insert(conn, "prospects", rows, 15, "BEGIN IMMEDIATE")
+            took = timed_insert(conn, "prospects", rows, 15, "BEGIN IMMEDIATE", PROSPECT_COLUMNS)
         finally:
             conn.close()
         path.unlink()

@@ -513,8 +513,8 @@ class StaleCalendarReply(CrmError):
         self.sequence = sequence
         self.current = current
         super().__init__(
-            f"the answer to appointment {uid} is for version {sequence}, but version "
-            f"{current} is current; the attendee must answer the latest invitation"
+            f"the answer to appointment {uid} is for version {_number(sequence)}, but version "
+            f"{_number(current)} is current; the attendee must answer the latest invitation"
         )
 
 

@@ -42,11 +42,16 @@ def size(bounded: int, full: int) -> int:
 
 
 def hypothesis_settings(bounded: int, full: int) -> settings:
-    """Hypothesis settings with ``max_examples`` sized for the run, no deadline."""
+    """Hypothesis settings with ``max_examples`` sized for the run, no deadline.
+
+    The bounded run (the ordinary suite, CI) draws the same examples every time,
+    so that a result can be reproduced; the full run (``run.py --full``, ``nox -s
+    reliability``) draws new ones each time, to find what the last run did not.
+    """
     return settings(
         max_examples=size(bounded, full),
         deadline=None,
-        derandomize=False,
+        derandomize=not FULL,
         suppress_health_check=list(HealthCheck),
         database=None,
     )

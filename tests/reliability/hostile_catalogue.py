@@ -35,12 +35,13 @@ from crm_procedures import ports
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.adapters.blobs import MemoryBlobStore
 from crm_procedures.adapters.calls import Call, MemoryCallFeed
+from crm_procedures.adapters.inbox_folder import FolderInbox
 from crm_procedures.adapters.memory import MemoryStore, MemoryUnitOfWork
 from crm_procedures.adapters.memory_mail import MemoryCalendar, MemoryMailer
 from crm_procedures.adapters.sql import SqlStore
 from crm_procedures.errors import Finding
 from crm_procedures.formats.mime import build_email
-from crm_procedures.model.appointment import Appointment, Attendee
+from crm_procedures.model.appointment import Appointment, Attendee, CalendarChange, ChangeAction
 from crm_procedures.model.audit import Change
 from crm_procedures.model.dictionaries import Choice, Dictionary
 from crm_procedures.model.money import Money
@@ -243,7 +244,27 @@ _BY_TYPE: dict[Any, Callable[[Env], Any]] = {
     CrmApp: lambda env: in_memory_app(),
     typing.TextIO: lambda env: io.StringIO(),
     SendWindow: lambda env: _send_window(),
+    CalendarChange: lambda env: CalendarChange(ACTOR, "uid-1@crm.example", ChangeAction.CANCELLED),
+    ports.ChangeFeed: lambda env: _NoChanges(),
+    ports.Inbox: lambda env: _empty_inbox(env),
 }
+
+
+class _NoChanges:
+    """A calendar in which nothing changed: the valid feed the hostile calls start from."""
+
+    def changes(self) -> list[CalendarChange]:
+        return []
+
+    def acknowledge(self, change: CalendarChange, sequence: int) -> None:
+        return None
+
+
+def _empty_inbox(env: Any) -> FolderInbox:
+    folder = env.tmp / "inbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FolderInbox(folder)
+
 
 for _builder in (
     builders.a_contact,
@@ -517,6 +538,21 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
     "crm_procedures.adapters.sql.store.SqlStore": {"engine": lambda env: _engine(env)},
     "crm_procedures.adapters.sql.due.due": {"repo": lambda env: _uow(env).prospects},
     "crm_procedures.model.appointment.check_moment": {"value": lambda env: T0},
+    "crm_procedures.model.appointment.AttendeeReply": {
+        "attendee": lambda env: "jan@example.nl",
+        "partstat": lambda env: "accepted",
+    },
+    "crm_procedures.model.appointment.CalendarChange": {
+        "action": lambda env: "moved",
+        "start": lambda env: T0,
+        "end": lambda env: T0 + timedelta(hours=1),
+    },
+    "crm_procedures.model.inbound.SentMessage": {"recipients": lambda env: ("jan@example.nl",)},
+    "crm_procedures.model.inbound.normalise_address": {"address": lambda env: "Jan@Example.nl"},
+    "crm_procedures.services.agenda.ChangeOutcome": {"result": lambda env: "unchanged"},
+    "crm_procedures.testing.contracts.boundaries.forced": {
+        "record": lambda env: builders.a_relation()
+    },
     "crm_procedures.model.outbox.RecipientOutcome": {"state": lambda env: "accepted"},
     "crm_procedures.procedures.timing.send_window.SendWindow": {
         "days": lambda env: ("mon", "tue", "wed", "thu", "fri"),

@@ -74,7 +74,15 @@ BOUNDS = {False: (size(10, 100), size(40, 1000)), True: (size(3, 20), size(10, 2
 """The least and the most examples of one callable, by whether it runs on stores."""
 EXAMPLES_FLOOR = size(2500, 25_000)
 
-_SQL_ONLY = ("SqlReports", "SqlUnitOfWork", "SqlStore", "sql.schema", "sql.store", "sql.due")
+_SQL_ONLY = (
+    "SqlReports",
+    "SqlUnitOfWork",
+    "SqlStore",
+    "sql.schema",
+    "sql.store",
+    "sql.due",
+    "sql.inbound",
+)
 _MEMORY_ONLY = ("MemoryReports", "MemoryUnitOfWork")
 
 

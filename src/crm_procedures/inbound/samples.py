@@ -12,10 +12,36 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from crm_procedures.errors import InvalidInput
+from crm_procedures.model._checks import require_aware
+
 __all__ = ["auto_reply_to", "bounce_of", "calendar_reply_to", "reply_to"]
 
 
+_MAX_HEADER = 998  # RFC 5322's longest line: a sample is one line per header
+
+
+def _header(field: str, value: object, *, ascii_only: bool = False) -> str:
+    """A header value a sample may carry: one line of text (ASCII for addresses and ids)."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be text", value)
+    if len(value) > _MAX_HEADER:
+        raise InvalidInput(field, f"is longer than {_MAX_HEADER} characters", None)
+    if any(ch in value for ch in "\r\n\x00") or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise InvalidInput(field, "must be one line without NUL or lone surrogates", None)
+    if ascii_only and not value.isascii():
+        raise InvalidInput(field, "must be ASCII (an address or a Message-ID)", None)
+    if not value.isprintable():
+        raise InvalidInput(field, "must be printable text", None)
+    return value
+
+
 def _base(sender: str, to: str, subject: str, message_id: str, date: datetime) -> EmailMessage:
+    sender = _header("sender", sender, ascii_only=True)
+    to = _header("to", to, ascii_only=True)
+    subject = _header("subject", subject)
+    message_id = _header("message_id", message_id, ascii_only=True)
+    date = require_aware(date, "date")
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -35,7 +61,15 @@ def reply_to(
     date: datetime,
     subject: str = "Re: your e-mail",
 ) -> bytes:
-    """A person's reply to the e-mail with Message-ID ``original_id``."""
+    """A person's reply to the e-mail with Message-ID ``original_id``.
+
+    Raises:
+        InvalidInput: a header value that is not one printable line (ASCII for
+            addresses and Message-IDs, at most 998 characters), or a naive date.
+    """
+    original_id = _header("original_id", original_id, ascii_only=True)
+    if not isinstance(body, str) or any(0xD800 <= ord(ch) <= 0xDFFF for ch in body):
+        raise InvalidInput("body", "must be text without lone surrogates", None)
     msg = _base(sender, to, subject, message_id, date)
     msg["In-Reply-To"] = original_id
     msg["References"] = original_id
@@ -46,7 +80,12 @@ def reply_to(
 def auto_reply_to(
     original_id: str, *, sender: str, to: str, message_id: str, date: datetime
 ) -> bytes:
-    """An out-of-office answer (``Auto-Submitted: auto-replied``) to ``original_id``."""
+    """An out-of-office answer (``Auto-Submitted: auto-replied``) to ``original_id``.
+
+    Raises:
+        InvalidInput: as :func:`reply_to`.
+    """
+    original_id = _header("original_id", original_id, ascii_only=True)
     msg = _base(sender, to, "Out of office", message_id, date)
     msg["Auto-Submitted"] = "auto-replied"
     msg["In-Reply-To"] = original_id
@@ -63,7 +102,16 @@ def bounce_of(
     date: datetime,
     hard: bool = True,
 ) -> bytes:
-    """An RFC 3464 delivery status notification for ``recipient`` of ``original_id``."""
+    """An RFC 3464 delivery status notification for ``recipient`` of ``original_id``.
+
+    Raises:
+        InvalidInput: as :func:`reply_to`.
+    """
+    original_id = _header("original_id", original_id, ascii_only=True)
+    recipient = _header("recipient", recipient, ascii_only=True)
+    to = _header("to", to, ascii_only=True)
+    message_id = _header("message_id", message_id, ascii_only=True)
+    date = require_aware(date, "date")
     status, action, code = ("5.1.1", "failed", "550") if hard else ("4.2.2", "delayed", "452")
     boundary = "=_report_" + "".join(c for c in message_id if c.isalnum())
     lines = [
@@ -115,7 +163,20 @@ def calendar_reply_to(
     date: datetime,
     comment: str | None = None,
 ) -> bytes:
-    """An attendee's iTIP REPLY with ``partstat`` (ACCEPTED, DECLINED, TENTATIVE)."""
+    """An attendee's iTIP REPLY with ``partstat`` (ACCEPTED, DECLINED, TENTATIVE).
+
+    Raises:
+        InvalidInput: as :func:`reply_to`; a sequence that is not a whole number
+            from 0 to 2**31 - 1.
+    """
+    uid = _header("uid", uid, ascii_only=True)
+    attendee = _header("attendee", attendee, ascii_only=True)
+    organizer = _header("organizer", organizer, ascii_only=True)
+    partstat = _header("partstat", partstat, ascii_only=True)
+    if comment is not None:
+        comment = _header("comment", comment)
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence < 2**31:
+        raise InvalidInput("sequence", "must be a whole number from 0 to 2**31 - 1", None)
     word = {"ACCEPTED": "Accepted", "DECLINED": "Declined"}.get(partstat.upper(), "Tentative")
     msg = _base(attendee, organizer, f"{word}: invitation", message_id, date)
     stamp = date.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from crm_procedures.errors import DeliveryError
+from crm_procedures.errors import DeliveryError, InvalidInput
 from crm_procedures.model._checks import shown
 from crm_procedures.model.outbox import DeliveryOutcome, OutboxMessage
 
@@ -411,6 +411,8 @@ def assert_emitted(
         AssertionError: no message (or not ``count`` messages) matches; the
             message lists what the channel holds.
     """
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise InvalidInput("count", "must be a whole number >= 0 or None", shown(count))
     found = channel_messages(target, channel)
     matching = [
         m
@@ -419,7 +421,7 @@ def assert_emitted(
     ]
     if (count is None and matching) or (count is not None and len(matching) == count):
         return matching
-    wanted = f"{count}" if count is not None else "at least one"
+    wanted = shown(count) if count is not None else "at least one"
     held = "\n".join(f"  - {m.key} [{m.status.value}] {dict(m.payload)!r}" for m in found)
     raise AssertionError(
         f"expected {wanted} {channel!r} message(s) with {payload!r}"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from crm_procedures.adapters._common import check_limit, some_unstorable, sort_key
+from crm_procedures.adapters._common import check_limit, db_count, some_unstorable, sort_key
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.adapters.sql.store import _Repo
 from crm_procedures.errors import InvalidInput
@@ -120,7 +120,11 @@ class SqlInbound:
         if status is not None:
             wanted = to_enum(UnmatchedStatus, "status", status)
             statement = statement.where(t.c.status == wanted.value)
-        statement = statement.order_by(t.c.received_key, t.c.id).limit(limit).offset(offset)
+        statement = (
+            statement.order_by(t.c.received_key, t.c.id)
+            .limit(db_count(limit))
+            .offset(db_count(offset))
+        )
         return self._unmatched._many(statement)
 
     def address(self, address: str) -> AddressStatus | None:

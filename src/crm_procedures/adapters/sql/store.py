@@ -826,6 +826,8 @@ class _Repo(Generic[R]):
     """Kinds stored as explicit columns plus the record as JSON (``data``)."""
 
     def __init__(self, uow: SqlUnitOfWork, kind: str, cls: type[R], table: Table) -> None:
+        if not isinstance(uow, SqlUnitOfWork):
+            raise InvalidInput("uow", "must be a unit of work of the SQL store", type(uow).__name__)
         self._uow = uow
         self._kind = kind
         self._cls = cls
@@ -1034,6 +1036,10 @@ def _paged(statement: Select[Any], limit: int | None, offset: int) -> Select[Any
     return statement
 
 
+_MAX_NAME: Final = 10_000
+"""Longer than any relation name a store holds: a longer search text finds nothing."""
+
+
 class _RelationRepo(_Repo[Relation]):
     def _columns(self, record: Relation) -> tuple[Any, ...]:
         return (record.name, record.name.casefold(), record.account_manager)
@@ -1063,7 +1069,9 @@ class _RelationRepo(_Repo[Relation]):
         if not isinstance(name_contains, str):
             raise InvalidInput("name_contains", "must be text", name_contains)
         check_limit(limit, offset)
-        if some_unstorable(name_contains):
+        if some_unstorable(name_contains) or len(name_contains) > _MAX_NAME:
+            # Text no name can hold (or longer than any name) matches nothing, as on
+            # every store; SQLite would refuse a LIKE pattern that long.
             return []
         c = self._table.c
         needle = name_contains.casefold()

@@ -37,6 +37,7 @@ from crm_procedures.access.viewer import (
 )
 from crm_procedures.errors import InvalidInput, NotFound, ReadOnlyUnitOfWork
 from crm_procedures.ids import GroupId, UserId
+from crm_procedures.model._storable import storable
 from crm_procedures.model.audit import Change
 from crm_procedures.model.relation import Relation
 from crm_procedures.model.users import Group, User
@@ -101,7 +102,14 @@ def test_defect_12_reads_by_text_no_store_holds_find_nothing(store: Store) -> No
 
 
 def find_nothing(uow: UnitOfWork, text: str) -> None:
-    """Assert that every read by ``text`` (no store holds it) finds nothing."""
+    """Assert that every read by ``text`` (no store holds it) finds nothing.
+
+    Raises:
+        InvalidInput: ``text`` is text a store can hold (it must hold NUL or a
+            lone surrogate).
+    """
+    if not isinstance(text, str) or storable(text):
+        raise InvalidInput("text", "must hold NUL or a lone surrogate (text no store holds)", None)
     for repository in (uow.relations, uow.prospects, uow.visit_reports, uow.users):
         with pytest.raises(NotFound):
             repository.get(text)

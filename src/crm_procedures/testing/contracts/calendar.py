@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.model.appointment import Appointment, AppointmentStatus, Attendee
 from crm_procedures.ports import BusyCalendar, Calendar
 
@@ -68,10 +69,22 @@ CalendarFactory = Callable[[], tuple[Calendar, CalendarReader]]
 
 
 def held_from_ics(data: bytes | str) -> HeldEvent | None:
-    """The first VEVENT of an iCalendar text as a :class:`HeldEvent` (None without one)."""
+    """The first VEVENT of an iCalendar text as a :class:`HeldEvent` (None without one).
+
+    Raises:
+        InvalidInput: ``data`` is not an iCalendar text with a readable VEVENT.
+    """
     import icalendar
 
-    parsed = icalendar.Calendar.from_ical(data)
+    if not isinstance(data, bytes | str):
+        raise InvalidInput("data", "must be the iCalendar text (bytes or str)", None)
+    try:
+        return _held_from_ics(icalendar.Calendar.from_ical(data))
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise InvalidInput("data", f"is not an iCalendar text with a VEVENT: {exc}", None) from None
+
+
+def _held_from_ics(parsed: Any) -> HeldEvent | None:
     method = str(parsed.get("METHOD", "")).upper()
     for event in parsed.walk("VEVENT"):
         start = event.decoded("DTSTART")

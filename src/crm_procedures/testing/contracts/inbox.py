@@ -49,7 +49,13 @@ InboxFactory = Callable[[list[bytes]], tuple[Inbox, InboxAppend]]
 
 
 def a_message(i: int) -> bytes:
-    """A small plain-text message with the Message-ID ``<m{i}@acme.example.nl>``."""
+    """A small plain-text message with the Message-ID ``<m{i}@acme.example.nl>``.
+
+    Raises:
+        InvalidInput: ``i`` is not a whole number from 0 to 2**63 - 1.
+    """
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < 2**63:
+        raise InvalidInput("i", "must be a whole number from 0 to 2**63 - 1", None)
     return (
         f"From: c{i}@acme.example.nl\r\nTo: crm@crm.example.com\r\n"
         f"Message-ID: <m{i}@acme.example.nl>\r\nSubject: message {i}\r\n\r\nbody {i}\r\n"
