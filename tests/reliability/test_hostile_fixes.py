@@ -355,3 +355,28 @@ def test_defect_hostile_28_a_lease_id_too_long_for_an_index_is_refused(tmp_path:
     store = open_store(f"sqlite:///{tmp_path / 'crm.db'}")
     with store.unit_of_work() as uow, pytest.raises(InvalidInput, match="prospect_id"):
         set_lease(uow, "x" * 1_000_001, "worker", 0, 1)
+
+
+def test_defect_hostile_29_a_calendar_object_stamped_at_year_one_is_refused() -> None:
+    from crm_procedures.formats.ical import calendar_object_ics
+
+    stamp = datetime(1, 1, 1, 0, 5, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    with pytest.raises(InvalidInput):
+        calendar_object_ics(builders.an_appointment(), stamp)
+
+
+@pytest.mark.parametrize("field", ["linked_users", "linked_groups", "denied_users"])
+def test_defect_hostile_30_project_principals_longer_than_an_id_are_refused(field: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        builders.a_project(**{field: ["\U0001f600" * 20_000]})
+    assert refused.value.field == field
+
+
+def test_defect_hostile_31_a_suppression_page_past_64_bits_answers_alike(tmp_path: Path) -> None:
+    from crm_procedures.services import inbound
+
+    answers = []
+    for store in (MemoryStore(), open_store(f"sqlite:///{tmp_path / 'crm.db'}")):
+        setup_people(store)
+        answers.append(inbound.suppressed_addresses(context(store), "pia", offset=10**5000))
+    assert answers == [[], []]

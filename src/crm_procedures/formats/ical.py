@@ -144,7 +144,12 @@ def _local(dt: datetime) -> str:
 
 
 def _utc(dt: datetime) -> str:
-    return _local(dt.astimezone(UTC)) + "Z"
+    try:
+        return _local(dt.astimezone(UTC)) + "Z"
+    except OverflowError:
+        raise InvalidInput(
+            "datetime", "has no UTC reading (too close to year 1 or 9999)", None
+        ) from None
 
 
 def _offset(delta: timedelta) -> str:

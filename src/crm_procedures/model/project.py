@@ -43,6 +43,13 @@ def _custom_choices(value: Any) -> tuple[str | None, ...]:
     return items + (None,) * (CUSTOM_CHOICE_FIELDS - len(items))
 
 
+def _principal_ids(inst: Any, attribute: Any, value: frozenset[Any]) -> None:
+    # Each is a user or group id: one line of text, no longer than any id may be
+    # (stores index them; PostgreSQL refuses an index row over 8 kB).
+    for item in value:
+        non_empty(inst, attribute, item)
+
+
 def _all_text(_inst: Any, attribute: Any, value: tuple[Any, ...]) -> None:
     for i, item in enumerate(value):
         if item is None:
@@ -104,10 +111,18 @@ class Project:
     notepad: str = attrs.field(default="", validator=text)
     contact_ids: tuple[ContactId, ...] = attrs.field(default=(), converter=tuple_of_str)
     one_off_contacts: tuple[Contact, ...] = attrs.field(default=(), converter=_contacts)
-    linked_users: frozenset[UserId] = attrs.field(default=frozenset(), converter=frozenset_of)
-    linked_groups: frozenset[GroupId] = attrs.field(default=frozenset(), converter=frozenset_of)
-    denied_users: frozenset[UserId] = attrs.field(default=frozenset(), converter=frozenset_of)
-    denied_groups: frozenset[GroupId] = attrs.field(default=frozenset(), converter=frozenset_of)
+    linked_users: frozenset[UserId] = attrs.field(
+        default=frozenset(), converter=frozenset_of, validator=_principal_ids
+    )
+    linked_groups: frozenset[GroupId] = attrs.field(
+        default=frozenset(), converter=frozenset_of, validator=_principal_ids
+    )
+    denied_users: frozenset[UserId] = attrs.field(
+        default=frozenset(), converter=frozenset_of, validator=_principal_ids
+    )
+    denied_groups: frozenset[GroupId] = attrs.field(
+        default=frozenset(), converter=frozenset_of, validator=_principal_ids
+    )
     members: Mapping[str, tuple[UserId, ...]] = attrs.field(
         factory=dict, converter=_members, hash=False
     )

@@ -145,8 +145,8 @@ class SqlInbound:
             select(t.c.data)
             .where(t.c.suppressed.is_not(None))
             .order_by(t.c.id)
-            .limit(limit)
-            .offset(offset)
+            .limit(db_count(limit))
+            .offset(db_count(offset))
         )
         return self._addresses._many(statement)
 
