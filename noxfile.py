@@ -172,7 +172,7 @@ def examples(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The main job: a whole campaign on an embedded SQLite file, printing what happened."""
-    _install_project(session, "sql")
+    _install_project(session, "sql,holidays")  # Dutch public holidays for the cadence
     session.run("crm-procedures", "demo", *session.posargs)
 
 
