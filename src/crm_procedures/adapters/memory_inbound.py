@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crm_procedures.adapters._common import check_limit, sort_key
-from crm_procedures.errors import InvalidInput, NotFound
+from crm_procedures.adapters._inbound_common import InboundByKey
+from crm_procedures.errors import NotFound
 from crm_procedures.model._checks import to_enum
 from crm_procedures.model.inbound import (
     AddressStatus,
@@ -33,13 +34,7 @@ INBOUND_TABLES: dict[str, tuple[str, ...]] = {
 """The memory store's tables of inbound records, with their indexed fields."""
 
 
-def _text(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(field, "must be text", value)
-    return value
-
-
-class MemoryInbound:
+class MemoryInbound(InboundByKey):
     """:class:`~crm_procedures.ports.InboundRepository` over a memory unit of work."""
 
     def __init__(self, uow: MemoryUnitOfWork) -> None:
@@ -51,46 +46,6 @@ class MemoryInbound:
         self._positions = _Repo(uow, "inbox_position", InboxPosition)
         self._unmatched = _Repo(uow, "unmatched_message", UnmatchedMessage)
         self._addresses = _Repo(uow, "address_status", AddressStatus)
-
-    def processed(self, message_id: str) -> ProcessedMessage | None:
-        """The record of the message applied with this Message-ID, or ``None``."""
-        return self._processed.find(_text("message_id", message_id))
-
-    def mark_processed(self, record: ProcessedMessage) -> ProcessedMessage:
-        """Record a message as applied. Raises ConcurrencyConflict when it was already."""
-        return self._processed.add(record)
-
-    def add_sent(self, record: SentMessage) -> None:
-        """Remember a sent e-mail's Message-ID (ignored when remembered already)."""
-        if isinstance(record, SentMessage) and self._sent.find(record.id) is not None:
-            return
-        self._sent.add(record)
-
-    def sent(self, message_id: str) -> SentMessage | None:
-        """The e-mail sent with this Message-ID, or ``None``."""
-        return self._sent.find(_text("message_id", message_id))
-
-    def position(self, inbox: str) -> InboxPosition | None:
-        """Where the inbox was read up to, or ``None``."""
-        return self._positions.find(_text("inbox", inbox))
-
-    def save_position(self, position: InboxPosition) -> InboxPosition:
-        """Add (version 0) or replace (stored version) a position."""
-        if isinstance(position, InboxPosition) and position.version == 0:
-            return self._positions.add(position)
-        return self._positions.save(position)
-
-    def add_unmatched(self, message: UnmatchedMessage) -> UnmatchedMessage:
-        """Keep a message for a person."""
-        return self._unmatched.add(message)
-
-    def get_unmatched(self, record_id: str) -> UnmatchedMessage:
-        """One kept message. Raises NotFound."""
-        return self._unmatched.get(record_id)
-
-    def save_unmatched(self, message: UnmatchedMessage) -> UnmatchedMessage:
-        """Store a changed kept message as version + 1."""
-        return self._unmatched.save(message)
 
     def unmatched(
         self, status: UnmatchedStatus | None = None, limit: int = 50, offset: int = 0
@@ -104,16 +59,6 @@ class MemoryInbound:
             found = self._uow._records("unmatched_message", "status", wanted)
         found.sort(key=lambda m: (sort_key(m.received_at), m.id))
         return found[offset : offset + limit]
-
-    def address(self, address: str) -> AddressStatus | None:
-        """The delivery record of one address, or ``None``."""
-        return self._addresses.find(_text("address", address))
-
-    def save_address(self, status: AddressStatus) -> AddressStatus:
-        """Add (version 0) or replace (stored version) a delivery record."""
-        if isinstance(status, AddressStatus) and status.version == 0:
-            return self._addresses.add(status)
-        return self._addresses.save(status)
 
     def suppressed(self, limit: int = 100, offset: int = 0) -> list[AddressStatus]:
         """Addresses that receive no more e-mail, by address."""

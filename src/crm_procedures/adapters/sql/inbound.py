@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from crm_procedures.adapters._common import check_limit, db_count, some_unstorable, sort_key
+from crm_procedures.adapters._inbound_common import InboundByKey
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.adapters.sql.store import _Repo
-from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import to_enum
 from crm_procedures.model.inbound import (
     AddressStatus,
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
     from crm_procedures.adapters.sql.store import SqlUnitOfWork
 
 __all__ = ["SqlEventLog", "SqlInbound"]
-
-
-def _text(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(field, "must be text", value)
-    return value
 
 
 class _ProcessedRepo(_Repo[ProcessedMessage]):
@@ -53,8 +47,11 @@ class _EventRepo(_Repo[Event]):
         return (record.prospect_id, record.name, sort_key(record.at))
 
 
-class SqlInbound:
+class SqlInbound(InboundByKey):
     """:class:`~crm_procedures.ports.InboundRepository` over a SQL unit of work."""
+
+    _unmatched: _UnmatchedRepo
+    _addresses: _AddressRepo
 
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
@@ -69,46 +66,6 @@ class SqlInbound:
             uow, "unmatched_message", UnmatchedMessage, s.unmatched_messages
         )
         self._addresses = _AddressRepo(uow, "address_status", AddressStatus, s.address_statuses)
-
-    def processed(self, message_id: str) -> ProcessedMessage | None:
-        """The record of the message applied with this Message-ID, or ``None``."""
-        return self._processed.find(_text("message_id", message_id))
-
-    def mark_processed(self, record: ProcessedMessage) -> ProcessedMessage:
-        """Record a message as applied. Raises ConcurrencyConflict when it was already."""
-        return self._processed.add(record)
-
-    def add_sent(self, record: SentMessage) -> None:
-        """Remember a sent e-mail's Message-ID (ignored when remembered already)."""
-        if isinstance(record, SentMessage) and self._sent.find(record.id) is not None:
-            return
-        self._sent.add(record)
-
-    def sent(self, message_id: str) -> SentMessage | None:
-        """The e-mail sent with this Message-ID, or ``None``."""
-        return self._sent.find(_text("message_id", message_id))
-
-    def position(self, inbox: str) -> InboxPosition | None:
-        """Where the inbox was read up to, or ``None``."""
-        return self._positions.find(_text("inbox", inbox))
-
-    def save_position(self, position: InboxPosition) -> InboxPosition:
-        """Add (version 0) or replace (stored version) a position."""
-        if isinstance(position, InboxPosition) and position.version == 0:
-            return self._positions.add(position)
-        return self._positions.save(position)
-
-    def add_unmatched(self, message: UnmatchedMessage) -> UnmatchedMessage:
-        """Keep a message for a person."""
-        return self._unmatched.add(message)
-
-    def get_unmatched(self, record_id: str) -> UnmatchedMessage:
-        """One kept message. Raises NotFound."""
-        return self._unmatched.get(record_id)
-
-    def save_unmatched(self, message: UnmatchedMessage) -> UnmatchedMessage:
-        """Store a changed kept message as version + 1."""
-        return self._unmatched.save(message)
 
     def unmatched(
         self, status: UnmatchedStatus | None = None, limit: int = 50, offset: int = 0
@@ -126,16 +83,6 @@ class SqlInbound:
             .offset(db_count(offset))
         )
         return self._unmatched._many(statement)
-
-    def address(self, address: str) -> AddressStatus | None:
-        """The delivery record of one address, or ``None``."""
-        return self._addresses.find(_text("address", address))
-
-    def save_address(self, status: AddressStatus) -> AddressStatus:
-        """Add (version 0) or replace (stored version) a delivery record."""
-        if isinstance(status, AddressStatus) and status.version == 0:
-            return self._addresses.add(status)
-        return self._addresses.save(status)
 
     def suppressed(self, limit: int = 100, offset: int = 0) -> list[AddressStatus]:
         """Addresses that receive no more e-mail, by address."""
