@@ -2,8 +2,9 @@
 
 A prospect is a row of ``prospects`` plus its history rows in
 ``prospect_history`` (appended; a stored entry changes only to be marked
-superseded or to follow its prospect to another project). The hot paths (load, save after a step, the worklist) run
-fixed driver SQL or statements compiled once (``uow.prepared``).
+superseded or to follow its prospect to another project). The hot paths
+(load, save after a step, the worklist) run fixed driver SQL or statements
+compiled once (``uow.prepared``).
 """
 
 from __future__ import annotations
