@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm_procedures.adapters._common import check_limit, db_count, some_unstorable, sort_key
 from crm_procedures.adapters._inbound_common import InboundByKey
 from crm_procedures.adapters.sql import schema as s
-from crm_procedures.adapters.sql.store import _Repo
+from crm_procedures.adapters.sql._repo import _Repo
 from crm_procedures.model._checks import to_enum
 from crm_procedures.model.inbound import (
     AddressStatus,
