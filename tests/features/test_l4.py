@@ -55,6 +55,6 @@ def test_l4_assigning_work_to_someone_else_needs_activity_write(records: World) 
         w.ctx, "u-anna", relation_id="R-1", name="Ovens", settings=w.settings
     ).id
     before = w.dump()
-    with pytest.raises(AccessDenied, match="activity.write"):
+    with pytest.raises(AccessDenied, match=r"activity\.write"):
         activities.create_task(w.ctx, "u-anna", project_id=pid, employee="u-bob")
     assert w.dump() == before
