@@ -411,6 +411,10 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
         "start": lambda env: T0,
         "end": lambda env: T0 + timedelta(days=7),
     },
+    "crm_procedures.services.agenda.project_agenda": {
+        "start": lambda env: T0,
+        "end": lambda env: T0 + timedelta(days=7),
+    },
     "crm_procedures.services.agenda.conflicts": {
         "start": lambda env: T0 + timedelta(days=1),
         "end": lambda env: T0 + timedelta(days=1, hours=2),

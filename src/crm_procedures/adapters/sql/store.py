@@ -81,6 +81,7 @@ from crm_procedures.adapters._common import (
     utc_us,
     with_version,
 )
+from crm_procedures.adapters.sql import _appointments
 from crm_procedures.adapters.sql import due as _due
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.errors import (
@@ -1885,6 +1886,11 @@ class _AppointmentRepo(_Repo[Appointment]):
         c = self._table.c
         found = self._many(self._select_data().where(c.uid == uid).order_by(c.id).limit(1))
         return found[0] if found else None
+
+    def of_project(self, project_id: str, start: datetime, end: datetime) -> list[Appointment]:
+        """Confirmed appointments of one project overlapping [start, end), by start."""
+        statement = _appointments.of_project(self._select_data(), project_id, start, end)
+        return [] if statement is None else self._many(statement)
 
 
 # The FTS5 table of migration 2, as far as queries need to name it.
