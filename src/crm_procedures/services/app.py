@@ -75,6 +75,8 @@ class CrmApp:
         unsubscribe_secret: the secret that signs unsubscribe tokens (bytes, >= 16).
         soft_bounce_limit: soft delivery failures after which an address is
             suppressed (default 3).
+        country: where the installation is (ISO 3166 alpha-2, default ``NL``):
+            the ``{{relation.address}}`` block of a relation abroad names its country.
 
     Raises:
         InvalidInput: ``step_kinds`` holds something that is not a StepKind,
@@ -96,6 +98,7 @@ class CrmApp:
     unsubscribe_url: str | None = None
     unsubscribe_secret: bytes | None = attrs.field(default=None, repr=False)
     soft_bounce_limit: int = 3
+    country: str = "NL"
     ctx: Context = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -108,6 +111,7 @@ class CrmApp:
             clock=self.clock,
             blobs=self.blobs,
             language=self.language,
+            country=self.country,
             sender_email=self.sender_email,
             sender_name=self.sender_name,
             definitions=self.definitions,
