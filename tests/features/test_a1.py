@@ -76,3 +76,14 @@ def test_a1_a_letter_abroad_names_the_country(campaign: Campaign) -> None:
 def test_a1_an_address_block_cannot_go_in_a_subject() -> None:
     with pytest.raises(DefinitionError, match=r"relation\.address\}\} has several lines"):
         load_definitions(with_letter(subject="Letter to {{relation.address}}"))
+
+
+@pytest.mark.parametrize("country", ["Netherlands", "nl", "", "N1", 31])
+def test_a1_an_installation_country_that_is_no_code_is_refused(country: Any) -> None:
+    from crm_procedures import CrmApp, InvalidInput, MemoryStore
+    from crm_procedures.testing.clock import FrozenClock
+    from integration.campaign import START
+
+    with pytest.raises(InvalidInput, match="country"):
+        CrmApp(MemoryStore(), FrozenClock(START), country=country)
+    assert CrmApp(MemoryStore(), FrozenClock(START), country="BE").ctx.country == "BE"

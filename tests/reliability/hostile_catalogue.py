@@ -303,6 +303,7 @@ _BY_NAME: dict[str, Callable[[Env], Any]] = {
     "procedure": lambda env: _procedure(),
     "reason": lambda env: "not_interested",
     "language": lambda env: "en",
+    "country": lambda env: "NL",
     "start": lambda env: T0 + timedelta(days=2),
     "end": lambda env: T0 + timedelta(days=2, hours=1),
     "since": lambda env: T0 - timedelta(days=30),
