@@ -360,6 +360,14 @@ class AppointmentRepository(Repository[Appointment], Protocol):
         """The appointment with this iCalendar UID, or ``None``."""
         ...
 
+    def of_project(self, project_id: str, start: datetime, end: datetime) -> list[Appointment]:
+        """Confirmed appointments booked for one project overlapping [start, end), by start.
+
+        Whoever's agenda they are in (L5: the project's agenda). Recurring
+        appointments are returned once (the master), as for :meth:`agenda`.
+        """
+        ...
+
 
 class VisitReportRepository(Repository[VisitReport], Protocol):
     """Visit reports, queryable on their own (V2, V3)."""

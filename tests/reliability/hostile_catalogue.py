@@ -303,6 +303,7 @@ _BY_NAME: dict[str, Callable[[Env], Any]] = {
     "procedure": lambda env: _procedure(),
     "reason": lambda env: "not_interested",
     "language": lambda env: "en",
+    "country": lambda env: "NL",
     "start": lambda env: T0 + timedelta(days=2),
     "end": lambda env: T0 + timedelta(days=2, hours=1),
     "since": lambda env: T0 - timedelta(days=30),
@@ -408,6 +409,10 @@ OVERRIDES: dict[str, dict[str, Callable[[Env], Any]]] = {
         "title": lambda env: "Meeting",
     },
     "crm_procedures.services.agenda.agenda": {
+        "start": lambda env: T0,
+        "end": lambda env: T0 + timedelta(days=7),
+    },
+    "crm_procedures.services.agenda.project_agenda": {
         "start": lambda env: T0,
         "end": lambda env: T0 + timedelta(days=7),
     },

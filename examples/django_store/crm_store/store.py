@@ -733,6 +733,20 @@ class _AppointmentRepo(_Repo):
         found = sorted(self._all(uid=uid), key=lambda a: a.id)
         return found[0] if found else None
 
+    def of_project(self, project_id: str, start: datetime, end: datetime) -> list[Appointment]:
+        # AppointmentRow has no project_id column: this reads every appointment.
+        # A column (and index) in a migration makes it one query, as for agenda.
+        lo, hi = _key(_aware(start, "start")), _key(_aware(end, "end"))
+        found = [
+            a
+            for a in self._all()
+            if a.project_id == project_id
+            and a.status is AppointmentStatus.CONFIRMED
+            and _key(a.start) < hi
+            and (a.rrule is not None or _key(a.end) > lo)
+        ]
+        return sorted(found, key=lambda a: (_key(a.start), a.id))
+
 
 class _VisitReportRepo(_Repo):
     def _scope(self, rows: Any, viewer: Viewer) -> Any:

@@ -87,7 +87,7 @@ _INDEXED: dict[str, tuple[str, ...]] = {
     "project": ("relation_id",),
     "prospect": ("project_id",),
     "activity": ("employee", "relation_id", "project_id"),
-    "appointment": ("employee", "uid"),
+    "appointment": ("employee", "uid", "project_id"),
     "visit_report": ("account_manager",),
     "document": ("owner_id",),
     "user": (),
@@ -826,6 +826,19 @@ class _AppointmentRepo(_Repo[Appointment]):
         """The appointment with this iCalendar UID (the lowest id if several), or None."""
         found = sorted(self._uow._records(self._kind, "uid", uid), key=lambda a: a.id)
         return found[0] if found else None
+
+    def of_project(self, project_id: str, start: datetime, end: datetime) -> list[Appointment]:
+        """Confirmed appointments of one project overlapping [start, end), by start."""
+        lo = utc_us(require_aware(start, "start"))
+        hi = utc_us(require_aware(end, "end"))
+        found = [
+            a
+            for a in self._uow._records(self._kind, "project_id", project_id)
+            if a.status is AppointmentStatus.CONFIRMED
+            and utc_us(a.start) < hi
+            and (a.rrule is not None or utc_us(a.end) > lo)
+        ]
+        return sorted(found, key=lambda a: (utc_us(a.start), a.id))
 
 
 class _VisitReportRepo(_Repo[VisitReport]):

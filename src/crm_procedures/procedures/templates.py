@@ -26,12 +26,13 @@ from types import MappingProxyType
 
 import attrs
 
-from crm_procedures.errors import Finding, TemplateError
+from crm_procedures.errors import Finding, InvalidInput, TemplateError
 from crm_procedures.model._checks import LANGUAGE_CODE, shown
 from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.project import Project
 from crm_procedures.model.relation import Relation
+from crm_procedures.policies.addresses import address_block
 
 __all__ = [
     "MAX_BODY",
@@ -59,6 +60,10 @@ TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
         "contact.email": "the contact's e-mail address",
         "relation.name": "the relation's (company's) name",
         "relation.city": "the city of the relation's first address",
+        "relation.address": (
+            "the relation's first address as a letter's address block: one line each, "
+            "laid out for its country (not for a subject)"
+        ),
         "project.name": "the project's name",
         "project.description": "the project's description",
         "sender.name": "the acting user's name (who performs the step)",
@@ -74,6 +79,9 @@ TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
     }
 )
 """Every placeholder a template may use, with what it holds."""
+
+MULTI_LINE_FIELDS: frozenset[str] = frozenset({"relation.address"})
+"""Fields whose value has several lines: a subject may not use them."""
 
 _TOKEN = re.compile(r"\{\{|\}\}")
 _NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*")
@@ -406,6 +414,15 @@ def _check_content(
             findings.append(Finding("template-syntax", exc.reason, f"{base}.{part}"))
             continue
         for name in names:
+            if part == "subject" and name in MULTI_LINE_FIELDS:
+                findings.append(
+                    Finding(
+                        "template-subject-line-break",
+                        f"{{{{{name}}}}} has several lines; a subject is one line, so use it "
+                        "in the text or HTML body",
+                        f"{base}.subject",
+                    )
+                )
             if name not in TEMPLATE_FIELDS:
                 findings.append(
                     Finding(
@@ -482,6 +499,29 @@ def _when(value: datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M} {zone}".strip()
 
 
+_ADDRESS_LANGUAGES = ("en", "nl", "pl")
+"""The languages in which an address block names a foreign country."""
+
+
+def _address(relation: Relation, country: str, language: str) -> str:
+    """The relation's first address as an address block, or empty text when it has none.
+
+    An address the formatter refuses (a stored postcode that does not fit its
+    country, an unknown installation country) is written as stored, one line
+    each, rather than holding up the e-mail.
+    """
+    if not relation.addresses:
+        return ""
+    address = relation.addresses[0]
+    lang = language if language in _ADDRESS_LANGUAGES else "en"
+    try:
+        lines = address_block(address, sender_country=country, language=lang)
+    except InvalidInput:
+        place = " ".join(p for p in (address.postcode, address.city) if p)
+        lines = [line for line in (address.street, place) if line]
+    return "\n".join(lines)
+
+
 def template_values(
     contact: Contact,
     relation: Relation,
@@ -493,8 +533,14 @@ def template_values(
     *,
     organisation_name: str = "",
     organisation_email: str = "",
+    country: str = "NL",
 ) -> dict[str, str]:
     """The values of every field in :data:`TEMPLATE_FIELDS` for one e-mail.
+
+    ``country`` is where the installation is (ISO 3166 alpha-2): an address
+    block (``{{relation.address}}``, see
+    :func:`~crm_procedures.policies.addresses.address_block`) to another
+    country ends with that country's name in the template's language.
 
     ``sender_name`` and ``sender_email`` are the acting user's (``{{sender.*}}``);
     ``organisation_name`` and ``organisation_email`` the installation's
@@ -516,6 +562,7 @@ def template_values(
         "contact.email": contact.email or "",
         "relation.name": relation.name,
         "relation.city": city,
+        "relation.address": _address(relation, country, language),
         "project.name": project.name,
         "project.description": project.description,
         "sender.name": sender_name,

@@ -512,7 +512,9 @@ def add_to_agenda(
     place the activity's place. It is booked through the agenda service
     (:func:`crm_procedures.services.agenda.book_appointment_in`), which records
     the invitation to the contact in the outbox, in the same unit of work
-    that links the appointment on the activity: both happen, or neither.
+    that links the appointment on the activity: both happen, or neither. A
+    meeting's participants are the appointment's participants: they are
+    invited with the employee and their calendars get it (P2, I2).
 
     Raises:
         NotFound: no such activity, or the actor may not see it.
@@ -557,6 +559,7 @@ def add_to_agenda(
             description=old.note,
             allow_conflicts=allow_conflicts,
             invite_contact=invite_contact,
+            participants=old.participants,
         )
         new = rules.change(old, appointment_id=AppointmentId(booking.appointment.id))
         stored = uow.activities.save(new)

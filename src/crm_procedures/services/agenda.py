@@ -95,6 +95,7 @@ __all__ = [
     "cancel",
     "conflicts",
     "occurrences",
+    "project_agenda",
     "record_attendee_reply",
     "record_attendee_reply_in",
     "reschedule",
@@ -830,6 +831,31 @@ def agenda(
         if not _may_read(viewer, employee):
             raise AccessDenied(viewer.user_id, "activity.read_group", f"the agenda of {employee}")
         masters = _candidates(uow, employee, hi)
+    return _occurrences_in(masters, lo, hi)
+
+
+def project_agenda(
+    ctx: Context, viewer_or_actor: str | Viewer, project_id: str, start: datetime, end: datetime
+) -> list[Occurrence]:
+    """A project's occurrences overlapping [start, end), recurring ones expanded, by start.
+
+    The appointments booked for the project (``book_appointment(project_id=...)``,
+    an activity of the project put in the agenda, a make-appointment step of a
+    campaign), whoever's agenda each is in: the project's agenda tab (L5).
+    Whoever may see the project sees them. Cancelled appointments are left out.
+
+    Raises:
+        InvalidInput: naive times, or ``end`` before ``start``.
+        NotFound: no such project, or the viewer may not see it.
+    """
+    lo, hi = _window(start, "start"), _window(end, "end")
+    if hi < lo:
+        raise InvalidInput("end", "must not lie before start", end)
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        viewer = _viewer(uow, viewer_or_actor)
+        project = uow.projects.get(project_id, viewer)
+        # As for an agenda: a series that started long ago still has occurrences here.
+        masters = uow.appointments.of_project(project.id, _EPOCH, hi)
     return _occurrences_in(masters, lo, hi)
 
 

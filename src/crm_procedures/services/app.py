@@ -14,12 +14,14 @@ in-memory adapter.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.model.dictionaries import Dictionary
 from crm_procedures.ports import BlobStore, Calendar, Clock, Mailer, Store
 from crm_procedures.services.context import Context
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from crm_procedures.services.step_kinds import StepKind
 
 __all__ = ["CrmApp", "SystemClock"]
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 class SystemClock:
@@ -75,10 +79,12 @@ class CrmApp:
         unsubscribe_secret: the secret that signs unsubscribe tokens (bytes, >= 16).
         soft_bounce_limit: soft delivery failures after which an address is
             suppressed (default 3).
+        country: where the installation is (ISO 3166 alpha-2, default ``NL``):
+            the ``{{relation.address}}`` block of a relation abroad names its country.
 
     Raises:
         InvalidInput: ``step_kinds`` holds something that is not a StepKind,
-            or two kinds with one key.
+            or two kinds with one key; ``country`` is not an ISO 3166 alpha-2 code.
     """
 
     store: Store
@@ -96,11 +102,18 @@ class CrmApp:
     unsubscribe_url: str | None = None
     unsubscribe_secret: bytes | None = attrs.field(default=None, repr=False)
     soft_bounce_limit: int = 3
+    country: str = "NL"
     ctx: Context = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         from crm_procedures.services.step_kinds import step_kind_registry
 
+        if not (isinstance(self.country, str) and _COUNTRY.fullmatch(self.country)):
+            raise InvalidInput(
+                "country",
+                "must be an ISO 3166 alpha-2 code in capitals, such as 'NL'",
+                self.country,
+            )
         registry = step_kind_registry(self.step_kinds, discover=self.discover_step_kinds)
         self.step_kinds = tuple(self.step_kinds)
         self.ctx = Context(
@@ -108,6 +121,7 @@ class CrmApp:
             clock=self.clock,
             blobs=self.blobs,
             language=self.language,
+            country=self.country,
             sender_email=self.sender_email,
             sender_name=self.sender_name,
             definitions=self.definitions,

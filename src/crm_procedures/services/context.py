@@ -41,6 +41,8 @@ class Context:
         new_id: generates ids for new records.
         blobs: document content store (optional).
         language: default language for labels and messages (en, nl, pl).
+        country: where the installation is (ISO 3166 alpha-2, default ``NL``):
+            an address block to another country names that country.
         sender_email: the From address of outgoing e-mail.
         sender_name: the display name of that address.
         definitions: the installation's procedures, templates and dictionaries.
@@ -68,6 +70,7 @@ class Context:
     new_id: Callable[[], str] = new_id
     blobs: BlobStore | None = None
     language: str = "en"
+    country: str = "NL"
     sender_email: str = "crm@example.com"
     sender_name: str = "CRM"
     definitions: Definitions | None = None

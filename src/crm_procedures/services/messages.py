@@ -209,6 +209,7 @@ def step_email(ctx: StepContext, key: str) -> EmailMessage:
         language=template.language,
         organisation_name=services.sender_name,
         organisation_email=services.sender_email,
+        country=services.country,
     )
     rendered = render(template, values)
     return build_email(

@@ -35,6 +35,7 @@ from crm_procedures.adapters._common import (
     utc_us,
     with_version,
 )
+from crm_procedures.adapters.sql import _appointments
 from crm_procedures.adapters.sql._repo import _json, _paged, _Repo
 from crm_procedures.adapters.sql._visibility import _activity_visible
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound
@@ -174,6 +175,11 @@ class _AppointmentRepo(_Repo[Appointment]):
         c = self._table.c
         found = self._many(self._select_data().where(c.uid == uid).order_by(c.id).limit(1))
         return found[0] if found else None
+
+    def of_project(self, project_id: str, start: datetime, end: datetime) -> list[Appointment]:
+        """Confirmed appointments of one project overlapping [start, end), by start."""
+        statement = _appointments.of_project(self._select_data(), project_id, start, end)
+        return [] if statement is None else self._many(statement)
 
 
 # The FTS5 table of migration 2, as far as queries need to name it.

@@ -428,6 +428,52 @@ def test_agenda_is_confirmed_appointments_overlapping_the_period(store: Store) -
         assert uow.appointments.by_uid("unknown@crm-procedures.test") is None
 
 
+def test_a_projects_appointments_are_found_whoever_has_them(store: Store) -> None:
+    hour = timedelta(hours=1)
+    with store.unit_of_work() as uow:
+        uow.appointments.add_many(
+            [
+                an_appointment(id="pa1", employee="ann", project_id="p1", start=T0, end=T0 + hour),
+                an_appointment(id="pa2", employee="bob", project_id="p1", start=T0 - hour, end=T0),
+                an_appointment(
+                    id="pa3",
+                    employee="bob",
+                    project_id="p1",
+                    start=T0,
+                    end=T0 + hour,
+                    status=AppointmentStatus.CANCELLED,
+                ),
+                an_appointment(id="pa4", employee="ann", project_id="p2", start=T0, end=T0 + hour),
+                an_appointment(id="pa5", employee="ann", start=T0, end=T0 + hour),
+                an_appointment(
+                    id="pa6",
+                    employee="cor",
+                    project_id="p1",
+                    start=T0 - 30 * 24 * hour,
+                    end=T0 - 30 * 24 * hour + hour,
+                    rrule="FREQ=WEEKLY",
+                ),
+                an_appointment(
+                    id="pa7",
+                    employee="ann",
+                    project_id="p1",
+                    start=T0 + 48 * hour,
+                    end=T0 + 49 * hour,
+                ),
+            ]
+        )
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        day = uow.appointments.of_project("p1", T0 - 2 * hour, T0 + 24 * hour)
+        # by start; cancelled, other projects' and unlinked ones left out; the series once
+        assert ids(day) == ["pa6", "pa2", "pa1"]
+        assert ids(uow.appointments.of_project("p1", T0, T0 + 24 * hour)) == ["pa6", "pa1"]
+        assert ids(uow.appointments.of_project("p2", T0 - hour, T0 + hour)) == ["pa4"]
+        assert uow.appointments.of_project("p9", T0 - hour, T0 + hour) == []
+        with pytest.raises(InvalidInput):
+            uow.appointments.of_project("p1", T0.replace(tzinfo=None), T0)
+
+
 def _visit_reports(store: Store) -> None:
     day = timedelta(days=1)
     with store.unit_of_work() as uow:
