@@ -59,6 +59,53 @@ def test_importing_the_package_loads_no_adapter_dependency() -> None:
     assert out == "[]\n"
 
 
+def test_importing_the_package_loads_nothing_but_its_version() -> None:
+    # Every public name loads on first use (PEP 562): the bare import costs next
+    # to nothing over the interpreter's own start-up.
+    out = run_python(
+        """
+        import sys
+        before = set(sys.modules)
+        import crm_procedures
+        print(sorted(set(sys.modules) - before))
+        """
+    )
+    assert out == "['__future__', 'crm_procedures', 'crm_procedures._version']\n"
+
+
+def test_the_services_load_without_calendar_mail_sql_or_parsers() -> None:
+    # What a host imports to run procedures on the memory store: the engine,
+    # model and services, not the formats and adapters it has not used yet.
+    late = (*HEAVY, "cattrs", "dateutil", "email", "tomllib", "uuid")
+    out = run_python(
+        f"""
+        import sys
+        from crm_procedures import CrmApp, MemoryStore, Prospect, standard_definitions
+        print(sorted(m for m in {late!r} if m in sys.modules))
+        """
+    )
+    assert out == "[]\n"
+
+
+def test_every_public_name_imports_in_a_fresh_interpreter() -> None:
+    # The lazy look-up table and __all__ name the same things, and the names of
+    # each module resolve in an interpreter that has imported nothing else first.
+    assert set(crm_procedures._LAZY) == set(crm_procedures.__all__) - {"__version__"}
+    assert set(crm_procedures.__all__) <= set(dir(crm_procedures))
+    by_module: dict[str, list[str]] = {}
+    for name, module in crm_procedures._LAZY.items():
+        by_module.setdefault(module, []).append(name)
+    for module, names in by_module.items():
+        out = run_python(
+            f"""
+            from crm_procedures import {", ".join(names)}
+            import {module} as source
+            print(all(globals()[n] is getattr(source, n) for n in {names!r}))
+            """
+        )
+        assert out == "True\n", module
+
+
 def test_open_store_is_imported_on_first_use_and_works() -> None:
     out = run_python(
         """

@@ -13,7 +13,6 @@ from __future__ import annotations
 import heapq
 import json
 import threading
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -995,6 +994,8 @@ class _Outbox:
         ]
         due.sort(key=_claim_order)
         lease_until = now + timedelta(seconds=lease_seconds)
+        import uuid  # loaded with the first claim, not with the store
+
         token = uuid.uuid4().hex
         claimed = []
         for m in due[:limit]:

@@ -19,9 +19,7 @@ write them; RFC 6531 needs SMTPUTF8 end to end).
 from __future__ import annotations
 
 import re
-from email import policy
-from email.errors import MessageError
-from email.headerregistry import Address
+from functools import cache
 from typing import Any
 
 from crm_procedures._memo import remember
@@ -35,25 +33,34 @@ _SHAPE = re.compile(
     r"^[^@\s\x00-\x1f\x7f<>,;\"]+@[^@\s\x00-\x1f\x7f<>,;\"]+\.[^@\s\x00-\x1f\x7f<>,;\".]+$"
 )
 _MAX_LENGTH = 254
-_WRITE = policy.SMTP
-_READ = policy.strict
 _KNOWN: dict[str, bool] = {}
 _KNOWN_MAX = 4096
+
+
+@cache
+def _email_parts() -> tuple[Any, Any, Any, type[Exception]]:
+    """The stdlib's mail header machinery, loaded with the first address checked."""
+    from email import policy
+    from email.errors import MessageError
+    from email.headerregistry import Address
+
+    return policy.SMTP, policy.strict, Address, MessageError
 
 
 def _round_trips(value: str) -> bool:
     local, domain = value.rsplit("@", 1)
     if not local.isascii():
         return False
+    write, read, address, message_error = _email_parts()
     try:
-        header = _WRITE.header_factory("To", [Address(username=local, domain=domain)])
-        folded = header.fold(policy=_WRITE)
+        header = write.header_factory("To", [address(username=local, domain=domain)])
+        folded = header.fold(policy=write)
         written = folded.split(":", 1)[1].replace("\r\n", "").strip()
-        parsed = _READ.header_factory("To", written)
+        parsed = read.header_factory("To", written)
         addresses = parsed.addresses
     # The stdlib's header classes raise whatever their parser trips over (an
     # AttributeError for "a@[b.c"); any of it means the address cannot be written.
-    except (MessageError, AttributeError, IndexError, TypeError, ValueError):
+    except (message_error, AttributeError, IndexError, TypeError, ValueError):
         return False
     return (
         not parsed.defects

@@ -20,11 +20,9 @@ import functools
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from dateutil.rrule import rrule as _RRule
-from dateutil.rrule import rrulestr
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.ids import AppointmentId, ContactId, ProjectId, ProspectId, RelationId, UserId
@@ -37,6 +35,9 @@ from crm_procedures.model._checks import (
     text,
     to_enum,
 )
+
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule as _RRule
 
 __all__ = [
     "EARLIEST",
@@ -245,6 +246,10 @@ def check_recurrence(rule: str) -> str:
 
 def recurrence_rule(value: str, start: datetime) -> _RRule:
     """The dateutil rule for a checked ``value`` starting at ``start``."""
+    # dateutil loads on the first recurring appointment, not with the model.
+    from dateutil.rrule import rrule as _RRule
+    from dateutil.rrule import rrulestr
+
     try:
         rule = rrulestr(value, dtstart=start)
     except (ValueError, TypeError, OverflowError) as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -78,8 +78,21 @@ class HistoryEntry(NamedTuple):
     note: str = ""
 
 
+class _HistoryStore:
+    """The slots behind :attr:`Prospect.history` (see :func:`_named_history`).
+
+    ``_entries`` is the history list itself; the engine appends its entries to
+    it as plain tuples. ``_named`` counts the leading entries known to be
+    :class:`HistoryEntry` named tuples; reading ``history`` names the rest.
+    """
+
+    __slots__ = ("_entries", "_named")
+    _entries: list[Any]
+    _named: int
+
+
 @attrs.define(slots=True, eq=True, on_setattr=attrs.setters.NO_OP)
-class Prospect:
+class Prospect(_HistoryStore):
     """A relation inside a project: its status, stage and procedure history.
 
     Attributes:
@@ -90,7 +103,8 @@ class Prospect:
         became_prospect_by: who performed that first step.
         last_step: the last completed step that counts (corrections included),
             ``None`` while nothing is done yet (the START of the matrix).
-        history: every entry, in order, never shortened.
+        history: every entry, in order, never shortened (a list of
+            :class:`HistoryEntry`; see the note on entries below).
         next_action_at: when the next action is due (orders worklists).
         owner: the user the prospect is assigned to, if any.
         version: the store's optimistic-concurrency version.
@@ -105,6 +119,14 @@ class Prospect:
 
     Raises :class:`~crm_procedures.errors.InvalidInput` for an empty id, or an
     id with a line break or control character or longer than 1,000 characters.
+
+    History entries: a move of the engine (:func:`~crm_procedures.procedures.
+    runtime.perform`) appends its entry as a plain tuple, the cheapest record
+    Python builds, and reading ``history`` turns the entries appended since the
+    last read into :class:`HistoryEntry` named tuples (equal to the plain
+    tuples, so comparisons never change). Read ``prospect.history`` after a
+    move rather than keeping the list from before it: a list held across a move
+    shows that move's entry as a plain tuple until ``history`` is read again.
     """
 
     # Ids follow the id rule of every record (one line, no control characters,
@@ -147,7 +169,8 @@ class Prospect:
         new.became_prospect_at = self.became_prospect_at
         new.became_prospect_by = self.became_prospect_by
         new.last_step = self.last_step
-        new.history = list(self.history)
+        entries = list(self.history)
+        _keep_history(new, entries, len(entries))
         new.next_action_at = self.next_action_at
         new.owner = self.owner
         new.version = self.version
@@ -161,6 +184,43 @@ class Prospect:
 
 
 _new_prospect = object.__new__
+_new_entry = tuple.__new__
+_FIELDS = len(HistoryEntry._fields)
+
+
+def _keep_history(store: _HistoryStore, entries: list[Any], named: int) -> None:
+    store._entries = entries
+    store._named = named
+
+
+def _named_history(prospect: _HistoryStore) -> list[HistoryEntry]:
+    """The history list, every entry a :class:`HistoryEntry` (the getter of ``history``).
+
+    Entries appended as plain tuples since the last read (by the engine) are
+    replaced in place by named tuples with the same values, so a list held by
+    a caller sees them named too.
+    """
+    entries = prospect._entries
+    n = len(entries)
+    named = prospect._named
+    if named != n:
+        for i in range(named if named < n else 0, n):
+            entry = entries[i]
+            if entry.__class__ is tuple and len(entry) == _FIELDS:
+                entries[i] = _new_entry(HistoryEntry, entry)
+        prospect._named = n
+    return entries
+
+
+def _set_history(prospect: _HistoryStore, entries: list[HistoryEntry]) -> None:
+    prospect._entries = entries
+    prospect._named = 0
+
+
+# ``history`` stays an attrs field (init argument, equality, repr, ``attrs.fields``,
+# ``attrs.evolve``), read and set through this property; the slot attrs made for it
+# is left unused (8 bytes a prospect).
+Prospect.history = property(_named_history, _set_history)  # type: ignore[assignment,misc]
 
 
 @attrs.frozen(slots=True)

@@ -77,10 +77,8 @@ roles that do not exist, and everything :func:`validate` finds.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -582,6 +580,10 @@ def _parse_file(path: Path) -> Any:
 
 
 def _parse_text(text: str, suffix: str, name: str) -> Any:
+    # The parsers load with the first definitions file, not with the engine.
+    import json
+    import tomllib
+
     if suffix == ".toml":
         try:
             return tomllib.loads(text)

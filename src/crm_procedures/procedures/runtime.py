@@ -52,10 +52,12 @@ _RUNNING = ProspectStatus.RUNNING
 _PREPARING = ProspectStatus.PREPARING
 _CLOSED = ProspectStatus.CLOSED
 _SUSPECT = RelationStage.SUSPECT
+_PROSPECT = RelationStage.PROSPECT
+_PROSPECT_VALUE = _PROSPECT.value
 _STEP = EntryKind.STEP
+_STAGE = EntryKind.STAGE
 _EMPTY: frozenset[str] = frozenset()
 _NO_EFFECTS: tuple[Effect, ...] = ()
-_new_entry = tuple.__new__
 
 
 def _check_time(at: object) -> datetime:
@@ -152,11 +154,10 @@ def perform(
     allowed = procedure._next.get((role, last))
     if allowed is None or step not in allowed:
         raise TransitionNotAllowed(step, role, last, allowed or ())
-    history = prospect.history
-    # A named tuple built straight from a tuple: the cheapest immutable entry.
-    history.append(
-        _new_entry(HistoryEntry, (len(history) + 1, _STEP, at, actor, role, step, None, None, note))
-    )
+    # The entry goes in as a plain tuple in HistoryEntry's field order: reading
+    # ``prospect.history`` names it (see Prospect), so a move builds no named tuple.
+    entries = prospect._entries
+    entries.append((len(entries) + 1, _STEP, at, actor, role, step, None, None, note))
     prospect.last_step = step
     if prospect.stage is _SUSPECT:
         _become_prospect(prospect, actor, at)
@@ -167,15 +168,11 @@ def perform(
 
 
 def _become_prospect(prospect: Prospect, actor: UserId, at: datetime) -> None:
-    prospect.stage = RelationStage.PROSPECT
+    prospect.stage = _PROSPECT
     prospect.became_prospect_at = at
     prospect.became_prospect_by = actor
-    _append(
-        prospect,
-        HistoryEntry(
-            _next_seq(prospect), EntryKind.STAGE, at, actor, detail=RelationStage.PROSPECT.value
-        ),
-    )
+    entries = prospect._entries
+    entries.append((len(entries) + 1, _STAGE, at, actor, None, None, None, _PROSPECT_VALUE, ""))
 
 
 def _recompute_last_step(prospect: Prospect) -> str | None:

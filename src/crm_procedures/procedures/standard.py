@@ -7,8 +7,6 @@ The definitions live in ``crm_procedures/data/standard.toml`` (a copy is in
 from __future__ import annotations
 
 import functools
-import tomllib
-from importlib import resources
 
 from crm_procedures.procedures.definitions import load_definitions
 from crm_procedures.procedures.procedure import Definitions
@@ -28,5 +26,8 @@ def standard_definitions() -> Definitions:
     ``make_appointment`` (60 minutes with the client) and ``client_call``.
     The result is immutable and loaded once.
     """
+    import tomllib
+    from importlib import resources
+
     text = resources.files("crm_procedures").joinpath("data/standard.toml").read_text("utf-8")
     return load_definitions(tomllib.loads(text))

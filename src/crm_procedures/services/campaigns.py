@@ -54,6 +54,7 @@ from crm_procedures.model.prospect import (
     Prospect,
     ProspectStatus,
 )
+from crm_procedures.policies.rules import Violation
 from crm_procedures.ports import BulkAuditLog, BulkProspectChanges, Store, UnitOfWork
 from crm_procedures.procedures import runtime
 from crm_procedures.procedures.definitions import dump_definitions, load_definitions
@@ -62,6 +63,7 @@ from crm_procedures.procedures.outcomes import apply_outcome
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.procedures.validation import errors as _errors
 from crm_procedures.procedures.validation import validate as _validate
+from crm_procedures.services._step_notes import check_step_note
 from crm_procedures.services.cadence import keep_due
 from crm_procedures.services.context import Context, resolve_viewer
 from crm_procedures.services.previews import StepPreview
@@ -112,12 +114,15 @@ class StepResult:
         effects: the effects the engine returned.
         message_keys: outbox keys of the e-mails and invitations recorded.
         appointment: the appointment booked by a make-appointment step.
+        warnings: violations of the installation's non-blocking note rules by
+            the contact the step recorded (A3); empty when it keeps them.
     """
 
     prospect: Prospect
     effects: tuple[Effect, ...]
     message_keys: tuple[str, ...] = ()
     appointment: Appointment | None = None
+    warnings: tuple[Violation, ...] = ()
 
 
 # Stored definitions are immutable per version: cache the structured bundle
@@ -467,8 +472,15 @@ def _perform_in(
     next_action_at: datetime | None,
     expected_version: int | None,
     record_activity: bool,
+    *,
+    note_rule: bool = True,
 ) -> tuple[StepResult, tuple[OutboxMessage, ...]]:
-    """Perform the step inside ``uow`` (the caller commits, or not for a preview)."""
+    """Perform the step inside ``uow`` (the caller commits, or not for a preview).
+
+    With ``note_rule`` (a person's step) the activity the step records is held
+    to the installation's note rules; the scheduler's automatic steps, which
+    no person performs, are not.
+    """
     viewer, prospect, project, defs, proc = _load(ctx, uow, actor, prospect_id, "prospect.perform")
     if expected_version is not None and expected_version != prospect.version:
         raise ConcurrencyConflict("prospect", prospect.id, expected_version, prospect.version)
@@ -510,16 +522,19 @@ def _perform_in(
     if appointment is not None and "appointment_booked" in proc.exit_on:
         prospect.sequence_exit = prospect.sequence_exit or "appointment_booked"
     keep_due(uow, defs, proc, project, prospect)
+    warned: tuple[Violation, ...] = ()
     if record_activity:
-        uow.activities.add(
-            _step_activity(ctx, defs, project, prospect, step, actor, note, now, appointment)
-        )
+        activity = _step_activity(ctx, defs, project, prospect, step, actor, note, now, appointment)
+        if note_rule:
+            # Raising here leaves the unit of work uncommitted: nothing of the step is stored.
+            warned = check_step_note(ctx.store, uow, activity)
+        uow.activities.add(activity)
     stored = uow.prospects.save(prospect)
     what = f"{role}: {step}" + (f" ({outcome})" if outcome else "")
     _audit(uow, actor, stored, now, "perform", what)
     messages = tuple(step_uow.outbox.messages)
     keys = tuple(dict.fromkeys(m.key for m in messages))
-    return StepResult(stored, effects, keys, appointment), messages
+    return StepResult(stored, effects, keys, appointment, warned), messages
 
 
 def perform_step(
@@ -564,7 +579,12 @@ def perform_step(
     With ``record_activity`` the step is also recorded as a completed
     activity of the actor (a contact by phone, or by e-mail for an e-mail
     step; a task when the prospect has no contact person), so activity lists
-    and per-employee reports include the campaign's work.
+    and per-employee reports include the campaign's work. ``note`` is the
+    note of the history entry and of that activity, and the installation's
+    note rules (A3: "a short note of every customer contact", see
+    :mod:`~crm_procedures.services.mandatory_rules`) apply to the activity as
+    they do when a contact is completed: a blocking rule refuses the step and
+    nothing is stored; a warning comes back in ``StepResult.warnings``.
 
     ``expected_version`` is the prospect version the user saw; when the
     store holds another one the step is refused with ConcurrencyConflict
@@ -582,6 +602,8 @@ def perform_step(
             ``appointment_start``; an e-mail step on a prospect without a
             contact with an e-mail address; a kind nobody registered.
         TemplateError: an edited subject or text that fails the template checks.
+        RuleViolation: the contact the step records breaks a blocking note
+            rule of the installation (a missing or too short ``note``).
     """
     kinds = _registry(ctx, handlers)
     step_inputs = _inputs(appointment_start, appointment_with, location, subject, text, inputs)

@@ -152,6 +152,7 @@ def run_due(
                     None,
                     prospect.version,
                     True,
+                    note_rule=False,  # no person made this contact to write its note
                 )
                 uow.prospects.release_lease(pid, name)
                 uow.commit()

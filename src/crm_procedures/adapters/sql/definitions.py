@@ -58,10 +58,7 @@ class _Definitions:
         """The stored versions of ``key``, ascending."""
         if some_unstorable(key):
             return []
-        d = s.definitions.c
-        return [
-            int(v)
-            for v in self._uow.execute(
-                select(d.version).where(d.key == key).order_by(d.version)
-            ).scalars()
-        ]
+        # Driver SQL: a step reads the rule set's versions every time (the note rule, A3).
+        sql = "SELECT version FROM definitions WHERE key = ? ORDER BY version"
+        rows = self._uow.fast(sql.replace("?", self._uow._placeholder), (key,)).fetchall()
+        return [int(row[0]) for row in rows]
