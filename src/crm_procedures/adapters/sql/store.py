@@ -705,6 +705,20 @@ class SqlUnitOfWork:
         with self._errors():
             nested.commit()
 
+    def add_new_records(
+        self,
+        relations: Sequence[Relation],
+        contacts: Sequence[Contact],
+        prospects: Sequence[Prospect],
+    ) -> None:
+        """New relations, contacts and prospects in one statement per table (the import's path).
+
+        :class:`~crm_procedures.ports.BulkNewRecords`; see ``adapters.sql._bulk``.
+        """
+        from crm_procedures.adapters.sql._bulk import add_new_records
+
+        add_new_records(self, relations, contacts, prospects)
+
     def fast_many(self, sql: str, rows: Sequence[Any]) -> Any:
         """Run driver SQL once for each of ``rows`` (``executemany``); returns the cursor.
 
