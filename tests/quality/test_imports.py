@@ -281,9 +281,7 @@ def test_a_failure_midway_leaves_the_store_unchanged(ctx: Context, all_or_nothin
     text, bad, _ = generated_csv(500, seed=3, bad_share=0.0)
     assert not bad
     with pytest.raises(OSError, match="disk full"):
-        import_suspects(
-            failing, "mia", "p1", text, all_or_nothing=all_or_nothing, batch_size=100
-        )
+        import_suspects(failing, "mia", "p1", text, all_or_nothing=all_or_nothing, batch_size=100)
     assert stored(ctx.store) == before
 
 

@@ -10,6 +10,12 @@ file and against stored relations, and stores one
 and a :class:`~crm_procedures.model.prospect.Prospect` (status preparing, stage
 suspect) per good row, in one unit of work.
 
+Rows are handled in batches of ``batch_size`` good rows: each batch is read,
+normalised, checked and matched in memory, then stored with one statement per
+table when the unit of work offers
+:class:`~crm_procedures.ports.BulkNewRecords` (the SQL store), else through
+the repositories' ``add_many``.
+
 Two modes:
 
 * row by row (default): good rows are stored, bad rows are reported with their
@@ -751,6 +757,8 @@ def import_suspects(
     ``duplicate_threshold`` in the same postcode) are imported and reported for
     review. Each stored row becomes a relation (kinds from the file, else
     "suspect"), its contact, and a prospect in status preparing, stage suspect.
+    They are stored ``batch_size`` good rows at a time, in the one unit of
+    work of the import.
 
     Raises:
         AccessDenied: the actor lacks ``prospect.import`` or cannot see the project.

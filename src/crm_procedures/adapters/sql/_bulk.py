@@ -14,7 +14,7 @@ something), and none of SQLAlchemy's execution context per statement.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +28,7 @@ from crm_procedures.model.relation import Relation
 from crm_procedures.serialization import unstructure
 
 if TYPE_CHECKING:
-    from crm_procedures.adapters.sql.store import SqlUnitOfWork, _Repo
+    from crm_procedures.adapters.sql.store import SqlUnitOfWork, _ProspectRepo, _Repo
 
 __all__ = ["add_new_records"]
 
@@ -127,23 +127,26 @@ def add_new_records(
     from crm_procedures.adapters.sql.store import _history_rows, _prospect_row
 
     uow.refuse_writes("import")
-    relation_rows = _rows(uow.relations, relations, Relation, "relation")
-    contact_rows = _rows(uow.contacts, contacts, Contact, "contact")
+    relation_repo = cast("_Repo[Relation]", uow.relations)
+    contact_repo = cast("_Repo[Contact]", uow.contacts)
+    prospect_repo = cast("_ProspectRepo", uow.prospects)
+    relation_rows = _rows(relation_repo, relations, Relation, "relation")
+    contact_rows = _rows(contact_repo, contacts, Contact, "contact")
     prospect_rows = []
     history: list[tuple[Any, ...]] = []
     _check_prospects(prospects)
     if prospects:
-        uow.prospects._require_projects({p.project_id for p in prospects})
+        prospect_repo._require_projects({p.project_id for p in prospects})
     for p in prospects:
         row = _prospect_row(p)
         prospect_rows.append((*row[:13], 1, *row[14:]))
         if p.history:
             history.extend(_history_rows(p, 0))
     steps: list[tuple[Table, list[tuple[Any, ...]], Sequence[Any], Any]] = [
-        (s.relations, relation_rows, relations, uow.relations),
-        (s.contacts, contact_rows, contacts, uow.contacts),
-        (s.prospects, prospect_rows, prospects, uow.prospects),
-        (s.prospect_history, history, prospects, uow.prospects),
+        (s.relations, relation_rows, relations, relation_repo),
+        (s.contacts, contact_rows, contacts, contact_repo),
+        (s.prospects, prospect_rows, prospects, prospect_repo),
+        (s.prospect_history, history, prospects, prospect_repo),
     ]
     steps = [step for step in steps if step[1]]
     if not steps:
@@ -163,8 +166,8 @@ def add_new_records(
         if failed is None:
             raise
         # After the savepoint is rolled back: naming the id reads the table.
-        repo, records, exc = failed
-        raise repo._insert_failed(records, exc) from None
+        failed_repo, failed_records, error = failed
+        raise failed_repo._insert_failed(failed_records, error) from None
     for p in prospects:
         uow._loaded[p.id] = (1, len(p.history))
         uow._project_of[p.id] = p.project_id
