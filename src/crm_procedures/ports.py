@@ -70,6 +70,7 @@ __all__ = [
     "AuditLog",
     "BlobStore",
     "BulkAuditLog",
+    "BulkNewRecords",
     "BulkProspectChanges",
     "BusyCalendar",
     "Calendar",
@@ -519,6 +520,29 @@ class BulkAuditLog(Protocol):
 
     def record_many(self, changes: Sequence[Change]) -> None:
         """Append the changes, in order."""
+        ...
+
+
+@runtime_checkable
+class BulkNewRecords(Protocol):
+    """An optional capability of a unit of work: store new relations, contacts and prospects.
+
+    The suspect import uses it per batch when the unit of work has it, and the
+    repositories' ``add_many`` (relations, then contacts, then prospects) when
+    it has not; the stored records are the same either way.
+    """
+
+    def add_new_records(
+        self,
+        relations: Sequence[Relation],
+        contacts: Sequence[Contact],
+        prospects: Sequence[Prospect],
+    ) -> None:
+        """Insert them as version 1, relations first, all or none.
+
+        Raises what the three ``add_many`` calls would: ConcurrencyConflict for
+        an id that exists or repeats, InvalidInput for an invalid record.
+        """
         ...
 
 

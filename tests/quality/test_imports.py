@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,17 @@ class FailingStore:
                     raise OSError("disk full")
 
                 setattr(uow.prospects, "add_many", fail)  # noqa: B010 - replaces a bound method
+                bulk = getattr(uow, "add_new_records", None)
+                if bulk is not None:
+                    # The SQL store's bulk path: the third batch fails, after two were stored.
+                    batches = itertools.count()
+
+                    def fail_third(*records: Any) -> None:
+                        if next(batches) >= 2:
+                            raise OSError("disk full")
+                        bulk(*records)
+
+                    setattr(uow, "add_new_records", fail_third)  # noqa: B010
                 return uow
 
             def __exit__(self, *exc: Any) -> bool | None:
@@ -269,7 +281,7 @@ def test_a_failure_midway_leaves_the_store_unchanged(ctx: Context, all_or_nothin
     text, bad, _ = generated_csv(500, seed=3, bad_share=0.0)
     assert not bad
     with pytest.raises(OSError, match="disk full"):
-        import_suspects(failing, "mia", "p1", text, all_or_nothing=all_or_nothing)
+        import_suspects(failing, "mia", "p1", text, all_or_nothing=all_or_nothing, batch_size=100)
     assert stored(ctx.store) == before
 
 

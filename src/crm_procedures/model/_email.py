@@ -32,6 +32,11 @@ __all__ = ["email_address", "is_sendable_email"]
 _SHAPE = re.compile(
     r"^[^@\s\x00-\x1f\x7f<>,;\"]+@[^@\s\x00-\x1f\x7f<>,;\"]+\.[^@\s\x00-\x1f\x7f<>,;\".]+$"
 )
+# Addresses of this plain form (dot-separated atoms of letters, digits, ``_``,
+# ``+`` and ``-`` on both sides of the @) always survive the round trip: no
+# character the header writer quotes, encodes or folds at. They skip it, which
+# costs about half a millisecond; tests check the two agree on this form.
+_PLAIN = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _MAX_LENGTH = 254
 _KNOWN: dict[str, bool] = {}
 _KNOWN_MAX = 4096
@@ -75,6 +80,8 @@ def is_sendable_email(value: Any) -> bool:
     """True when ``value`` is an address that a ``To:`` header carries unchanged."""
     if not isinstance(value, str) or len(value) > _MAX_LENGTH or not _SHAPE.match(value):
         return False
+    if _PLAIN.fullmatch(value):
+        return True
     known = _KNOWN.get(value)
     if known is None:
         known = _round_trips(value)

@@ -10,6 +10,12 @@ file and against stored relations, and stores one
 and a :class:`~crm_procedures.model.prospect.Prospect` (status preparing, stage
 suspect) per good row, in one unit of work.
 
+Rows are handled in batches of ``batch_size`` good rows: each batch is read,
+normalised, checked and matched in memory, then stored with one statement per
+table when the unit of work offers
+:class:`~crm_procedures.ports.BulkNewRecords` (the SQL store), else through
+the repositories' ``add_many``.
+
 Two modes:
 
 * row by row (default): good rows are stored, bad rows are reported with their
@@ -26,7 +32,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +42,7 @@ from crm_procedures._paths import usable_path
 from crm_procedures.access.permissions import may_import_suspects
 from crm_procedures.errors import AccessDenied, InvalidInput, MalformedFile
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
-from crm_procedures.model._storable import UNSTORABLE_REASON, unstorable
+from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
@@ -55,7 +61,7 @@ from crm_procedures.policies.normalise import (
     split_dutch_name,
 )
 from crm_procedures.policies.rules import RuleSet, check
-from crm_procedures.ports import UnitOfWork
+from crm_procedures.ports import BulkNewRecords, UnitOfWork
 from crm_procedures.services.context import Context, resolve_viewer
 from crm_procedures.services.mandatory_rules import rules_in
 
@@ -576,18 +582,12 @@ def _check_storable(built: _Row) -> None:
             raise InvalidInput(path, UNSTORABLE_REASON)
 
 
-def _build(
-    line: int,
-    row: Mapping[str, Any],
-    columns: Sequence[tuple[str, str]],
-    s: _Settings,
-    ids: Any,
-) -> _Row:
-    """One row to records; raises InvalidInput naming the field at fault.
+def _build(line: int, cells: Mapping[str, str], s: _Settings, ids: Any) -> _Row:
+    """One row's cells (target field -> text, :func:`_cells`) to records.
 
-    ``columns`` holds the (target field, source column) pairs of the mapping.
+    Raises InvalidInput naming the field at fault.
     """
-    get = _cells(row, columns).get
+    get = cells.get
 
     raw_name = get("name", "")
     if not raw_name:
@@ -757,6 +757,8 @@ def import_suspects(
     ``duplicate_threshold`` in the same postcode) are imported and reported for
     review. Each stored row becomes a relation (kinds from the file, else
     "suspect"), its contact, and a prospect in status preparing, stage suspect.
+    They are stored ``batch_size`` good rows at a time, in the one unit of
+    work of the import.
 
     Raises:
         AccessDenied: the actor lacks ``prospect.import`` or cannot see the project.
@@ -792,7 +794,8 @@ def import_suspects(
                 keys = [k for k in (rel.email, rel.phone) if k]
                 name_key = comparison_key(skeleton(rel.name), conventions)
                 index.add(rel.id, name_key, rel.postcode, keys)
-        good: list[_Row] = []
+        relation_ids: list[str] = []  # the relations imported, in file order
+        pending: list[_Row] = []  # good rows of the batch being read
         rejected: list[RejectedRow] = []
         duplicates: list[DuplicateRow] = []
         warnings: list[tuple[int, str]] = []
@@ -800,6 +803,12 @@ def import_suspects(
         people: dict[str, list[Contact]] = {}  # relation -> contacts known in this import
         extra: list[Contact] = []  # contact persons attached to a known company (W1)
         attached: list[AttachedContact] = []
+        attached_count = 0
+        # Text no store can hold: when the settings hold none, a row whose cells
+        # and new ids hold none yields records that hold none (normalising adds
+        # no such character), and its records need not be walked.
+        clean_settings = unstorable((project_id, source_label, conventions)) is None
+        write = _batch_writer(uow, settings.project_id, ids)
         count = 0
         for line, row in rows:
             count += 1
@@ -808,8 +817,10 @@ def import_suspects(
                 rejected.append(RejectedRow(line, error))
                 continue
             try:
-                built = _build(line, row, columns, settings, ids)
-                _check_storable(built)
+                cells = _cells(row, columns)
+                built = _build(line, cells, settings, ids)
+                if not clean_settings or not _clean(cells, built):
+                    _check_storable(built)
             except InvalidInput as exc:
                 rejected.append(RejectedRow(line, str(exc)))
                 continue
@@ -832,35 +843,25 @@ def import_suspects(
                     continue
             index.add(line, built.name_key, built.postcode, built.keys)
             warnings.extend((line, w) for w in built.warnings)
-            good.append(built)
+            pending.append(built)
+            relation_ids.append(built.relation.id)
             by_line[line] = built.relation.id
             people[built.relation.id] = [built.contact] if built.contact is not None else []
+            if len(pending) >= batch_size:
+                # An all-or-nothing import with a bad row stores nothing: stop writing.
+                if not (all_or_nothing and rejected):
+                    write(pending, extra)
+                attached_count += len(extra)
+                pending, extra = [], []
         if all_or_nothing and rejected:
+            uow.rollback()
             return ImportReport(
                 count, 0, tuple(rejected), tuple(duplicates), tuple(warnings), False, ()
             )
-        for start in range(0, len(good), batch_size):
-            chunk = good[start : start + batch_size]
-            uow.relations.add_many([r.relation for r in chunk])
-            contacts = [r.contact for r in chunk if r.contact is not None]
-            if contacts:
-                uow.contacts.add_many(contacts)
-            uow.prospects.add_many(
-                [
-                    Prospect(
-                        ProspectId(ids()),
-                        settings.project_id,
-                        r.relation.id,
-                        r.contact.id if r.contact is not None else None,
-                        ProspectStatus.PREPARING,
-                        stage=RelationStage.SUSPECT,
-                    )
-                    for r in chunk
-                ]
-            )
-        if extra:
-            uow.contacts.add_many(extra)
-        if good or extra:
+        if pending or extra:
+            write(pending, extra)
+            attached_count += len(extra)
+        if relation_ids or attached_count:
             uow.audit.record(
                 Change(
                     "project",
@@ -869,21 +870,67 @@ def import_suspects(
                     ctx.now(),
                     viewer.user_id,
                     "import",
-                    {"suspects": ("", str(len(good)))}
-                    | ({"contacts_attached": ("", str(len(extra)))} if extra else {}),
+                    {"suspects": ("", str(len(relation_ids)))}
+                    | ({"contacts_attached": ("", str(attached_count))} if attached_count else {}),
                 )
             )
         uow.commit()
     return ImportReport(
         count,
-        len(good),
+        len(relation_ids),
         tuple(rejected),
         tuple(duplicates),
         tuple(warnings),
         True,
-        tuple(r.relation.id for r in good),
+        tuple(relation_ids),
         tuple(attached),
     )
+
+
+def _clean(cells: Mapping[str, str], built: _Row) -> bool:
+    """True when the row's cells and new ids hold no character a store refuses."""
+    texts = [*cells.values(), built.relation.id]
+    if built.contact is not None:
+        texts.append(built.contact.id)
+    return storable("".join(texts))
+
+
+def _batch_writer(
+    uow: UnitOfWork, project_id: ProjectId, ids: Any
+) -> Callable[[Sequence[_Row], Sequence[Contact]], None]:
+    """Stores one batch: its rows' relations, contacts and new suspects, and attached contacts.
+
+    One statement per table through the unit of work's
+    :class:`~crm_procedures.ports.BulkNewRecords` when it has it (the SQL
+    store), the repositories' ``add_many`` otherwise; the records are the same.
+    """
+
+    def write(chunk: Sequence[_Row], extra: Sequence[Contact]) -> None:
+        relations = [r.relation for r in chunk]
+        contacts = [r.contact for r in chunk if r.contact is not None]
+        contacts.extend(extra)
+        prospects = [
+            Prospect(
+                ProspectId(ids()),
+                project_id,
+                r.relation.id,
+                r.contact.id if r.contact is not None else None,
+                ProspectStatus.PREPARING,
+                stage=RelationStage.SUSPECT,
+            )
+            for r in chunk
+        ]
+        if isinstance(uow, BulkNewRecords):
+            uow.add_new_records(relations, contacts, prospects)
+            return
+        if relations:
+            uow.relations.add_many(relations)
+        if contacts:
+            uow.contacts.add_many(contacts)
+        if prospects:
+            uow.prospects.add_many(prospects)
+
+    return write
 
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")

@@ -49,6 +49,7 @@ can hold:
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, create_engine, select
@@ -90,6 +91,7 @@ from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
 from crm_procedures.model.project import Project
+from crm_procedures.model.prospect import Prospect
 from crm_procedures.model.relation import Relation
 from crm_procedures.model.users import Group, User
 from crm_procedures.model.visit_report import VisitReport
@@ -333,6 +335,20 @@ class SqlUnitOfWork(SqlTransaction):
         from crm_procedures.adapters.sql.inbound import SqlEventLog
 
         return SqlEventLog(self)
+
+    def add_new_records(
+        self,
+        relations: Sequence[Relation],
+        contacts: Sequence[Contact],
+        prospects: Sequence[Prospect],
+    ) -> None:
+        """New relations, contacts and prospects in one statement per table (the import's path).
+
+        :class:`~crm_procedures.ports.BulkNewRecords`; see ``adapters.sql._bulk``.
+        """
+        from crm_procedures.adapters.sql._bulk import add_new_records
+
+        add_new_records(self, relations, contacts, prospects)
 
     def __enter__(self) -> UnitOfWork:
         return self

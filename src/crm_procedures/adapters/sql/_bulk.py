@@ -1,0 +1,175 @@
+"""New relations, contacts and prospects stored together: the suspect import's bulk path.
+
+:func:`add_new_records` stores what ``uow.relations.add_many``,
+``uow.contacts.add_many`` and ``uow.prospects.add_many`` would store, row for
+row, with the same checks (record types, text no store can hold, the
+prospect checks, a known project, ids that exist already) and the same
+errors, but as one ``executemany`` per table on the driver's cursor inside
+one savepoint: no copy of each record to give it its version (the version is
+set in its plain data), one scan for unstorable text over the whole batch
+(the record is walked to name the field only when that scan finds
+something), and none of SQLAlchemy's execution context per statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
+
+from crm_procedures.adapters._common import check_prospect, check_storable
+from crm_procedures.adapters.sql import schema as s
+from crm_procedures.errors import InvalidInput
+from crm_procedures.model.contact import Contact
+from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
+from crm_procedures.model.relation import Relation
+from crm_procedures.serialization import unstructure
+
+if TYPE_CHECKING:
+    from crm_procedures.adapters.sql._repo import _Repo
+    from crm_procedures.adapters.sql.prospects import _ProspectRepo
+    from crm_procedures.adapters.sql.store import SqlUnitOfWork
+
+__all__ = ["add_new_records"]
+
+
+def _rows(
+    repo: _Repo[Any], records: Sequence[Any], cls: type[Any], kind: str
+) -> list[tuple[Any, ...]]:
+    """The stored rows of new ``records`` as version 1 (what ``add_many`` writes)."""
+    from crm_procedures.adapters.sql._repo import _UNSTORABLE_CHAR, _json, _surely_storable
+
+    columns = repo._columns
+    rows = []
+    for record in records:
+        if not isinstance(record, cls):
+            raise InvalidInput(kind, f"must be a {cls.__name__}", type(record).__name__)
+        data = unstructure(record)
+        data["version"] = 1
+        rows.append((record.id, *columns(record), 1, _json(data)))
+    # The JSON copy holds every text of the row (the other columns repeat or
+    # fold its fields): one scan of the batch, and a walk only when it finds something.
+    if _UNSTORABLE_CHAR.search("".join([row[-1] for row in rows])) is not None:
+        for record, row in zip(records, rows, strict=True):
+            if not _surely_storable(row):
+                check_storable(record, kind)
+    return rows
+
+
+def _plain_new(p: Any) -> bool:
+    """True for a new prospect with nothing ``check_prospect`` could refuse but its texts."""
+    return (
+        type(p) is Prospect
+        and not p.history
+        and type(p.status) is ProspectStatus
+        and type(p.stage) is RelationStage
+        and type(p.id) is str
+        and type(p.project_id) is str
+        and type(p.relation_id) is str
+        and bool(p.id and p.project_id and p.relation_id)
+        and p.next_action_at is None
+        and p.became_prospect_at is None
+        and p.next_due_at is None
+        and p.paused_until is None
+    )
+
+
+def _check_prospects(prospects: Sequence[Prospect]) -> None:
+    """``check_prospect(p, 0)`` of each, in order, raising the first problem as it would.
+
+    New plain prospects (the import's: no history, no dates) are checked for
+    their shape and, with one scan over all their texts, for text no store can
+    hold; only when something is not plain, or the scan finds something, is
+    each prospect walked by ``check_prospect``.
+    """
+    from crm_procedures.adapters.sql._repo import _UNSTORABLE_CHAR
+
+    suspicious = not all(_plain_new(p) for p in prospects)
+    if not suspicious:
+        texts = [
+            v
+            for p in prospects
+            for v in (
+                p.id,
+                p.project_id,
+                p.relation_id,
+                p.contact_id,
+                p.close_reason,
+                p.became_prospect_by,
+                p.last_step,
+                p.owner,
+                p.due_step,
+                p.due_role,
+                p.sequence_exit,
+            )
+            if type(v) is str
+        ]
+        suspicious = _UNSTORABLE_CHAR.search("".join(texts)) is not None
+    if suspicious:
+        for p in prospects:
+            check_prospect(p, 0)
+
+
+def add_new_records(
+    uow: SqlUnitOfWork,
+    relations: Sequence[Relation],
+    contacts: Sequence[Contact],
+    prospects: Sequence[Prospect],
+) -> None:
+    """Insert new relations, then contacts, then prospects, each as version 1 (all or none).
+
+    Raises:
+        ReadOnlyUnitOfWork: in a read-only unit of work.
+        InvalidInput: a record of another type, text no store can hold
+            (naming the field), an invalid prospect, an unknown project.
+        ConcurrencyConflict: an id exists already (or repeats).
+    """
+    from crm_procedures.adapters.sql._prospect_rows import _history_rows, _prospect_row
+
+    uow.refuse_writes("import")
+    relation_repo = cast("_Repo[Relation]", uow.relations)
+    contact_repo = cast("_Repo[Contact]", uow.contacts)
+    prospect_repo = cast("_ProspectRepo", uow.prospects)
+    relation_rows = _rows(relation_repo, relations, Relation, "relation")
+    contact_rows = _rows(contact_repo, contacts, Contact, "contact")
+    prospect_rows = []
+    history: list[tuple[Any, ...]] = []
+    _check_prospects(prospects)
+    if prospects:
+        prospect_repo._require_projects({p.project_id for p in prospects})
+    for p in prospects:
+        row = _prospect_row(p)
+        prospect_rows.append((*row[:13], 1, *row[14:]))
+        if p.history:
+            history.extend(_history_rows(p, 0))
+    steps: list[tuple[Table, list[tuple[Any, ...]], Sequence[Any], Any]] = [
+        (s.relations, relation_rows, relations, relation_repo),
+        (s.contacts, contact_rows, contacts, contact_repo),
+        (s.prospects, prospect_rows, prospects, prospect_repo),
+        (s.prospect_history, history, prospects, prospect_repo),
+    ]
+    steps = [step for step in steps if step[1]]
+    if not steps:
+        return
+    store = uow._store
+    failed: tuple[Any, Sequence[Any], IntegrityError] | None = None
+    try:
+        with uow.atomic(len(steps)):
+            for table, rows, records, repo in steps:
+                uow._last = (repo._kind, records[0].id, 0)
+                try:
+                    uow.fast_many(store.insert_sql(table), rows)
+                except IntegrityError as exc:
+                    failed = (repo, records, exc)
+                    raise
+    except IntegrityError:
+        if failed is None:
+            raise
+        # After the savepoint is rolled back: naming the id reads the table.
+        failed_repo, failed_records, error = failed
+        raise failed_repo._insert_failed(failed_records, error) from None
+    for p in prospects:
+        uow._loaded[p.id] = (1, len(p.history))
+        uow._project_of[p.id] = p.project_id
