@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
@@ -26,8 +26,16 @@ emails = st.builds(
     st.from_regex(r"[a-z][a-z0-9]{0,5}(\.[a-z0-9]{1,4}){0,2}", fullmatch=True),
     st.from_regex(r"[a-z]{1,10}", fullmatch=True),
 )
+
+
+def _existing(d: datetime, z: tzinfo) -> datetime:
+    """``d`` in zone ``z``; a wall time the clocks skip becomes the instant it names."""
+    local = d.replace(tzinfo=z)
+    return local.astimezone(UTC).astimezone(local.tzinfo)
+
+
 aware = st.builds(
-    lambda d, z: d.replace(tzinfo=z),
+    _existing,
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2060, 1, 1)),
     st.sampled_from(ZONES),
 )
