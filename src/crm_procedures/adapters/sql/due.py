@@ -212,6 +212,12 @@ def release_lease(uow: Any, prospect_id: str, worker: str) -> None:
     if some_unstorable(prospect_id, worker):
         return  # no stored lease holds such a character
     uow._last = ("prospect_lease", prospect_id, None)
+    if uow.dialect == "postgresql":  # once per step: driver SQL, not a built statement
+        uow.fast(
+            "DELETE FROM prospect_leases WHERE prospect_id = %s AND worker = %s",
+            (prospect_id, worker),
+        )
+        return
     uow.execute(
         s.prospect_leases.delete().where(_L.prospect_id == prospect_id, _L.worker == worker)
     )
