@@ -5,7 +5,10 @@ Every query here is one range of an index added by migration 5: per owner
 next_due_key, id)``, and for the scheduler the partial index of automatic
 steps ``(next_due_key, id) WHERE due_automatic``. A claim locks the rows it
 picks with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (another scheduler skips
-them instead of waiting); on SQLite the write lock serialises claimers.
+them instead of waiting) and upserts their leases in the same statement; on
+SQLite the write lock serialises claimers. On PostgreSQL every path locks a
+prospect's row before its lease row (claim, and a step's :func:`lease_of`), so
+claims and steps never wait on each other in a circle.
 """
 
 from __future__ import annotations
