@@ -13,7 +13,9 @@ append a history row, commit) in one process on the same server.
 prospects of its own; baseline: four raw ``psycopg`` processes.
 ``perform_step_pg_scaling_4`` is the four-process rate over the one-process
 rate of the services, judged against the core count of the run (goal:
->= 0.8 x cores; both the server and the clients share those cores).
+>= 0.8 x cores; both the server and the clients share those cores), and
+``perform_step_pg_scaling_vs_raw`` that scaling over the raw processes'
+(a ratio of ratios: what the machine allowed in the same run).
 
 Every process is started, imports, connects and warms up (ten steps) before
 a common "go"; the rate is all steps over the slowest process's time.
@@ -75,10 +77,16 @@ for pid in warm:
     step(pid)
 print("ready", flush=True)
 sys.stdin.readline()
-t0 = time.perf_counter()
+def queued():
+    try:
+        with open("/proc/self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+t0, c0, q0 = time.perf_counter(), time.process_time(), queued()
 for pid in work:
     step(pid)
-print(time.perf_counter() - t0, flush=True)
+print(time.perf_counter() - t0, time.process_time() - c0, queued() - q0, flush=True)
 """.replace("WARM", str(WARM))
 
 
@@ -86,6 +94,10 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     return env
+
+
+RUNS: list[tuple[str, int, float, float, float]] = []
+"""(mode, processes, rate, client CPU ms per step, ms per step waiting for a CPU) of each run."""
 
 
 def _rate(mode: str, url: str, batches: list[list[str]]) -> float:
@@ -110,10 +122,13 @@ def _rate(mode: str, url: str, batches: list[list[str]]) -> float:
             assert p.stdin is not None
             p.stdin.write("go\n")
             p.stdin.flush()
-        took = []
+        took, cpu, queued = [], 0.0, 0.0
         for p in procs:
             assert p.stdout is not None
-            took.append(float(p.stdout.readline()))
+            seconds, used, waited = p.stdout.readline().split()
+            took.append(float(seconds))
+            cpu += float(used)
+            queued += float(waited)
             p.wait(timeout=60)
             if p.returncode != 0:
                 raise RuntimeError(f"{mode} worker failed ({p.returncode})")
@@ -123,7 +138,9 @@ def _rate(mode: str, url: str, batches: list[list[str]]) -> float:
                 p.kill()
                 p.wait()
     steps = sum(len(b) - WARM for b in batches)
-    return steps / max(took)
+    rate = steps / max(took)
+    RUNS.append((mode, len(batches), rate, 1000 * cpu / steps, 1000 * queued / steps))
+    return rate
 
 
 def _fill(url: str, project_id: str, n: int) -> list[str]:
@@ -193,6 +210,7 @@ def run(quick: bool) -> list[Figure]:
         raw_4 = _rate("raw", url, batches(procs))
     quick_note = " (quick: few steps)" if quick else ""
     scaling = ours_4 / ours_1
+    raw_scaling = raw_4 / raw_1
     return [
         Figure(
             "perform_step_pg_ops_s_1",
@@ -226,9 +244,27 @@ def run(quick: bool) -> list[Figure]:
             None,
             f"services at {procs} processes over 1; baseline: the raw psycopg 4-over-1",
         ),
+        Figure(
+            "perform_step_pg_scaling_vs_raw",
+            scaling / raw_scaling,
+            f"ratio of ratios ({cores} cores)",
+            "reported (1.0: scales as well as raw psycopg)",
+            True,
+            raw_scaling,
+            None,
+            f"services 4-over-1 {scaling:.2f}x against raw psycopg's 4-over-1 "
+            f"{raw_scaling:.2f}x in the same run; {cores} cores shared by the server, the "
+            f"clients and other work{quick_note}",
+        ),
     ]
 
 
 if __name__ == "__main__":
     for f in run(quick="--quick" in sys.argv):
         print(f"{f.name}: {f.value:.4g} {f.unit}; baseline {f.baseline}; ratio {f.ratio}")
+    if "--trace" in sys.argv:
+        for mode, count, rate, cpu, queued in RUNS:
+            print(
+                f"{mode} x{count}: {rate:.0f} steps/s, client CPU {cpu:.2f} ms/step, "
+                f"waiting for a CPU {queued:.2f} ms/step"
+            )

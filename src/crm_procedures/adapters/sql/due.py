@@ -5,7 +5,10 @@ Every query here is one range of an index added by migration 5: per owner
 next_due_key, id)``, and for the scheduler the partial index of automatic
 steps ``(next_due_key, id) WHERE due_automatic``. A claim locks the rows it
 picks with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (another scheduler skips
-them instead of waiting); on SQLite the write lock serialises claimers.
+them instead of waiting) and upserts their leases in the same statement; on
+SQLite the write lock serialises claimers. On PostgreSQL every path locks a
+prospect's row before its lease row (claim, and a step's :func:`lease_of`), so
+claims and steps never wait on each other in a circle.
 """
 
 from __future__ import annotations
@@ -80,6 +83,12 @@ def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: f
     check_limit(limit, 0)
     lease_seconds = check_lease_seconds(lease_seconds)
     at = utc_us(require_aware(now, "now"))
+    try:
+        until = utc_us(now + timedelta(seconds=lease_seconds))
+    except OverflowError:
+        raise InvalidInput("now", "a lease from this time would end after year 9999", now) from None
+    if uow.dialect == "postgresql":
+        return _claim_postgresql(uow, at, until, db_count(limit), worker)
     held = exists().where(and_(_L.prospect_id == _P.id, _L.until_key > at))
     statement = (
         select(_P.id)
@@ -92,14 +101,47 @@ def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: f
         .order_by(_P.next_due_key, _P.id)
         .limit(db_count(limit))
     )
-    if uow.dialect == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=s.prospects)
     found = list(uow.execute(statement).scalars())
-    try:
-        until = utc_us(now + timedelta(seconds=lease_seconds))
-    except OverflowError:
-        raise InvalidInput("now", "a lease from this time would end after year 9999", now) from None
     return [pid for pid in found if _try_lease(uow, pid, worker, at, until)]
+
+
+_CLAIM_POSTGRESQL = """\
+WITH picked AS (
+  SELECT p.id, p.next_due_key FROM prospects p
+  WHERE p.due_automatic AND p.next_due_key <= %(at)s AND p.status = 'running'
+    AND NOT EXISTS (SELECT 1 FROM prospect_leases l
+                    WHERE l.prospect_id = p.id AND l.until_key > %(at)s)
+  ORDER BY p.next_due_key, p.id LIMIT %(limit)s
+  FOR UPDATE OF p SKIP LOCKED
+), leased AS (
+  INSERT INTO prospect_leases (prospect_id, worker, until_key)
+  SELECT id, %(worker)s, %(until)s FROM picked
+  ON CONFLICT (prospect_id) DO UPDATE
+    SET worker = EXCLUDED.worker, until_key = EXCLUDED.until_key
+    WHERE prospect_leases.until_key <= %(at)s OR prospect_leases.worker = EXCLUDED.worker
+  RETURNING prospect_id
+)
+SELECT picked.id FROM picked JOIN leased ON leased.prospect_id = picked.id
+ORDER BY picked.next_due_key, picked.id"""
+
+
+def _claim_postgresql(uow: Any, at: int, until: int, limit: int, worker: str) -> list[str]:
+    """The claim on PostgreSQL: one statement, one round trip, whatever ``limit``.
+
+    It picks the due rows other claimers have not locked (``SKIP LOCKED``),
+    and upserts their leases where none is held after ``at`` by another
+    worker: a prospect another scheduler leased after this statement's
+    snapshot was taken is locked here but refused by the upsert, which reads
+    the lease as committed. Locks are taken prospect first, then lease, as
+    :func:`lease_of` takes them, so a claim and a step never wait on each
+    other in a circle (they did when the lease was locked before the prospect:
+    PostgreSQL broke the deadlock after a second by failing one of them).
+    """
+    uow._last = ("prospect_lease", "", None)
+    cursor = uow.fast(
+        _CLAIM_POSTGRESQL, {"at": at, "until": until, "limit": limit, "worker": worker}
+    )
+    return [str(row[0]) for row in cursor.fetchall()]
 
 
 def _try_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key: int) -> bool:
@@ -148,16 +190,24 @@ def set_lease(uow: Any, prospect_id: str, worker: str, now_key: int, until_key: 
 def lease_of(uow: Any, prospect_id: str) -> tuple[str, int] | None:
     """The worker holding the lease of ``prospect_id`` and its end (microseconds), or ``None``.
 
-    On PostgreSQL the lease row stays locked until the unit of work ends, so
-    a worker that checks its lease keeps it while it works.
+    On PostgreSQL the prospect row and then the lease row stay locked until
+    the unit of work ends, so a worker that checks its lease keeps it while it
+    works; the prospect first, in the order a claim locks them.
     """
     if some_unstorable(prospect_id):
         return None  # no stored id holds such a character
-    statement = select(_L.worker, _L.until_key).where(_L.prospect_id == prospect_id)
     if uow.dialect == "postgresql":
-        statement = statement.with_for_update()
+        row = uow.fast(_LEASE_OF_POSTGRESQL, (prospect_id,)).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
+    statement = select(_L.worker, _L.until_key).where(_L.prospect_id == prospect_id)
     row = uow.execute(statement).first()
     return None if row is None else (str(row[0]), int(row[1]))
+
+
+_LEASE_OF_POSTGRESQL = (
+    "SELECT l.worker, l.until_key FROM prospects p "
+    "JOIN prospect_leases l ON l.prospect_id = p.id WHERE p.id = %s FOR UPDATE OF p, l"
+)
 
 
 def release_lease(uow: Any, prospect_id: str, worker: str) -> None:
@@ -165,6 +215,12 @@ def release_lease(uow: Any, prospect_id: str, worker: str) -> None:
     if some_unstorable(prospect_id, worker):
         return  # no stored lease holds such a character
     uow._last = ("prospect_lease", prospect_id, None)
+    if uow.dialect == "postgresql":  # once per step: driver SQL, not a built statement
+        uow.fast(
+            "DELETE FROM prospect_leases WHERE prospect_id = %s AND worker = %s",
+            (prospect_id, worker),
+        )
+        return
     uow.execute(
         s.prospect_leases.delete().where(_L.prospect_id == prospect_id, _L.worker == worker)
     )
