@@ -184,6 +184,7 @@ def test_participants_that_are_no_users_are_refused_and_nothing_changes(ctx: Con
     booked = meeting(ctx, participants=["piotr"])
     with pytest.raises(NotFound):
         reschedule(ctx, "anna", booked.id, at(10), at(11), participants=["nobody"])
+    bad: Any
     for bad in ("piotr", [""], [3], 7):
         with pytest.raises(InvalidInput):
             reschedule(ctx, "anna", booked.id, at(10), at(11), participants=bad)
