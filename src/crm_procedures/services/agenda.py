@@ -558,8 +558,8 @@ def book_appointment(
             rule or attendee address.
         NotFound: unknown employee or contact.
         AccessDenied: the actor may not change the employee's agenda.
-        AppointmentConflict: it overlaps the employee's other appointments
-            and ``allow_conflicts`` is false.
+        AppointmentConflict: it overlaps other appointments of the employee or
+            of a participant, and ``allow_conflicts`` is false.
     """
     with ctx.store.unit_of_work() as uow:
         result = book_appointment_in(
