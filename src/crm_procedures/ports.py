@@ -352,8 +352,9 @@ class AppointmentRepository(Repository[Appointment], Protocol):
     def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
         """Confirmed appointments of one employee overlapping [start, end), by start.
 
-        Recurring appointments are returned once (the master); expanding
-        occurrences is the agenda service's job.
+        The employee's own appointments and those that name them among their
+        ``participants``, each once. Recurring appointments are returned once
+        (the master); expanding occurrences is the agenda service's job.
         """
         ...
 

@@ -390,3 +390,111 @@ def test_members_of_projects_stored_before_version_7_limit_client_staff(
 
 def attrs_version(project: Project) -> Project:
     return attrs.evolve(project, version=1)
+
+
+# -- migration 10: participants' agendas, and the index of a project's agenda --
+
+
+def _meetings() -> list[Appointment]:
+    hour = timedelta(hours=1)
+
+    def one(aid: str, employee: str, start: int, **fields: Any) -> Appointment:
+        return Appointment(
+            AppointmentId(aid),
+            employee=UserId(employee),
+            start=START + start * hour,
+            end=START + (start + 1) * hour,
+            title=f"Meeting {aid}",
+            uid=f"{aid.lower()}@example.com",
+            **fields,
+        )
+
+    return [
+        # named twice, and the employee among the participants: one row per other user
+        one("AP-1", "ann", 1, participants=("bob", "cor", "bob", "ann"), project_id="P-1"),
+        one("AP-2", "bob", 2),
+        one("AP-3", "cor", 3, participants=("ann",), status=AppointmentStatus.CANCELLED),
+        one("AP-4", "dan", 0, participants=("bob",), project_id="P-1", rrule="FREQ=DAILY"),
+    ]
+
+
+def test_participants_of_appointments_stored_before_version_10_have_them_in_their_agendas(
+    urls: tuple[str, str],
+) -> None:
+    old_url, new_url = urls
+    new = open_store(new_url)
+    try:
+        with new.unit_of_work() as uow:
+            uow.appointments.add_many(_meetings())
+            uow.commit()
+        engine = make_engine(old_url)
+        try:
+            migrate_to(engine, 8)
+            assert not inspect(engine).has_table("appointment_participants")
+            copy_as_old_rows(new, engine)
+            assert s.upgrade_schema(engine) == s.LATEST_VERSION
+            for table in ("appointments", "appointment_participants"):
+                assert shape(engine, table) == shape(new.engine, table), table
+            assert "ix_appointments_project" in {i[0] for i in shape(engine, "appointments")[1]}
+        finally:
+            engine.dispose()
+        upgraded = open_store(old_url, create=False)
+        try:
+            # the backfill wrote the rows the store writes today
+            assert upgraded.dump() == new.dump()
+            assert upgraded.dump()["appointment_participants"] == [
+                ("AP-1", "bob"),
+                ("AP-1", "cor"),
+                ("AP-3", "ann"),
+                ("AP-4", "bob"),
+            ]
+            day = (START, START + timedelta(days=1))
+            with upgraded.unit_of_work(read_only=True) as uow:
+                agendas = {
+                    who: [a.id for a in uow.appointments.agenda(who, *day)]
+                    for who in ("ann", "bob", "cor", "dan")
+                }
+                project = [a.id for a in uow.appointments.of_project("P-1", *day)]
+            assert agendas == {
+                "ann": ["AP-1"],
+                "bob": ["AP-4", "AP-1", "AP-2"],
+                "cor": ["AP-1"],
+                "dan": ["AP-4"],
+            }
+            assert project == ["AP-4", "AP-1"]
+        finally:
+            upgraded.close()
+    finally:
+        new.close()
+
+
+def test_an_agenda_and_a_projects_agenda_read_their_indexes(tmp_path: Path) -> None:
+    from crm_procedures.adapters.sql import _appointments
+
+    store = open_store(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        with store.unit_of_work() as uow:
+            uow.appointments.add_many(_meetings())
+            uow.commit()
+        day = (START, START + timedelta(days=1))
+        data = select(s.appointments.c.data)
+        statements = {
+            "agenda": _appointments.agenda(data, "bob", *day),
+            "of_project": _appointments.of_project(data, "P-1", *day),
+        }
+        plans = {}
+        with store.engine.connect() as conn:
+            for name, statement in statements.items():
+                assert statement is not None
+                sql = statement.compile(
+                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+                )
+                plans[name] = str(conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all())
+            conn.rollback()
+        # the employee's own appointments and those they take part in: two index ranges
+        assert "ix_appointments_agenda" in plans["agenda"], plans["agenda"]
+        assert "ix_appointment_participants_user" in plans["agenda"], plans["agenda"]
+        assert "SCAN appointments" not in plans["agenda"], plans["agenda"]
+        assert "ix_appointments_project" in plans["of_project"], plans["of_project"]
+    finally:
+        store.close()

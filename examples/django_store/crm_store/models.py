@@ -57,6 +57,19 @@ class AppointmentRow(Row):
     uid = models.CharField(max_length=500, db_index=True)
 
 
+class AppointmentParticipantRow(models.Model):
+    """One user taking part in an appointment besides its employee: their agenda's index."""
+
+    appointment_id = models.CharField(max_length=200)
+    user_id = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["appointment_id", "user_id"], name="participant_once")
+        ]
+        indexes = [models.Index(fields=["user_id", "appointment_id"])]
+
+
 class VisitReportRow(Row):
     account_manager = models.CharField(max_length=200, null=True, db_index=True)
     relation_id = models.CharField(max_length=200, null=True, db_index=True)

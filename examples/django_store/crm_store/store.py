@@ -297,6 +297,7 @@ KINDS: dict[str, _Kind] = {
 ALL_MODELS: list[type[models.Model]] = [
     *(k.model for k in KINDS.values()),
     m.ProspectLeaseRow,
+    m.AppointmentParticipantRow,
     m.OutboxRow,
     m.DefinitionRow,
     m.AuditRow,
@@ -718,11 +719,49 @@ def _of_kind(found: list[Activity], kind: str | None) -> list[Activity]:
 
 
 class _AppointmentRepo(_Repo):
+    """Appointments; ``AppointmentParticipantRow`` says who takes part besides the employee."""
+
+    def _participants(self, records: Iterable[Appointment], new: bool) -> None:
+        """Make the participant rows of ``records`` what their ``participants`` say."""
+        records = list(records)
+        rows = self._uow.objects(m.AppointmentParticipantRow)
+        if not new:
+            rows.filter(appointment_id__in=[a.id for a in records]).delete()
+        rows.bulk_create(
+            m.AppointmentParticipantRow(appointment_id=a.id, user_id=user)
+            for a in records
+            for user in sorted(set(a.participants) - {a.employee})
+        )
+
+    def add(self, record: Any) -> Any:
+        stored = super().add(record)
+        self._participants([stored], True)
+        return stored
+
+    def add_many(self, records: Iterable[Any]) -> None:
+        records = list(records)
+        super().add_many(records)
+        self._participants(records, True)
+
+    def save(self, record: Any) -> Any:
+        stored = super().save(record)
+        self._participants([stored], False)
+        return stored
+
     def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
+        """Their own appointments and those they take part in, each once, by start."""
         lo, hi = _key(_aware(start, "start")), _key(_aware(end, "end"))
+        if _unfindable(employee):
+            return []
+        taking_part = (
+            self._uow.objects(m.AppointmentParticipantRow)
+            .filter(user_id=employee)
+            .values_list("appointment_id", flat=True)
+        )
+        rows = self._rows().filter(models.Q(employee=employee) | models.Q(id__in=taking_part))
         found = [
             a
-            for a in self._all(employee=employee)
+            for a in self._records(rows)
             if a.status is AppointmentStatus.CONFIRMED
             and _key(a.start) < hi
             and (a.rrule is not None or _key(a.end) > lo)

@@ -86,7 +86,7 @@ _INDEXED: dict[str, tuple[str, ...]] = {
     "project": ("relation_id",),
     "prospect": ("project_id",),
     "activity": ("employee", "relation_id", "project_id"),
-    "appointment": ("employee", "uid", "project_id"),
+    "appointment": ("employee", "uid", "project_id", "participants"),
     "visit_report": ("account_manager",),
     "document": ("owner_id",),
     "user": (),
@@ -94,23 +94,36 @@ _INDEXED: dict[str, tuple[str, ...]] = {
     "outbox": ("key",),
 }
 _INDEXED.update(INBOUND_TABLES)
+_MULTI: dict[str, frozenset[str]] = {"appointment": frozenset({"participants"})}
+"""Indexed fields that hold a tuple: each of its values is indexed (a participant's agenda)."""
 
 
 class _Table:
     """The committed records of one kind, with value indexes on a few fields."""
 
-    __slots__ = ("indexes", "rows")
+    __slots__ = ("indexes", "multi", "rows")
 
-    def __init__(self, fields: tuple[str, ...]) -> None:
+    def __init__(self, fields: tuple[str, ...], multi: frozenset[str] = frozenset()) -> None:
         self.rows: dict[str, Any] = {}
         # value -> ids (a dict used as an ordered set)
         self.indexes: dict[str, dict[Any, dict[str, None]]] = {f: {} for f in fields}
+        self.multi = multi
 
     def put(self, record: Any) -> None:
         rid = record.id
         old = self.rows.get(rid)
         for field, index in self.indexes.items():
             new_value = getattr(record, field)
+            if field in self.multi:
+                before = set(getattr(old, field)) if old is not None else set()
+                after = set(new_value)
+                for value in before - after:
+                    ids = index.get(value)
+                    if ids is not None:
+                        ids.pop(rid, None)
+                for value in after - before:
+                    index.setdefault(value, {})[rid] = None
+                continue
             if old is not None:
                 old_value = getattr(old, field)
                 if old_value == new_value:
@@ -138,7 +151,9 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tables: dict[str, _Table] = {k: _Table(f) for k, f in _INDEXED.items()}
+        self._tables: dict[str, _Table] = {
+            k: _Table(f, _MULTI.get(k, frozenset())) for k, f in _INDEXED.items()
+        }
         self._audit: list[Change] = []
         self._audit_index: dict[tuple[str, str], list[Change]] = {}
         self._definitions: dict[str, list[str]] = {}
@@ -313,7 +328,9 @@ class MemoryUnitOfWork:
         seen = {r.id for r in base}
         out = [writes[r.id][1] if r.id in writes else r for r in base]
         out.extend(rec for rid, (_e, rec) in writes.items() if rid not in seen)
-        if field is not None:
+        if field in table.multi:
+            out = [r for r in out if value in getattr(r, field)]
+        elif field is not None:
             out = [r for r in out if getattr(r, field) == value]
         return out
 
@@ -807,19 +824,23 @@ class _AppointmentRepo(_Repo[Appointment]):
     def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
         """Confirmed appointments of one employee overlapping [start, end), by start.
 
-        A recurring appointment (``rrule`` set) is returned once when its first
-        occurrence starts before ``end``.
+        Their own and those they take part in (``participants``, indexed per
+        user). A recurring appointment (``rrule`` set) is returned once when
+        its first occurrence starts before ``end``.
         """
         lo = utc_us(require_aware(start, "start"))
         hi = utc_us(require_aware(end, "end"))
-        found = [
-            a
-            for a in self._uow._records(self._kind, "employee", employee)
+        records = self._uow._records
+        own = records(self._kind, "employee", employee)
+        taking_part = records(self._kind, "participants", employee)
+        found = {
+            a.id: a
+            for a in (*own, *taking_part)
             if a.status is AppointmentStatus.CONFIRMED
             and utc_us(a.start) < hi
             and (a.rrule is not None or utc_us(a.end) > lo)
-        ]
-        return sorted(found, key=lambda a: (utc_us(a.start), a.id))
+        }
+        return sorted(found.values(), key=lambda a: (utc_us(a.start), a.id))
 
     def by_uid(self, uid: str) -> Appointment | None:
         """The appointment with this iCalendar UID (the lowest id if several), or None."""

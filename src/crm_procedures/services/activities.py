@@ -522,8 +522,8 @@ def add_to_agenda(
         ActivityFrozen: the activity is completed.
         InvalidInput: the activity has no start or due time, or is in the
             agenda already.
-        AppointmentConflict: it overlaps the employee's other appointments
-            and ``allow_conflicts`` is false.
+        AppointmentConflict: it overlaps other appointments of the employee or
+            of a participant, and ``allow_conflicts`` is false.
     """
     cfg = settings_for(ctx, settings)
     with ctx.store.unit_of_work() as uow:

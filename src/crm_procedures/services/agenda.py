@@ -6,9 +6,10 @@ is recorded in the outbox in the same transaction, so an invitation is never
 sent for an appointment that was not stored, nor lost for one that was (X4).
 
 * :func:`book_appointment` creates an appointment with a new UID and
-  SEQUENCE 0. Appointments of the same employee that overlap are reported;
-  they are refused with :class:`AppointmentConflict` unless the caller passes
-  ``allow_conflicts=True`` (double booking is the caller's decision).
+  SEQUENCE 0. Appointments of the same employee, or of a participant, that
+  overlap are reported; they are refused with :class:`AppointmentConflict`
+  unless the caller passes ``allow_conflicts=True`` (double booking is the
+  caller's decision).
 * :func:`reschedule` keeps the UID and raises the SEQUENCE, so calendar
   clients update the entry they have instead of adding a second one.
 * :func:`cancel` marks the appointment cancelled, raises the SEQUENCE,
@@ -19,7 +20,8 @@ sent for an appointment that was not stored, nor lost for one that was (X4).
 With ``Context.calendar_channel`` (a ``CrmApp`` with a calendar) each of
 these also records a ``calendar`` outbox message (key UID + SEQUENCE) that
 the dispatcher hands to the configured calendar: publish, or cancel.
-* :func:`agenda` lists an employee's occurrences in a window, recurring
+* :func:`agenda` lists an employee's occurrences in a window (their own
+  appointments and those they take part in as a participant), recurring
   appointments expanded (``dateutil.rrule``, in the appointment's own time
   zone, so a weekly 10:00 stays at 10:00 across daylight-saving changes;
   ``exdates`` taken out).
@@ -139,8 +141,9 @@ class Occurrence:
 class BookingResult:
     """What booking or rescheduling did.
 
-    ``conflicts`` are the other occurrences of the employee that overlap
-    (empty when none; only non-empty when ``allow_conflicts=True``).
+    ``conflicts`` are the other occurrences of the employee or of a
+    participant that overlap (empty when none; only non-empty when
+    ``allow_conflicts=True``).
     ``invitation`` is the outbox message recorded for the attendees, or
     ``None`` when nobody had to be invited.
     """
@@ -151,25 +154,33 @@ class BookingResult:
 
 
 class AppointmentConflict(CrmError):
-    """The appointment overlaps others of the same employee.
+    """The appointment overlaps others of its employee or of a participant.
 
     Pass ``allow_conflicts=True`` to book anyway.
 
     Attributes:
-        employee: whose agenda.
+        employee: whose agenda the appointment is in.
         conflicts: the overlapping occurrences.
+        busy: who of the employee and the participants has one of them
+            (the employee alone when not given).
     """
 
-    def __init__(self, employee: str, conflicts: Sequence[Occurrence]) -> None:
+    def __init__(
+        self, employee: str, conflicts: Sequence[Occurrence], busy: Sequence[str] = ()
+    ) -> None:
         self.employee = employee
         self.conflicts = tuple(conflicts)
+        self.busy = tuple(busy) or (employee,)
+        named = [f"employee {employee}"] if employee in self.busy else []
+        named += [f"participant {p}" for p in self.busy if p != employee]
+        who = " and ".join(named) + (" already has" if len(named) == 1 else " already have")
         shown = "; ".join(
             f"{o.appointment.title!r} {o.start.isoformat()}..{o.end.isoformat()}"
             for o in self.conflicts[:3]
         )
         more = f" and {len(self.conflicts) - 3} more" if len(self.conflicts) > 3 else ""
         super().__init__(
-            f"employee {employee} already has an appointment then ({shown}{more}); "
+            f"{who} an appointment then ({shown}{more}); "
             "choose another time or pass allow_conflicts=True to book anyway"
         )
 
@@ -298,6 +309,21 @@ def _occurrences_in(
     return out
 
 
+def _people(appointment: Appointment) -> list[str]:
+    """The employee and the participants of ``appointment``, each once."""
+    out = [str(appointment.employee)]
+    out.extend(p for p in appointment.participants if p not in out)
+    return out
+
+
+def _busy(appointment: Appointment, found: Sequence[Occurrence]) -> list[str]:
+    """Who of ``appointment``'s people has one of the ``found`` occurrences."""
+    taken: set[str] = set()
+    for occ in found:
+        taken.update(_people(occ.appointment))
+    return [p for p in _people(appointment) if p in taken]
+
+
 def _find_conflicts(uow: UnitOfWork, appointment: Appointment) -> list[Occurrence]:
     if appointment.rrule:
         window_end = appointment.start + _CONFLICT_HORIZON
@@ -309,9 +335,15 @@ def _find_conflicts(uow: UnitOfWork, appointment: Appointment) -> list[Occurrenc
         return []
     window_start = min(_u(o.start) for o in mine)
     window_end = max(_u(o.end) for o in mine)
+    # The employee's agenda and each participant's: a participant who is busy
+    # then is a conflict as much as the employee is.
+    held: dict[str, Appointment] = {}
+    for person in _people(appointment):
+        for a in _candidates(uow, person, window_end):
+            held.setdefault(a.id, a)
     others = [
         a
-        for a in _candidates(uow, appointment.employee, window_end)
+        for a in held.values()
         if a.id != appointment.id and a.uid != appointment.uid and not a.cancelled
     ]
     theirs = _occurrences_in(others, window_start, window_end)
@@ -381,11 +413,25 @@ def _staff(uow: UnitOfWork, user: User, participants: Sequence[str]) -> list[Att
     return out
 
 
+def _addresses(uow: UnitOfWork, users: Iterable[str]) -> set[str]:
+    """The e-mail addresses (lower case) of ``users`` that have one."""
+    out = set()
+    for user_id in users:
+        found = uow.users.find(user_id)
+        if found is not None and found.email:
+            out.add(found.email.lower())
+    return out
+
+
 def _participants(values: Iterable[str], employee: str) -> tuple[str, ...]:
     if isinstance(values, str):
         raise InvalidInput("participants", "must be a list of user ids, not one text", values)
+    try:
+        items = list(values)
+    except TypeError:
+        raise InvalidInput("participants", "must be a list of user ids", values) from None
     out: list[str] = []
-    for i, value in enumerate(values):
+    for i, value in enumerate(items):
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"participants[{i}]", "must be a user id", value)
         if value != employee and value not in out:
@@ -512,8 +558,8 @@ def book_appointment(
             rule or attendee address.
         NotFound: unknown employee or contact.
         AccessDenied: the actor may not change the employee's agenda.
-        AppointmentConflict: it overlaps the employee's other appointments
-            and ``allow_conflicts`` is false.
+        AppointmentConflict: it overlaps other appointments of the employee or
+            of a participant, and ``allow_conflicts`` is false.
     """
     with ctx.store.unit_of_work() as uow:
         result = book_appointment_in(
@@ -612,7 +658,7 @@ def book_appointment_in(
     )
     found = _find_conflicts(uow, appointment)
     if found and not allow_conflicts:
-        raise AppointmentConflict(employee, found)
+        raise AppointmentConflict(employee, found, _busy(appointment, found))
     stored = uow.appointments.add(appointment)
     _audit(uow, viewer.user_id, None, stored, now, "create")
     invitation = _invitation(ctx, uow, stored, "REQUEST", now)
@@ -632,6 +678,7 @@ def reschedule(
     description: str | None = None,
     attendees: Iterable[Attendee | str | tuple[str, str]] | None = None,
     allow_conflicts: bool = False,
+    participants: Iterable[str] | None = None,
 ) -> BookingResult:
     """Move an appointment (and optionally change its details); attendees get an update.
 
@@ -639,9 +686,15 @@ def reschedule(
     recorded in the outbox. For a recurring appointment the whole series
     moves; its ``exdates`` move by the same amount.
 
+    ``participants`` (user ids), when given, replace the appointment's
+    participants: the appointment leaves the agendas of those taken off
+    (they get ``METHOD:CANCEL``) and enters the agendas of those added
+    (invited with the others); the conflict check covers the new ones.
+
     Raises:
-        NotFound: no such appointment.
-        InvalidInput: the appointment is cancelled, or naive/reversed times.
+        NotFound: no such appointment, or a participant who is no user.
+        InvalidInput: the appointment is cancelled, or naive/reversed times,
+            or a participant that is no user id.
         AccessDenied: the actor may not change the employee's agenda.
         AppointmentConflict: as for :func:`book_appointment`.
     """
@@ -659,11 +712,21 @@ def reschedule(
             raise InvalidInput(
                 "appointment", f"appointment {appointment_id} is cancelled; book a new one", None
             )
+        staff = old.participants
+        if participants is not None:
+            staff = tuple(UserId(p) for p in _participants(participants, old.employee))
+            for added in staff:
+                if added not in old.participants and uow.users.find(added) is None:
+                    raise NotFound("user", added)
+            if people is None and staff != old.participants:
+                # Those taken off leave the attendees (and get a CANCEL below).
+                gone = _addresses(uow, [p for p in old.participants if p not in staff])
+                people = [a for a in old.attendees if a.email.lower() not in gone]
         if people is not None:
             # The employee and the participants stay invited whatever list is given.
             user = uow.users.find(old.employee)
             if user is not None:
-                people.extend(_staff(uow, user, old.participants))
+                people.extend(_staff(uow, user, staff))
         # Answers were to the old times: a move asks everyone again.
         same_times = _u(start) == _u(old.start) and _u(end) == _u(old.end)
         shift = start - old.start
@@ -684,12 +747,13 @@ def reschedule(
             description=old.description if description is None else description,
             attendees=old.attendees if people is None else _dedupe(people),
             replies=old.replies if same_times else (),
+            participants=staff,
         )
         if new.rrule:
             _check_rrule(new.rrule, new.start)
         found = _find_conflicts(uow, new)
         if found and not allow_conflicts:
-            raise AppointmentConflict(old.employee, found)
+            raise AppointmentConflict(old.employee, found, _busy(new, found))
         stored = uow.appointments.save(new)
         _audit(uow, viewer.user_id, old, stored, now, "reschedule")
         invitation = _invitation(ctx, uow, stored, "REQUEST", now)
@@ -817,6 +881,8 @@ def agenda(
 ) -> list[Occurrence]:
     """``employee``'s occurrences overlapping [start, end), recurring ones expanded, by start.
 
+    Their own appointments and those they take part in (a meeting's
+    ``participants``): whoever may read ``employee``'s agenda sees both.
     Cancelled appointments are left out.
 
     Raises:
@@ -867,19 +933,24 @@ def conflicts(
     *,
     rrule: str | None = None,
     exclude: str | None = None,
+    participants: Iterable[str] = (),
 ) -> list[Occurrence]:
-    """The employee's occurrences that a new appointment [start, end) would overlap.
+    """The occurrences that a new appointment [start, end) would overlap.
 
-    With ``rrule`` every occurrence of the proposed series in its first year
-    is checked. ``exclude`` names an appointment id to leave out (the one
-    being moved). Reads without access checks: it is a planning aid for
-    services and user interfaces that have checked access already.
+    Those of the employee and of each of ``participants`` (user ids): their
+    own appointments and those they take part in. With ``rrule`` every
+    occurrence of the proposed series in its first year is checked.
+    ``exclude`` names an appointment id to leave out (the one being moved).
+    Reads without access checks: it is a planning aid for services and user
+    interfaces that have checked access already.
 
     Raises:
-        InvalidInput: naive or reversed times, a malformed rule.
+        InvalidInput: naive or reversed times, a malformed rule, a
+            participant that is no user id.
     """
     check_moment(start, "start")
     check_moment(end, "end")
+    others = _participants(participants, employee)
     probe = Appointment(
         id=AppointmentId(exclude or "__probe__"),
         employee=UserId(employee),
@@ -888,6 +959,7 @@ def conflicts(
         title="probe",
         uid="__probe__",
         rrule=_check_rrule(rrule, start),
+        participants=others,
     )
     with ctx.store.unit_of_work(read_only=True) as uow:
         return _find_conflicts(uow, probe)

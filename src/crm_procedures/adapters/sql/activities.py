@@ -18,10 +18,8 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
-    or_,
     select,
     table,
-    true,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -41,7 +39,7 @@ from crm_procedures.adapters.sql._visibility import _activity_visible
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.activity import Activity
-from crm_procedures.model.appointment import Appointment, AppointmentStatus
+from crm_procedures.model.appointment import Appointment
 from crm_procedures.model.document import Document
 from crm_procedures.model.visit_report import VisitReport
 from crm_procedures.serialization import unstructure
@@ -133,6 +131,14 @@ class _ActivityRepo(_Repo[Activity]):
 
 
 class _AppointmentRepo(_Repo[Appointment]):
+    _side_tables = True  # appointment_participants
+
+    def _after_write(self, records: Sequence[Appointment], new: bool) -> None:
+        uow = self._uow
+        _appointments.write_participants(
+            uow.execute, uow.driver, uow._store.insert_sql, records, new
+        )
+
     def _columns(self, record: Appointment) -> tuple[Any, ...]:
         return (
             record.employee,
@@ -148,25 +154,12 @@ class _AppointmentRepo(_Repo[Appointment]):
     def agenda(self, employee: str, start: datetime, end: datetime) -> list[Appointment]:
         """Confirmed appointments of one employee overlapping [start, end), by start.
 
-        A recurring appointment is returned once when its first occurrence
-        starts before ``end``.
+        Their own and those they take part in (``participants``). A recurring
+        appointment is returned once when its first occurrence starts before
+        ``end``.
         """
-        lo = utc_us(require_aware(start, "start"))
-        hi = utc_us(require_aware(end, "end"))
-        c = self._table.c
-        if some_unstorable(employee):
-            return []
-        statement = (
-            self._select_data()
-            .where(
-                c.employee == employee,
-                c.start_key < hi,
-                c.status == AppointmentStatus.CONFIRMED.value,
-                or_(c.recurring == true(), c.end_key > lo),
-            )
-            .order_by(c.start_key, c.id)
-        )
-        return self._many(statement)
+        statement = _appointments.agenda(self._select_data(), employee, start, end)
+        return [] if statement is None else self._many(statement)
 
     def by_uid(self, uid: str) -> Appointment | None:
         """The appointment with this iCalendar UID (the lowest id if several), or None."""

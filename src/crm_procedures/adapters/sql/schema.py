@@ -41,6 +41,10 @@ a later migration changed are created from their frozen version-1 copies
    ``member`` rows in ``project_links`` for every project member.
 8. the funnel over an index: ``prospect_history.project_id`` and
    ``prospect_history.superseded``, backfilled, with ``ix_history_funnel``.
+10. participants' agendas: ``appointment_participants`` (one row per user
+    taking part in an appointment besides its employee), indexed per user and
+    backfilled from the appointments' data, and an index of a project's
+    appointments by start (``ix_appointments_project``).
 """
 
 from __future__ import annotations
@@ -325,6 +329,24 @@ _APPOINTMENT_REPORT_INDEXES: Final = [
         appointments.c.start_key,
     ),
 ]
+
+appointment_participants = Table(
+    # migration 10: who takes part in an appointment besides its employee, so a
+    # participant's agenda is one index range (the rows follow every write)
+    "appointment_participants",
+    metadata,
+    Column("appointment_id", TEXT, ForeignKey("appointments.id"), nullable=False),
+    Column("user_id", TEXT, nullable=False),
+    PrimaryKeyConstraint("appointment_id", "user_id"),
+    Index("ix_appointment_participants_user", "user_id", "appointment_id"),
+)
+_APPOINTMENT_PROJECT_INDEX: Final = Index(
+    # migration 10: a project's agenda is one range
+    "ix_appointments_project",
+    appointments.c.project_id,
+    appointments.c.start_key,
+    appointments.c.id,
+)
 
 visit_reports = Table(
     "visit_reports",
@@ -623,7 +645,7 @@ _POSTGRES_SEARCH = [
 ]
 
 
-_LATER_TABLES: Final = frozenset({"prospect_leases"})
+_LATER_TABLES: Final = frozenset({"prospect_leases", "appointment_participants"})
 """Tables a later migration creates (migration 1 leaves them out)."""
 
 
@@ -772,6 +794,29 @@ def _migration_8(conn: Connection) -> None:
     )
 
 
+def _migration_10(conn: Connection) -> None:
+    # A participant's agenda selects the appointments they take part in through
+    # an index on (user_id, appointment_id) instead of reading every row's data;
+    # the rows are backfilled from the participants each appointment's data
+    # names (the employee and repeated names left out, as the store writes them).
+    appointment_participants.create(conn)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO appointment_participants (appointment_id, user_id) "
+            "SELECT DISTINCT a.id, p.value FROM appointments a, "
+            "json_each(a.data, '$.participants') p "
+            "WHERE p.value <> a.employee"
+        )
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "INSERT INTO appointment_participants (appointment_id, user_id) "
+            "SELECT DISTINCT a.id, p FROM appointments a, "
+            "json_array_elements_text(COALESCE(a.data::json -> 'participants', '[]'::json)) p "
+            "WHERE p <> a.employee ON CONFLICT DO NOTHING"
+        )
+    _APPOINTMENT_PROJECT_INDEX.create(conn)
+
+
 MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     (1, "base tables and indexes", _migration_1),
     (2, "keyword search of visit reports (FTS5 / tsvector)", _migration_2),
@@ -785,6 +830,9 @@ MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     ),
     (7, "relation phone index and project member links", _migration_7),
     (8, "history rows name their project and say whether they are superseded", _migration_8),
+    # Numbered 10: migration 9 (history timestamps) is made beside it, and the
+    # numbers need only rise (an upgrade applies each number above the database's).
+    (10, "participants' agendas and the project agenda's index", _migration_10),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 

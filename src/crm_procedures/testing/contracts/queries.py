@@ -428,6 +428,67 @@ def test_agenda_is_confirmed_appointments_overlapping_the_period(store: Store) -
         assert uow.appointments.by_uid("unknown@crm-procedures.test") is None
 
 
+def test_an_agenda_holds_the_appointments_its_employee_takes_part_in(store: Store) -> None:
+    hour = timedelta(hours=1)
+    with store.unit_of_work() as uow:
+        uow.appointments.add_many(
+            [
+                an_appointment(id="pp1", employee="ann", participants=("bob",), start=T0),
+                an_appointment(
+                    id="pp2",
+                    employee="cor",
+                    participants=("bob", "ann"),
+                    start=T0 - hour,
+                    end=T0,
+                ),
+                an_appointment(id="pp3", employee="bob", start=T0 + hour, end=T0 + 2 * hour),
+                an_appointment(
+                    id="pp4",
+                    employee="ann",
+                    participants=("bob",),
+                    start=T0 + 2 * hour,
+                    end=T0 + 3 * hour,
+                    status=AppointmentStatus.CANCELLED,
+                ),
+                # named twice, and the employee among the participants: still once
+                an_appointment(
+                    id="pp5",
+                    employee="bob",
+                    participants=("bob", "dan", "dan"),
+                    start=T0 + 4 * hour,
+                    end=T0 + 5 * hour,
+                ),
+            ]
+        )
+        uow.commit()
+    day = (T0 - 2 * hour, T0 + 24 * hour)
+    with store.unit_of_work(read_only=True) as uow:
+        # their own and those they take part in, by start; cancelled ones left out
+        assert ids(uow.appointments.agenda("bob", *day)) == ["pp2", "pp1", "pp3", "pp5"]
+        assert ids(uow.appointments.agenda("ann", *day)) == ["pp2", "pp1"]
+        assert ids(uow.appointments.agenda("dan", *day)) == ["pp5"]
+        assert ids(uow.appointments.agenda("bob", T0, T0 + hour)) == ["pp1"]
+    with store.unit_of_work() as uow:
+        # a participant taken off leaves that agenda; one added enters theirs
+        moved = uow.appointments.get("pp1")
+        uow.appointments.save(attrs.evolve(moved, participants=("eve",)))
+        gone = uow.appointments.get("pp2")
+        uow.appointments.save(attrs.evolve(gone, participants=()))
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert ids(uow.appointments.agenda("bob", *day)) == ["pp3", "pp5"]
+        assert ids(uow.appointments.agenda("eve", *day)) == ["pp1"]
+        assert ids(uow.appointments.agenda("ann", *day)) == ["pp1"]
+    with store.unit_of_work() as uow:
+        # a change that is not committed is seen inside its own unit of work only
+        back = uow.appointments.get("pp1")
+        uow.appointments.save(attrs.evolve(back, participants=("bob",)))
+        assert ids(uow.appointments.agenda("bob", *day)) == ["pp1", "pp3", "pp5"]
+        assert ids(uow.appointments.agenda("eve", *day)) == []
+    with store.unit_of_work(read_only=True) as uow:
+        assert ids(uow.appointments.agenda("bob", *day)) == ["pp3", "pp5"]
+
+
 def test_a_projects_appointments_are_found_whoever_has_them(store: Store) -> None:
     hour = timedelta(hours=1)
     with store.unit_of_work() as uow:
