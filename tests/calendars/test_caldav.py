@@ -197,6 +197,24 @@ def test_a_participant_removing_the_entry_declines(calendar: CalDavCalendar) -> 
     assert now.partstat("piotr@crm.example.com") is PartStat.DECLINED
 
 
+def test_a_participant_taken_off_loses_the_entry_and_it_is_not_read_as_a_decline(
+    calendar: CalDavCalendar,
+) -> None:
+    ctx = seeded_context()
+    appt = booked(ctx, participants=["piotr"])
+    calendar.publish(appt)
+    assert on_server(calendar, "piotr", appt.uid) is not None
+    moved = reschedule(ctx, "anna", appt.id, at(10, 12), at(10, 13), participants=[]).appointment
+    calendar.publish(moved)
+    assert on_server(calendar, "piotr", appt.uid) is None
+    assert on_server(calendar, "anna", appt.uid) is not None
+    assert apply_calendar_changes(ctx, calendar) == []
+    assert not stored(ctx, appt.id).cancelled
+    # Cancelling later does not touch the calendar it left again.
+    calendar.cancel(cancel(ctx, "anna", appt.id))
+    assert on_server(calendar, "anna", appt.uid) is None
+
+
 def test_busy_counts_every_entry_expanded_and_skips_free_and_cancelled(
     calendar: CalDavCalendar,
 ) -> None:

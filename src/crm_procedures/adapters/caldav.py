@@ -250,19 +250,39 @@ class CalDavCalendar:
     def publish(self, appointment: Appointment) -> None:
         """Create or update the appointment in every attendee employee's calendar.
 
-        A cancelled appointment is removed instead. Raises CalendarConflict
-        when a calendar changed since the adapter last saw it, DeliveryError
-        when the server cannot be reached or refuses.
+        A participant taken off the appointment since the last publish has it
+        deleted from their calendar. A cancelled appointment is removed
+        instead. Raises CalendarConflict when a calendar changed since the
+        adapter last saw it, DeliveryError when the server cannot be reached
+        or refuses.
         """
         if appointment.cancelled:
             self.cancel(appointment)
             return
-        for employee in self._employees(appointment):
+        employees = self._employees(appointment)
+        for employee in employees:
             self._put(employee, appointment)
+        for gone in self._held_by_others(appointment.uid, employees):
+            self._delete(gone, appointment)
+
+    def _held_by_others(self, uid: str, employees: list[str]) -> list[str]:
+        """Employees outside ``employees`` whose calendar holds ``uid`` (not deleted)."""
+        return sorted(
+            {
+                entry.employee
+                for (_calendar, held_uid), entry in self._held.items()
+                if held_uid == uid and not entry.cancelled and entry.employee not in employees
+            }
+        )
 
     def cancel(self, appointment: Appointment) -> None:
-        """Delete the appointment from every attendee employee's calendar."""
-        for employee in self._employees(appointment):
+        """Delete the appointment from every attendee employee's calendar.
+
+        Calendars the adapter wrote it to for a participant taken off since are
+        cleared too.
+        """
+        employees = self._employees(appointment)
+        for employee in employees + self._held_by_others(appointment.uid, employees):
             self._delete(employee, appointment)
 
     def _put(self, employee: str, appointment: Appointment) -> None:
