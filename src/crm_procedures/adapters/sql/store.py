@@ -50,7 +50,6 @@ from sqlalchemy import (
     column,
     create_engine,
     event,
-    false,
     func,
     literal_column,
     or_,
@@ -81,6 +80,7 @@ from crm_procedures.adapters._common import (
     utc_us,
     with_version,
 )
+from crm_procedures.adapters.sql import _loaders
 from crm_procedures.adapters.sql import due as _due
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.errors import (
@@ -1299,10 +1299,10 @@ class _ProspectRepo:
     def _build(self, rows: Sequence[Any]) -> list[Prospect]:
         histories: dict[str, list[HistoryEntry]] = {}
         wanted = [r[0] for r in rows if r[13]]
+        entry = _loaders.history_entry
         if len(wanted) == 1:
             histories[wanted[0]] = [
-                HistoryEntry(h[1], _ENTRY[h[2]], _at(h[3]), h[4], h[5], h[6], h[7], h[8], h[9])
-                for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
+                entry(h) for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
             ]
         elif wanted:
             ph = self._uow._placeholder
@@ -1312,47 +1312,13 @@ class _ProspectRepo:
                     _HISTORY_OF_MANY.format(", ".join([ph] * len(chunk))), chunk
                 ).fetchall()
                 for h in found:
-                    histories.setdefault(h[0], []).append(
-                        HistoryEntry(
-                            h[1],
-                            _ENTRY[h[2]],
-                            _at(h[3]),
-                            h[4],
-                            h[5],
-                            h[6],
-                            h[7],
-                            h[8],
-                            h[9],
-                        )
-                    )
+                    histories.setdefault(h[0], []).append(entry(h))
         out = []
         loaded = self._uow._loaded
         project_of = self._uow._project_of
+        build = _loaders.prospect_from_row
         for r in rows:
-            out.append(
-                Prospect(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    _STATUS[r[4]],
-                    r[5],
-                    _STAGE[r[6]],
-                    _dt(r[7]),
-                    r[8],
-                    r[9],
-                    histories.get(r[0], []),
-                    _dt(r[10]),
-                    r[11],
-                    r[12],
-                    _dt(r[14]),
-                    r[15],
-                    r[16],
-                    bool(r[17]),
-                    _dt(r[18]),
-                    r[19],
-                )
-            )
+            out.append(build(r, histories.get(r[0], [])))
             loaded[r[0]] = (r[12], r[13])
             project_of[r[0]] = r[1]
         return out
@@ -1773,16 +1739,25 @@ class _ActivityRepo(_Repo[Activity]):
     def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
         return _activity_visible(viewer)
 
+    def _load(self, data: str) -> Activity:
+        return _loaders.activity_from_data(json.loads(data))
+
     def _list(
-        self, where: list[ColumnElement[bool]], viewer: Viewer | None, limit: int, offset: int
+        self,
+        by: str,
+        value: str,
+        kind: str | None,
+        open_only: bool,
+        viewer: Viewer | None,
+        limit: int,
+        offset: int,
     ) -> list[Activity]:
-        c = self._table.c
-        statement = (
-            self._select_data()
-            .where(*where, *_activity_visible(viewer))
-            .order_by(c.start_key.desc(), c.created_key.desc(), c.id.desc())
+        cursor = _loaders.activity_page(
+            self._uow, by, value, kind, open_only, viewer, limit, offset, _activity_visible
         )
-        return self._many(_paged(statement, limit, offset))
+        load = _loaders.activity_from_data
+        loads = json.loads
+        return [load(loads(row[0])) for row in cursor.fetchall()]
 
     def for_employee(
         self,
@@ -1797,19 +1772,7 @@ class _ActivityRepo(_Repo[Activity]):
         if some_unstorable(employee):
             check_limit(limit, offset)
             return []
-        c = self._table.c
-        where = [c.employee == employee, *self._of_kind(kind)]
-        if open_only:
-            # A literal (not a bound value), so the partial index of open activities applies.
-            where.append(c.completed == false())
-        return self._list(where, viewer, limit, offset)
-
-    def _of_kind(self, kind: str | None) -> list[ColumnElement[bool]]:
-        if kind is None:
-            return []
-        if not isinstance(kind, str):
-            raise InvalidInput("kind", "must be an activity kind", kind)
-        return [self._table.c.kind == kind]
+        return self._list("employee", employee, kind, open_only, viewer, limit, offset)
 
     def of_relation(
         self,
@@ -1823,8 +1786,7 @@ class _ActivityRepo(_Repo[Activity]):
         if some_unstorable(relation_id):
             check_limit(limit, offset)
             return []
-        where = [self._table.c.relation_id == relation_id, *self._of_kind(kind)]
-        return self._list(where, viewer, limit, offset)
+        return self._list("relation_id", relation_id, kind, False, viewer, limit, offset)
 
     def of_project(
         self,
@@ -1838,8 +1800,7 @@ class _ActivityRepo(_Repo[Activity]):
         if some_unstorable(project_id):
             check_limit(limit, offset)
             return []
-        where = [self._table.c.project_id == project_id, *self._of_kind(kind)]
-        return self._list(where, viewer, limit, offset)
+        return self._list("project_id", project_id, kind, False, viewer, limit, offset)
 
 
 class _AppointmentRepo(_Repo[Appointment]):
