@@ -165,7 +165,7 @@ def viewer_for(user: User, groups: Iterable[Group], users: Iterable[User] = ()) 
         permissions |= g.permissions
     members = {user.id}
     for other in users:
-        if other.groups & mine.keys():
+        if not other.groups.isdisjoint(mine):
             members.add(other.id)
     return Viewer(user.id, frozenset(mine), frozenset(permissions), frozenset(members))
 

@@ -333,24 +333,28 @@ def _stored_dt(value: str | None) -> datetime | None:
     return structure(value, datetime)
 
 
+_tuple_new = tuple.__new__
+
+
 def history_entry(h: Any) -> HistoryEntry:
     """A history entry from its row ``(prospect_id, seq, kind, at, actor, role, step,
     supersedes, detail, note)``."""
     at = h[3]
-    return HistoryEntry(
-        h[1],
-        _ENTRY[h[2]],
-        _fromisoformat(at) if "[" not in at else structure(at, datetime),
-        h[4],
-        h[5],
-        h[6],
-        h[7],
-        h[8],
-        h[9],
+    # tuple.__new__ is what the named tuple's own __new__ calls, without its frame.
+    return _tuple_new(
+        HistoryEntry,
+        (
+            h[1],
+            _ENTRY[h[2]],
+            _fromisoformat(at) if "[" not in at else structure(at, datetime),
+            h[4],
+            h[5],
+            h[6],
+            h[7],
+            h[8],
+            h[9],
+        ),
     )
-
-
-_P = _setters(Prospect)
 
 
 def prospect_from_row(r: Any, history: list[HistoryEntry]) -> Prospect:
@@ -358,28 +362,28 @@ def prospect_from_row(r: Any, history: list[HistoryEntry]) -> Prospect:
 
     The row was checked when it was written (ids not empty and one line,
     status and stage known): its values are set without running the
-    validators again, as :meth:`Prospect.copy` does.
+    validators again, as :meth:`Prospect.copy` does (a prospect runs no hook
+    on assignment).
     """
     p: Prospect = _new(Prospect)
-    put = _P
-    put["id"](p, r[0])
-    put["project_id"](p, r[1])
-    put["relation_id"](p, r[2])
-    put["contact_id"](p, r[3])
-    put["status"](p, _STATUS[r[4]])
-    put["close_reason"](p, r[5])
-    put["stage"](p, _STAGE[r[6]])
-    put["became_prospect_at"](p, _stored_dt(r[7]))
-    put["became_prospect_by"](p, r[8])
-    put["last_step"](p, r[9])
-    put["history"](p, history)
-    put["next_action_at"](p, _stored_dt(r[10]))
-    put["owner"](p, r[11])
-    put["version"](p, r[12])
-    put["next_due_at"](p, _stored_dt(r[14]))
-    put["due_step"](p, r[15])
-    put["due_role"](p, r[16])
-    put["due_automatic"](p, bool(r[17]))
-    put["paused_until"](p, _stored_dt(r[18]))
-    put["sequence_exit"](p, r[19])
+    p.id = r[0]
+    p.project_id = r[1]
+    p.relation_id = r[2]
+    p.contact_id = r[3]
+    p.status = _STATUS[r[4]]
+    p.close_reason = r[5]
+    p.stage = _STAGE[r[6]]
+    p.became_prospect_at = None if r[7] is None else _stored_dt(r[7])
+    p.became_prospect_by = r[8]
+    p.last_step = r[9]
+    p.history = history
+    p.next_action_at = None if r[10] is None else _stored_dt(r[10])
+    p.owner = r[11]
+    p.version = r[12]
+    p.next_due_at = None if r[14] is None else _stored_dt(r[14])
+    p.due_step = r[15]
+    p.due_role = r[16]
+    p.due_automatic = bool(r[17])
+    p.paused_until = None if r[18] is None else _stored_dt(r[18])
+    p.sequence_exit = r[19]
     return p
