@@ -131,6 +131,9 @@ def test_loader_builds_what_structure_builds(activity: Activity) -> None:
     assert loaded == expected
     # and what is stored again is byte for byte what was stored
     assert unstructure(loaded) == unstructure(expected)
+    # the list path reads the rows' JSON text itself
+    (listed,) = _loaders.activities_from_rows([(json.dumps(data),)])
+    assert _fingerprint(listed) == _fingerprint(expected)
 
 
 def _result(data: Any) -> Any:
@@ -191,6 +194,12 @@ MALFORMED: list[tuple[str, Any]] = [
 @pytest.mark.parametrize("data", [d for _, d in MALFORMED], ids=[n for n, _ in MALFORMED])
 def test_data_in_another_shape_fails_or_loads_exactly_as_structure(data: Any) -> None:
     assert _loaded(data) == _result(data)
+    listed: tuple[Any, ...]
+    try:
+        listed = ("ok", _fingerprint(_loaders.activities_from_rows([(json.dumps(data),)])[0]))
+    except InvalidInput as exc:
+        listed = ("error", exc.field, exc.reason)
+    assert listed == _result(data)
 
 
 def test_content_rules_are_trusted_as_they_held_when_stored() -> None:

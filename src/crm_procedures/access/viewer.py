@@ -97,7 +97,8 @@ class Viewer:
     """The acting user with their resolved rights.
 
     ``group_members`` are the ids of every user sharing a group with the viewer
-    (the viewer included); used when ``activity_scope`` is ``group``.
+    (the viewer included); used when ``activity_scope`` is ``group`` (and
+    resolved only then by :func:`~crm_procedures.services.context.resolve_viewer`).
     ``Viewer.system()`` sees everything (for batch jobs and migrations).
     """
 

@@ -21,7 +21,8 @@ prospect rows of the worklist and their history (no JSON there: columns).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
@@ -47,12 +48,18 @@ from crm_procedures.serialization import structure
 if TYPE_CHECKING:
     from crm_procedures.adapters.sql.store import SqlUnitOfWork
 
-__all__ = ["activity_from_data", "activity_page", "history_entry", "prospect_from_row"]
+__all__ = [
+    "activities_from_rows",
+    "activity_from_data",
+    "activity_page",
+    "history_entry",
+    "prospect_from_row",
+]
 
 _new = object.__new__
+_loads = json.loads
 _fromisoformat = datetime.fromisoformat
 _KINDS: Final = {k.value: k for k in ActivityKind}
-_TIMER_KEYS: Final = frozenset(a.name for a in attrs.fields(Timer))
 _MONEY_KEYS: Final = frozenset(a.name for a in attrs.fields(Money))
 
 
@@ -84,7 +91,7 @@ def _when(value: Any) -> datetime | None:
         result = _fromisoformat(value)
     except ValueError:
         raise _Malformed from None
-    if result.tzinfo is None or result.utcoffset() is None:
+    if result.tzinfo is None:  # with an offset, fromisoformat gives a fixed zone
         raise _Malformed
     return result
 
@@ -118,16 +125,20 @@ def _money(value: Any) -> Money | None:
         raise _Malformed from None
 
 
+_TIMER_ORDER: Final = tuple(a.name for a in attrs.fields(Timer))
+_set_accumulated, _set_running_since = (_T[name] for name in _TIMER_ORDER)
+
+
 def _timer(value: Any) -> Timer:
-    if type(value) is not dict or value.keys() != _TIMER_KEYS:
+    if type(value) is not dict or tuple(value) != _TIMER_ORDER:
         raise _Malformed
-    accumulated = value["accumulated"]
+    accumulated, running_since = value.values()
     kind = type(accumulated)
     if kind is not float and kind is not int:
         raise _Malformed
     timer: Timer = _new(Timer)
-    _T["accumulated"](timer, float(accumulated))
-    _T["running_since"](timer, _when(value["running_since"]))
+    _set_accumulated(timer, float(accumulated))
+    _set_running_since(timer, None if running_since is None else _when(running_since))
     return timer
 
 
@@ -246,6 +257,23 @@ def _activity(d: Any) -> Activity:
     _set_completed_at(a, None if completed_at is None else _when(completed_at))
     _set_version(a, version)
     return a
+
+
+def activities_from_rows(rows: Iterable[Any]) -> list[Activity]:
+    """The activities of stored rows whose first column is the JSON ``data``, in order.
+
+    Raises:
+        InvalidInput: a row holds no activity (from ``structure``).
+    """
+    out = []
+    loads = _loads
+    for row in rows:
+        data = loads(row[0])
+        try:
+            out.append(_activity(data))
+        except _Malformed:
+            out.append(structure(data, Activity))
+    return out
 
 
 def activity_from_data(data: Any) -> Activity:
