@@ -3,20 +3,23 @@
 A list of 50 activities spent nine tenths of its time structuring the stored
 JSON through cattrs and the attrs validators, for records that were checked
 when they were written. :func:`activity_from_data` sets the stored fields
-directly into the slotted class instead (as ``Prospect.copy`` does), about
-fifteen times faster.
+directly into the slotted class instead (as ``Prospect.copy`` does), in a
+fifth of the time.
 
-What it still checks is the *shape* of the data: exactly the record's keys,
-each value of the JSON type the field is stored as, datetimes that parse
-with an offset, a known kind. Anything else (a row written by hand, an older
+What it still checks is the *shape* of the data: exactly the record's keys
+in the order the store writes them, each value of the JSON type the field
+is stored as, datetimes that parse with an offset, a known kind, costs that
+are finite and not negative in a known currency. Anything else (a row written by hand, an older
 layout with a missing key) goes through :func:`~crm_procedures.serialization.structure`,
 so a malformed row raises the same named error as before. The content rules
 (one line, not empty, ``end`` after ``start``) are not run again: they held
-when the record was stored. ``tests/unit/test_loaders.py`` checks with
+when the record was stored. ``tests/unit/test_sql_loaders.py`` checks with
 Hypothesis that both ways give identical records.
 
 :func:`prospect_from_row` and :func:`history_entry` do the same for the
-prospect rows of the worklist and their history (no JSON there: columns).
+prospect rows of the worklist and their history (no JSON there: columns),
+and :func:`activity_page` keeps the statement of an activity list per shape
+and viewer as driver SQL.
 """
 
 from __future__ import annotations
