@@ -138,3 +138,16 @@ def test_group_members_are_read_for_a_group_scope_viewer_and_still_decide_what_i
     seen = activities.my_activities(world.ctx, "u-bob", employee="u-carl")
     assert [a.subject for a in seen] == ["u-carl"]
     assert activities.my_activities(world.ctx, "u-anna", employee="u-dora") == []
+
+
+def test_defect_01_an_activity_page_as_large_as_a_database_takes_is_listed_on_every_store(
+    world: World,
+) -> None:
+    # The list statements are kept as driver SQL with the page as bound values;
+    # PostgreSQL's driver cast them to INTEGER, and a huge page size failed there.
+    _three_kinds(world)
+    huge = 2**63 - 1
+    with world.store.unit_of_work(read_only=True) as uow:
+        assert len(uow.activities.for_employee("u-anna", limit=huge)) == 5
+        assert len(uow.activities.of_relation("R-1", limit=huge, offset=1)) == 4
+        assert uow.activities.for_employee("u-anna", limit=huge, offset=huge) == []

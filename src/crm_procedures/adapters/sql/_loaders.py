@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-from sqlalchemy import ColumnElement, Select, bindparam, false, select
+from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, false, select
 
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.adapters._common import check_limit, db_count
@@ -335,10 +335,12 @@ def activity_page(
             .where(*where, *visible(viewer))
             .order_by(c.start_key.desc(), c.created_key.desc(), c.id.desc())
         )
+        # BIGINT: PostgreSQL's driver casts each bound value to its type, and
+        # a page size or offset may be as large as a database takes.
         if paged:
-            statement = statement.limit(bindparam("page_limit", 0))
+            statement = statement.limit(bindparam("page_limit", 0, type_=BigInteger))
         if skip:
-            statement = statement.offset(bindparam("page_offset", 0))
+            statement = statement.offset(bindparam("page_offset", 0, type_=BigInteger))
         return statement
 
     values: dict[str, Any] = {"page_value": value}
