@@ -7,9 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from crm_procedures.access.viewer import ActivityScope
 from crm_procedures.errors import AccessDenied, InvalidInput
+from crm_procedures.ids import UserId
 from crm_procedures.model.activity import ActivityKind
+from crm_procedures.model.users import User
 from crm_procedures.services import activities, visits
+from crm_procedures.services.context import resolve_viewer
 from crm_procedures.services.record_settings import RecordSettings, standard_dictionaries
 
 from .conftest import T0, World
@@ -108,3 +112,42 @@ def test_visit_reports_are_counted_per_manager_type_and_period(world: World) -> 
         visits.visit_counts(world.ctx, "u-anna")
     with pytest.raises(InvalidInput, match="period"):
         visits.visit_counts(world.ctx, "u-bi", period="quarter")
+
+
+def test_group_members_are_read_for_a_group_scope_viewer_and_still_decide_what_it_sees(
+    world: World,
+) -> None:
+    # Resolving a viewer reads every user only for the group members, which
+    # only activity_scope "group" uses; the others get the viewer alone.
+    with world.store.unit_of_work() as uow:
+        uow.users.add(User(UserId("u-carl"), "Carl", groups={"sales"}))
+        uow.users.add(User(UserId("u-dora"), "Dora", groups={"office"}))
+        uow.commit()
+    for employee in ("u-carl", "u-dora"):
+        activities.create_contact(
+            world.ctx, employee, relation_id="R-1", contact_ids=["C-1"], subject=employee
+        )
+    with world.store.unit_of_work(read_only=True) as uow:
+        bob = resolve_viewer(uow, "u-bob")
+        anna = resolve_viewer(uow, "u-anna")
+    assert bob.activity_scope is ActivityScope.GROUP
+    assert bob.group_members == {"u-bob", "u-carl"}
+    assert anna.activity_scope is ActivityScope.OWN
+    assert anna.group_members == {"u-anna"}
+    # bob sees his group's activities, anna only her own
+    seen = activities.my_activities(world.ctx, "u-bob", employee="u-carl")
+    assert [a.subject for a in seen] == ["u-carl"]
+    assert activities.my_activities(world.ctx, "u-anna", employee="u-dora") == []
+
+
+def test_defect_01_an_activity_page_as_large_as_a_database_takes_is_listed_on_every_store(
+    world: World,
+) -> None:
+    # The list statements are kept as driver SQL with the page as bound values;
+    # PostgreSQL's driver cast them to INTEGER, and a huge page size failed there.
+    _three_kinds(world)
+    huge = 2**63 - 1
+    with world.store.unit_of_work(read_only=True) as uow:
+        assert len(uow.activities.for_employee("u-anna", limit=huge)) == 5
+        assert len(uow.activities.of_relation("R-1", limit=huge, offset=1)) == 4
+        assert uow.activities.for_employee("u-anna", limit=huge, offset=huge) == []

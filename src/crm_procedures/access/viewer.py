@@ -97,7 +97,8 @@ class Viewer:
     """The acting user with their resolved rights.
 
     ``group_members`` are the ids of every user sharing a group with the viewer
-    (the viewer included); used when ``activity_scope`` is ``group``.
+    (the viewer included); used when ``activity_scope`` is ``group`` (and
+    resolved only then by :func:`~crm_procedures.services.context.resolve_viewer`).
     ``Viewer.system()`` sees everything (for batch jobs and migrations).
     """
 
@@ -165,7 +166,7 @@ def viewer_for(user: User, groups: Iterable[Group], users: Iterable[User] = ()) 
         permissions |= g.permissions
     members = {user.id}
     for other in users:
-        if other.groups & mine.keys():
+        if not other.groups.isdisjoint(mine):
             members.add(other.id)
     return Viewer(user.id, frozenset(mine), frozenset(permissions), frozenset(members))
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from crm_procedures.access.viewer import Viewer, viewer_for
+from crm_procedures.access.viewer import ActivityScope, Viewer, viewer_for
 from crm_procedures.errors import AccessDenied, InvalidInput
 from crm_procedures.ids import UserId, new_id
 from crm_procedures.model._checks import require_aware
@@ -95,6 +95,10 @@ def _default_step_kinds() -> Mapping[str, StepKind]:
 def resolve_viewer(uow: UnitOfWork, user_id: str) -> Viewer:
     """The :class:`Viewer` for ``user_id``, resolved from the stored user and groups.
 
+    Its ``group_members`` are read (every stored user) only when its
+    ``activity_scope`` is ``group``, the one rule that uses them; otherwise
+    they hold the viewer alone.
+
     Raises:
         AccessDenied: the user does not exist or is deactivated.
     """
@@ -106,5 +110,9 @@ def resolve_viewer(uow: UnitOfWork, user_id: str) -> Viewer:
     if user is None or not user.active:
         raise AccessDenied(user_id, "login", "this installation (unknown or inactive user)")
     groups = [g for g in uow.groups.all() if g.id in user.groups]
-    others = uow.users.all() if groups else []
-    return viewer_for(user, groups, others)
+    viewer = viewer_for(user, groups)
+    # Only a viewer who sees its groups' activities needs the members of its
+    # groups: every other call is resolved without reading every user.
+    if groups and viewer.activity_scope is ActivityScope.GROUP:
+        viewer = viewer_for(user, groups, uow.users.all())
+    return viewer

@@ -55,7 +55,12 @@ def _sqlite_events(engine: Engine, busy_timeout: float, synchronous: str, memory
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         if conn.info.get("crm_read_only"):
-            conn.exec_driver_sql("BEGIN")  # deferred: takes no write lock
+            # Deferred: takes no write lock. On the driver's connection: through
+            # SQLAlchemy's execution context this BEGIN cost more than a page read.
+            try:
+                conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
+            except sqlite3.Error:
+                conn.exec_driver_sql("BEGIN")  # again, so that its error arrives mapped
             return
         begin = "BEGIN EXCLUSIVE" if conn.info.get("crm_exclusive") else "BEGIN IMMEDIATE"
         raw: Any = conn.connection.dbapi_connection

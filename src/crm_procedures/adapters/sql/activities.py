@@ -6,6 +6,7 @@ index (PostgreSQL).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -15,7 +16,6 @@ from sqlalchemy import (
     Integer,
     and_,
     column,
-    false,
     func,
     literal_column,
     select,
@@ -33,10 +33,10 @@ from crm_procedures.adapters._common import (
     utc_us,
     with_version,
 )
-from crm_procedures.adapters.sql import _appointments
+from crm_procedures.adapters.sql import _appointments, _loaders
 from crm_procedures.adapters.sql._repo import _json, _paged, _Repo
 from crm_procedures.adapters.sql._visibility import _activity_visible
-from crm_procedures.errors import ConcurrencyConflict, InvalidInput, NotFound
+from crm_procedures.errors import ConcurrencyConflict, NotFound
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.activity import Activity
 from crm_procedures.model.appointment import Appointment
@@ -61,16 +61,23 @@ class _ActivityRepo(_Repo[Activity]):
     def _visibility(self, viewer: Viewer | None) -> list[ColumnElement[bool]]:
         return _activity_visible(viewer)
 
+    def _load(self, data: str) -> Activity:
+        return _loaders.activity_from_data(json.loads(data))
+
     def _list(
-        self, where: list[ColumnElement[bool]], viewer: Viewer | None, limit: int, offset: int
+        self,
+        by: str,
+        value: str,
+        kind: str | None,
+        open_only: bool,
+        viewer: Viewer | None,
+        limit: int,
+        offset: int,
     ) -> list[Activity]:
-        c = self._table.c
-        statement = (
-            self._select_data()
-            .where(*where, *_activity_visible(viewer))
-            .order_by(c.start_key.desc(), c.created_key.desc(), c.id.desc())
+        cursor = _loaders.activity_page(
+            self._uow, by, value, kind, open_only, viewer, limit, offset, _activity_visible
         )
-        return self._many(_paged(statement, limit, offset))
+        return _loaders.activities_from_rows(cursor.fetchall())
 
     def for_employee(
         self,
@@ -85,19 +92,7 @@ class _ActivityRepo(_Repo[Activity]):
         if some_unstorable(employee):
             check_limit(limit, offset)
             return []
-        c = self._table.c
-        where = [c.employee == employee, *self._of_kind(kind)]
-        if open_only:
-            # A literal (not a bound value), so the partial index of open activities applies.
-            where.append(c.completed == false())
-        return self._list(where, viewer, limit, offset)
-
-    def _of_kind(self, kind: str | None) -> list[ColumnElement[bool]]:
-        if kind is None:
-            return []
-        if not isinstance(kind, str):
-            raise InvalidInput("kind", "must be an activity kind", kind)
-        return [self._table.c.kind == kind]
+        return self._list("employee", employee, kind, open_only, viewer, limit, offset)
 
     def of_relation(
         self,
@@ -111,8 +106,7 @@ class _ActivityRepo(_Repo[Activity]):
         if some_unstorable(relation_id):
             check_limit(limit, offset)
             return []
-        where = [self._table.c.relation_id == relation_id, *self._of_kind(kind)]
-        return self._list(where, viewer, limit, offset)
+        return self._list("relation_id", relation_id, kind, False, viewer, limit, offset)
 
     def of_project(
         self,
@@ -126,8 +120,7 @@ class _ActivityRepo(_Repo[Activity]):
         if some_unstorable(project_id):
             check_limit(limit, offset)
             return []
-        where = [self._table.c.project_id == project_id, *self._of_kind(kind)]
-        return self._list(where, viewer, limit, offset)
+        return self._list("project_id", project_id, kind, False, viewer, limit, offset)
 
 
 class _AppointmentRepo(_Repo[Appointment]):

@@ -26,17 +26,15 @@ from crm_procedures.adapters._common import (
     some_unstorable,
     utc_us,
 )
+from crm_procedures.adapters.sql import _loaders
 from crm_procedures.adapters.sql import due as _due
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.adapters.sql._prospect_rows import (
-    _ENTRY,
-    _STAGE,
-    _STATUS,
     _history_rows,
     _newly_superseded,
     _prospect_row,
 )
-from crm_procedures.adapters.sql._repo import _DUMP_DT, _at, _dt, _paged
+from crm_procedures.adapters.sql._repo import _DUMP_DT, _paged
 from crm_procedures.adapters.sql._uow import SqlTransaction
 from crm_procedures.adapters.sql._visibility import _prospect_visible
 from crm_procedures.errors import ConcurrencyConflict, CrmError, InvalidInput, NotFound
@@ -80,10 +78,10 @@ class _ProspectRepo:
     def _build(self, rows: Sequence[Any]) -> list[Prospect]:
         histories: dict[str, list[HistoryEntry]] = {}
         wanted = [r[0] for r in rows if r[13]]
+        entry = _loaders.history_entry
         if len(wanted) == 1:
             histories[wanted[0]] = [
-                HistoryEntry(h[1], _ENTRY[h[2]], _at(h[3]), h[4], h[5], h[6], h[7], h[8], h[9])
-                for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
+                entry(h) for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
             ]
         elif wanted:
             ph = self._uow._placeholder
@@ -93,47 +91,13 @@ class _ProspectRepo:
                     _HISTORY_OF_MANY.format(", ".join([ph] * len(chunk))), chunk
                 ).fetchall()
                 for h in found:
-                    histories.setdefault(h[0], []).append(
-                        HistoryEntry(
-                            h[1],
-                            _ENTRY[h[2]],
-                            _at(h[3]),
-                            h[4],
-                            h[5],
-                            h[6],
-                            h[7],
-                            h[8],
-                            h[9],
-                        )
-                    )
+                    histories.setdefault(h[0], []).append(entry(h))
         out = []
         loaded = self._uow._loaded
         project_of = self._uow._project_of
+        build = _loaders.prospect_from_row
         for r in rows:
-            out.append(
-                Prospect(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    _STATUS[r[4]],
-                    r[5],
-                    _STAGE[r[6]],
-                    _dt(r[7]),
-                    r[8],
-                    r[9],
-                    histories.get(r[0], []),
-                    _dt(r[10]),
-                    r[11],
-                    r[12],
-                    _dt(r[14]),
-                    r[15],
-                    r[16],
-                    bool(r[17]),
-                    _dt(r[18]),
-                    r[19],
-                )
-            )
+            out.append(build(r, histories.get(r[0], [])))
             loaded[r[0]] = (r[12], r[13])
             project_of[r[0]] = r[1]
         return out

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     case,
     cast,
+    distinct,
     exists,
     func,
     or_,
@@ -291,20 +292,20 @@ class SqlReports:
                 outcomes[employee][out] += n
             completed[employee] += int(done or 0)
 
-        first = (
-            select(
-                _A.employee.label("employee"),
-                _A.relation_id.label("relation_id"),
-                func.min(when).label("first_key"),
-            )
-            .where(
-                *visible,
-                kind == ActivityKind.CONTACT.value,
-                _A.relation_id.is_not(None),
-            )
-            .group_by(_A.employee, _A.relation_id)
-            .subquery("first_contact")
+        # Relations contacted: distinct per employee, read in the order of the
+        # index (kind, employee, relation_id), so no group of every (employee,
+        # relation) pair is built and sorted again.
+        contact = [*visible, kind == ActivityKind.CONTACT.value, _A.relation_id.is_not(None)]
+        q_contacted = (
+            select(_A.employee, func.count(distinct(_A.relation_id)))
+            .where(*contact)
+            .group_by(_A.employee)
         )
+        contacted = {employee: int(n) for employee, n in self._uow.execute(q_contacted)}
+
+        # Converted: the relation's latest confirmed appointment is no earlier
+        # than the employee's first contact with it, that is: some contact of
+        # the employee lies at or before that appointment.
         ap_relation = _AP.relation_id
         latest = (
             select(ap_relation.label("relation_id"), func.max(_AP.start_key).label("last_key"))
@@ -313,19 +314,12 @@ class SqlReports:
             .subquery("latest_appointment")
         )
         q_conv = (
-            select(
-                first.c.employee,
-                func.count(),
-                func.sum(case((latest.c.last_key >= first.c.first_key, 1), else_=0)),
-            )
-            .select_from(first.outerjoin(latest, latest.c.relation_id == first.c.relation_id))
-            .group_by(first.c.employee)
+            select(_A.employee, func.count(distinct(_A.relation_id)))
+            .select_from(latest.join(s.activities, _A.relation_id == latest.c.relation_id))
+            .where(*contact, when <= latest.c.last_key)
+            .group_by(_A.employee)
         )
-        contacted: dict[str, int] = {}
-        converted: dict[str, int] = {}
-        for employee, n, conv in self._uow.execute(q_conv):
-            contacted[employee] = int(n)
-            converted[employee] = int(conv or 0)
+        converted = {employee: int(n) for employee, n in self._uow.execute(q_conv)}
 
         q_booked = (
             select(_AP.employee, func.count())
