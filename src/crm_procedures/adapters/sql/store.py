@@ -1283,7 +1283,7 @@ def _newly_superseded(p: Prospect, stored: int) -> list[tuple[str, int]]:
     ]
 
 
-class _ProspectRepo:
+class _ProspectRepo(_due.DuePageMixin):
     """Prospects: one row each plus ``prospect_history`` rows, no JSON."""
 
     _kind = "prospect"
