@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model._checks import require_aware
@@ -29,9 +27,12 @@ DueCursor = tuple[datetime, str]
 """Where a due page ends: ``(due_at, prospect_id)`` of its last entry."""
 
 
-@attrs.frozen
-class DueEntry:
-    """A running prospect's next due step, as a due page lists it.
+class DueEntry(NamedTuple):
+    """A running prospect's next due step, as a due page lists it (immutable).
+
+    A named tuple, like :class:`~crm_procedures.model.prospect.HistoryEntry`:
+    a page builds fifty of them, and a tuple is built several times faster
+    than a frozen attrs class.
 
     Attributes:
         prospect_id: the prospect.

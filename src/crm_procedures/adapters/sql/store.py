@@ -1264,6 +1264,7 @@ def _history_rows(p: Prospect, start: int) -> list[tuple[Any, ...]]:
                 e.note,
                 project_id,
                 1 if e.seq in superseded else 0,
+                utc_us(e.at),
             )
         )
     return out
@@ -1725,9 +1726,10 @@ class _ProspectRepo(_due.DuePageMixin):
         uow._last = (self._kind, rows[0][0], int(rows[0][1]))
         status, reason = change.status.value, change.close_reason
         at, actor, detail, note = _DUMP_DT(change.at), change.actor, change.detail, change.note
+        at_us = utc_us(change.at)
         updates = [(status, reason, v + 1, n + 1, rid, v) for rid, v, n in rows]
         history = [
-            (rid, n + 1, "status", at, actor, None, None, None, detail, note, project_id, 0)
+            (rid, n + 1, "status", at, actor, None, None, None, detail, note, project_id, 0, at_us)
             for rid, _v, n in rows
         ]
         with uow.atomic(2):
