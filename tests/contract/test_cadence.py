@@ -265,12 +265,50 @@ def test_an_exit_event_stops_the_automatic_sequence(store: Store) -> None:
 
 def test_a_pause_moves_the_due_time_to_its_end_and_resume_restores_it(store: Store) -> None:
     ctx, pid = _world(store)
-    _call(ctx, pid)
+    _call(ctx, pid)  # Thursday 2 April 10:00: the e-mail is due Tuesday 7 April 10:00
     until = datetime(2026, 4, 20, 12, 0, tzinfo=AMS)
     p = cadence.pause_prospect(ctx, "ann", pid, until)
-    assert p.next_due_at == until
-    p = cadence.resume_prospect(ctx, "ann", pid)
+    # the clock stands still for 18 days 2 hours: Saturday 25 April 12:00, then the
+    # send window's next opening
+    assert p.next_due_at == datetime(2026, 4, 27, 9, 0, tzinfo=AMS)
+    assert (p.paused_at, p.paused_until) == (CALL, until)
+    p = cadence.resume_prospect(ctx, "ann", pid)  # resumed at once: no time was paused
     assert p.next_due_at == datetime(2026, 4, 7, 10, 0, tzinfo=AMS)
+
+
+def test_defect_pause_resume_shifts_the_pending_due_date_by_the_paused_time(
+    store: Store,
+) -> None:
+    ctx, pid = _world(store)
+    _call(ctx, pid)
+    assert isinstance(ctx.clock, FrozenClock)
+    cadence.pause_prospect(ctx, "ann", pid, datetime(2026, 4, 20, 12, 0, tzinfo=AMS))
+    ctx.clock.advance(timedelta(days=2, hours=3))
+    p = cadence.resume_prospect(ctx, "ann", pid)
+    # paused for 2 days 3 hours: Tuesday 7 April 10:00 becomes Thursday 9 April 13:00
+    assert p.next_due_at == datetime(2026, 4, 9, 13, 0, tzinfo=AMS)
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.prospects.get(pid)
+    assert stored.next_due_at == p.next_due_at
+    assert stored.paused_until == CALL + timedelta(days=2, hours=3)
+    # a second pause after the first adds to it: one more day
+    ctx.clock.advance(timedelta(hours=1))
+    cadence.pause_prospect(ctx, "ann", pid, datetime(2026, 4, 20, 12, 0, tzinfo=AMS))
+    ctx.clock.advance(timedelta(days=1))
+    p = cadence.resume_prospect(ctx, "ann", pid)
+    assert p.next_due_at == datetime(2026, 4, 10, 13, 0, tzinfo=AMS)
+    # a pause that runs out by itself shifts by its whole length
+    ctx.clock.advance(timedelta(minutes=30))
+    until = ctx.clock.now() + timedelta(hours=2)
+    p = cadence.pause_prospect(ctx, "ann", pid, until)
+    assert p.next_due_at == datetime(2026, 4, 10, 15, 0, tzinfo=AMS)
+    # the step is performed: the steps after it count from it, the pause is forgotten
+    assert isinstance(p.next_due_at, datetime)
+    scheduler.run_due(ctx, p.next_due_at + timedelta(minutes=1), worker="w1")
+    with store.unit_of_work(read_only=True) as uow:
+        done = uow.prospects.get(pid)
+    assert done.last_step == "send_info"
+    assert (done.paused_at, done.paused_until) == (None, None)
 
 
 def test_worklists_per_owner_and_role_list_due_work_by_due_time(store: Store) -> None:

@@ -119,7 +119,9 @@ def _audit(
 
 
 def pause_prospect(ctx: Context, actor: str, prospect_id: str, until: datetime) -> Prospect:
-    """Pause a prospect until ``until``: nothing of it falls due before then.
+    """Pause a prospect from now until ``until``: nothing of it falls due before then,
+    and its due step's clock stands still meanwhile (the step falls due later by
+    as long as the pause lasts; :func:`~crm_procedures.procedures.cadence.paused`).
 
     Raises:
         InvalidInput: a naive ``until`` or one not after now.
@@ -137,13 +139,15 @@ def pause_prospect(ctx: Context, actor: str, prospect_id: str, until: datetime) 
 
 
 def resume_prospect(ctx: Context, actor: str, prospect_id: str) -> Prospect:
-    """End a prospect's pause: its steps fall due by their rules again (at once when passed)."""
+    """End a prospect's pause now: its due step falls due by its rules, later by the
+    time the pause lasted (at once when that has passed)."""
     with ctx.store.unit_of_work() as uow:
         prospect, project, defs, proc = _load(ctx, uow, actor, prospect_id)
-        cadence.resume(prospect)
+        now = ctx.now()
+        cadence.resume(prospect, now)
         keep_due(uow, defs, proc, project, prospect)
         stored = uow.prospects.save(prospect)
-        _audit(uow, actor, stored, ctx.now(), "resume", "")
+        _audit(uow, actor, stored, now, "resume", "")
         uow.commit()
     return stored
 

@@ -195,6 +195,7 @@ prospects = Table(
     Column("due_automatic", Boolean, nullable=False, server_default=false()),
     Column("paused_until", TEXT),
     Column("sequence_exit", TEXT),
+    Column("paused_at", TEXT),  # migration 9: when the pause began
     Index("ix_prospects_worklist", "project_id", "status", "last_step", "next_action_key", "id"),
     Index("ix_prospects_project", "project_id", "id"),
     Index("ix_prospects_project_status", "project_id", "status", "id"),
@@ -789,6 +790,10 @@ def _migration_9(conn: Connection) -> None:
     from crm_procedures.serialization import structure
 
     key = "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
+    text = 'TEXT COLLATE "C"' if conn.dialect.name == "postgresql" else "TEXT"
+    # when a prospect's pause began: a pause stops the due step's clock (no backfill:
+    # a pause made before has no start, and keeps holding work until its end)
+    conn.exec_driver_sql(f"ALTER TABLE prospects ADD COLUMN paused_at {text}")
     conn.exec_driver_sql(f"ALTER TABLE prospect_history ADD COLUMN at_us {key}")
     h = prospect_history.c
     after: tuple[str, int] = ("", 0)
@@ -823,7 +828,7 @@ MIGRATIONS: Final[list[tuple[int, str, Callable[[Connection], None]]]] = [
     ),
     (7, "relation phone index and project member links", _migration_7),
     (8, "history rows name their project and say whether they are superseded", _migration_8),
-    (9, "history rows hold their instant as microseconds (at_us)", _migration_9),
+    (9, "history rows hold their instant as microseconds (at_us); pause starts", _migration_9),
 ]
 """The numbered migrations, in order: ``(number, description, apply)``."""
 

@@ -1235,6 +1235,7 @@ def _due_columns(p: Prospect) -> tuple[Any, ...]:
         bool(p.due_automatic),
         None if paused is None else _DUMP_DT(paused),
         p.sequence_exit,
+        None if p.paused_at is None else _DUMP_DT(p.paused_at),
     )
 
 
@@ -1352,6 +1353,7 @@ class _ProspectRepo(_due.DuePageMixin):
                     bool(r[17]),
                     _dt(r[18]),
                     r[19],
+                    _dt(r[20]),
                 )
             )
             loaded[r[0]] = (r[12], r[13])

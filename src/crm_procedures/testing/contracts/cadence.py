@@ -2,7 +2,7 @@
 
 A store with the ``cadence`` capability keeps a prospect's due fields
 (``next_due_at``, ``due_step``, ``due_role``, ``due_automatic``,
-``paused_until``, ``sequence_exit``) and answers ``due``, ``due_page``
+``paused_until``, ``paused_at``, ``sequence_exit``) and answers ``due``, ``due_page``
 (:class:`~crm_procedures.ports.DuePages`), ``claim_due``, ``lease``,
 ``lease_of`` and ``release_lease`` as
 :class:`~crm_procedures.ports.ProspectRepository` describes. A store without
@@ -102,6 +102,7 @@ def test_the_due_fields_survive_a_round_trip(store: Store) -> None:
         return
     p = _due("d-01", datetime(2026, 3, 2, 9, 30, tzinfo=AMS), owner="ann", automatic=True)
     p.paused_until = datetime(2026, 3, 1, 12, 0, tzinfo=AMS)
+    p.paused_at = datetime(2026, 2, 27, 8, 15, tzinfo=AMS)
     p.sequence_exit = "reply"
     with store.unit_of_work() as uow:
         _projects(uow)
@@ -112,6 +113,7 @@ def test_the_due_fields_survive_a_round_trip(store: Store) -> None:
     assert got.next_due_at == p.next_due_at
     assert (got.due_step, got.due_role, got.due_automatic) == ("call_back", "marketeer", True)
     assert got.paused_until == p.paused_until
+    assert got.paused_at == p.paused_at
     assert got.sequence_exit == "reply"
     assert got.owner == "ann"
 
