@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.ids import UserId
 from crm_procedures.model import service_level as ref
 from crm_procedures.model.prospect import (
@@ -73,3 +76,18 @@ def test_streamed_visits_give_the_reference_rows(found: tuple[Prospect, ...]) ->
 
 def test_no_visits_give_no_rows() -> None:
     assert ref.step_rows_of_visits([]) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [("p1", "call", 1)],
+        [("p1", "call", 1, 7)],
+        [("p1", None, 1, 0)],
+        [("p1", "call", "x", 0), ("p1", "call", "y", 0)],
+        [[]],
+    ],
+)
+def test_malformed_visits_are_refused_by_name(bad: list[Any]) -> None:
+    with pytest.raises(InvalidInput, match="visits"):
+        ref.step_rows_of_visits(bad)

@@ -60,14 +60,14 @@ class DueEntry(NamedTuple):
         return (self.due_at, self.prospect_id)
 
 
-def check_page_size(limit: Any) -> int:
+def check_page_size(limit: int) -> int:
     """``limit`` if it is a whole number >= 0, else InvalidInput."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise InvalidInput("limit", "must be a whole number >= 0", limit)
     return limit
 
 
-def check_cursor(after: Any) -> tuple[int, str] | None:
+def check_cursor(after: DueEntry | DueCursor | None) -> tuple[int, str] | None:
     """``after`` (a :class:`DueEntry`, a :data:`DueCursor` or ``None``) as
     ``(microseconds since 1970 UTC, prospect id)``.
 
@@ -76,14 +76,13 @@ def check_cursor(after: Any) -> tuple[int, str] | None:
     """
     if after is None:
         return None
-    if isinstance(after, DueEntry):
-        after = after.cursor
-    if not (isinstance(after, tuple) and len(after) == 2 and isinstance(after[1], str)):
+    given: Any = after.cursor if isinstance(after, DueEntry) else after
+    if not (isinstance(given, tuple) and len(given) == 2 and isinstance(given[1], str)):
         raise InvalidInput(
-            "after", "must be a DueEntry or its cursor (due_at, prospect_id)", type(after).__name__
+            "after", "must be a DueEntry or its cursor (due_at, prospect_id)", type(given).__name__
         )
-    at = require_aware(after[0], "after")
-    return ((at - _EPOCH) // _US, after[1])
+    at = require_aware(given[0], "after")
+    return ((at - _EPOCH) // _US, given[1])
 
 
 def entry_of(p: Prospect, at: datetime) -> DueEntry:

@@ -101,7 +101,7 @@ def due_page(
     automatic: bool | None,
     viewer: Viewer | None,
     limit: int,
-    after: Any,
+    after: DueEntry | DueCursor | None,
 ) -> list[DueEntry]:
     """The rows :func:`due` lists, from the due index alone: no prospect, no history.
 
