@@ -142,8 +142,10 @@ def _prospect_rows(
             stage, became_at, became_by = "suspect", None, None
         else:
             stage, became_at, became_by = "prospect", stamp, owner
+            at_us = t0 + i * 1_000_000  # the stamp's instant
+            role = ROLE_OF[last]
             history.append(
-                (pid, 1, "step", stamp, owner, ROLE_OF[last], last, None, None, "", project_id, 0)
+                (pid, 1, "step", stamp, owner, role, last, None, None, "", project_id, 0, at_us)
             )
         rows.append(
             (
@@ -242,7 +244,7 @@ def big_store(n: int) -> Dataset:
             conn.executemany(
                 f"INSERT INTO prospects ({PROSPECT_COLUMNS}) VALUES ({','.join('?' * 15)})", rows
             )
-            conn.executemany(f"INSERT INTO prospect_history VALUES ({','.join('?' * 12)})", history)
+            conn.executemany(f"INSERT INTO prospect_history VALUES ({','.join('?' * 13)})", history)
         for lo in range(0, n, chunk):
             conn.executemany(
                 "INSERT INTO activities (id, employee, relation_id, project_id, start_key, "

@@ -94,6 +94,7 @@ def _raw(url: str, worker: str) -> Any:
         dbname=parts.path.lstrip("/"),
     )
     at = NOW.isoformat()
+    at_us = int(NOW.timestamp() * 1_000_000)
     now_key = int(NOW.timestamp() * 1_000_000)
     until_key = now_key + 300 * 1_000_000
     next_key = now_key + 3 * 86_400 * 1_000_000
@@ -158,10 +159,10 @@ def _raw(url: str, worker: str) -> Any:
         )
         cur.execute(
             "INSERT INTO prospect_history (prospect_id, seq, kind, at, actor, role, step, "
-            "detail, note, project_id, superseded) VALUES "
-            "(%s, %s, 'step', %s, 'system', 'marketeer', 'send_info', NULL, '', %s, 0), "
-            "(%s, %s, 'stage', %s, 'system', NULL, NULL, 'prospect', '', %s, 0)",
-            (pid, count + 1, at, project, pid, count + 2, at, project),
+            "detail, note, project_id, superseded, at_us) VALUES "
+            "(%s, %s, 'step', %s, 'system', 'marketeer', 'send_info', NULL, '', %s, 0, %s), "
+            "(%s, %s, 'stage', %s, 'system', NULL, NULL, 'prospect', '', %s, 0, %s)",
+            (pid, count + 1, at, project, at_us, pid, count + 2, at, project, at_us),
         )
         cur.execute(
             "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "

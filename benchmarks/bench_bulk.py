@@ -28,6 +28,7 @@ import _data
 from _common import PROSPECT_COLUMNS, Figure, raw_connection
 
 from crm_procedures import CrmApp, standard_definitions
+from crm_procedures.adapters._common import utc_us
 from crm_procedures.adapters.sql import open_store
 from crm_procedures.services import campaigns
 from crm_procedures.testing import FrozenClock
@@ -71,6 +72,7 @@ def _build(n: int) -> tuple[Path, str]:
 
 def _raw(path: Path, project_id: str, select: str, status: str, reason: str | None) -> float:
     stamp = _data.T0.isoformat()
+    stamp_us = utc_us(_data.T0)
     detail = status if reason is None else f"closed:{reason}"
     action = "release" if reason is None else "close"
     changes = json.dumps({"history": ["", reason or status]}, separators=(",", ":"))
@@ -90,8 +92,8 @@ def _raw(path: Path, project_id: str, select: str, status: str, reason: str | No
         )
         conn.executemany(
             "INSERT INTO prospect_history VALUES (?, ?, 'status', ?, 'pia', NULL, NULL, NULL, "
-            "?, '', ?, 0)",
-            [(pid, h + 1, stamp, detail, project_id) for pid, _v, h in rows],
+            "?, '', ?, 0, ?)",
+            [(pid, h + 1, stamp, detail, project_id, stamp_us) for pid, _v, h in rows],
         )
         conn.executemany(
             "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "

@@ -70,8 +70,8 @@ else:
                         "version = %s, history_count = %s WHERE id = %s AND version = %s",
                         (row[0] + 1, row[1] + 1, pid, row[0]))
             cur.execute("INSERT INTO prospect_history VALUES (%s, %s, 'step', %s, 'ann', "
-                        "'marketeer', 'call', NULL, NULL, '', %s, 0)",
-                        (pid, row[1] + 1, stamp, row[4]))
+                        "'marketeer', 'call', NULL, NULL, '', %s, 0, %s)",
+                        (pid, row[1] + 1, stamp, row[4], 1767603600000000))
         conn.commit()
 for pid in warm:
     step(pid)

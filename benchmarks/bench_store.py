@@ -50,6 +50,7 @@ import _data
 from _common import PROSPECT_COLUMNS, Figure, median_of, raw_connection, timed_insert
 
 from crm_procedures import CrmApp, standard_definitions
+from crm_procedures.adapters._common import utc_us
 from crm_procedures.adapters.sql import open_store
 from crm_procedures.ids import ProjectId, ProspectId, RelationId
 from crm_procedures.model.prospect import Prospect
@@ -437,6 +438,7 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
         raise AssertionError("not enough fresh prospects for the perform benchmark")
     it = iter(ids)
     stamp = _data.T0.isoformat()
+    stamp_us = utc_us(_data.T0)
 
     def ours() -> float:
         batch = [next(it) for _ in range(n_ops)]
@@ -462,8 +464,8 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
             )
             conn.execute(
                 "INSERT INTO prospect_history VALUES (?, ?, 'step', ?, 'ann', 'marketeer', "
-                "'call', NULL, NULL, '', ?, 0)",
-                (pid, row[1] + 1, stamp, row[4]),
+                "'call', NULL, NULL, '', ?, 0, ?)",
+                (pid, row[1] + 1, stamp, row[4], stamp_us),
             )
             conn.execute("COMMIT")
         return (time.perf_counter() - t0) / n_ops
@@ -487,8 +489,8 @@ def _perform_figures(n_ops: int, repeat: int) -> list[Figure]:
             )
             conn.execute(
                 "INSERT INTO prospect_history VALUES (?, ?, 'step', ?, 'ann', 'marketeer', "
-                "'call', NULL, NULL, '', ?, 0)",
-                (pid, row[1] + 1, stamp, row[4]),
+                "'call', NULL, NULL, '', ?, 0, ?)",
+                (pid, row[1] + 1, stamp, row[4], stamp_us),
             )
             aid = f"raw-{pid}"
             data = json.dumps(

@@ -47,6 +47,7 @@ from crm_procedures.model.appointment import Appointment, CalendarChange
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
+from crm_procedures.model.due import DueCursor, DueEntry
 from crm_procedures.model.inbound import (
     AddressStatus,
     InboxPosition,
@@ -82,6 +83,7 @@ __all__ = [
     "ContactRepository",
     "DefinitionRepository",
     "DocumentRepository",
+    "DuePages",
     "EnvelopeMailer",
     "EventLog",
     "GroupRepository",
@@ -279,6 +281,39 @@ class ProspectRepository(Repository[Prospect], Protocol):
 
     def release_lease(self, prospect_id: str, worker: str) -> None:
         """Drop ``worker``'s lease of ``prospect_id`` (nothing when another holds it)."""
+        ...
+
+
+@runtime_checkable
+class DuePages(Protocol):
+    """An optional capability of a prospect repository: due lists as small rows.
+
+    The due worklists (``cadence.due_page``, ``cadence.due_worklist``) use it
+    when the store's ``prospects`` repository has it, and build the same
+    entries from :meth:`ProspectRepository.due` when it has not. The memory,
+    SQL and Django example stores have it; ``CadenceContract`` checks it.
+    """
+
+    def due_page(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        after: DueEntry | DueCursor | None = None,
+    ) -> list[DueEntry]:
+        """The entries :meth:`due` lists, as small rows read from the due index.
+
+        Same filters, same order (due time, then id), same visibility; no
+        prospect or history is loaded. ``after`` (the last entry of the
+        previous page, or its ``cursor``) starts the page after it (keyset
+        paging: a deep page costs what the first does).
+        """
         ...
 
 

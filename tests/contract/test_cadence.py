@@ -18,7 +18,7 @@ from crm_procedures.errors import DefinitionError, InvalidInput
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.relation import Relation, RelationKind
 from crm_procedures.model.users import Group, User
-from crm_procedures.ports import Store
+from crm_procedures.ports import DuePages, Store
 from crm_procedures.procedures.definitions import dump_definitions, load_definitions
 from crm_procedures.procedures.validation import validate
 from crm_procedures.services import cadence, campaigns, scheduler
@@ -265,12 +265,50 @@ def test_an_exit_event_stops_the_automatic_sequence(store: Store) -> None:
 
 def test_a_pause_moves_the_due_time_to_its_end_and_resume_restores_it(store: Store) -> None:
     ctx, pid = _world(store)
-    _call(ctx, pid)
+    _call(ctx, pid)  # Thursday 2 April 10:00: the e-mail is due Tuesday 7 April 10:00
     until = datetime(2026, 4, 20, 12, 0, tzinfo=AMS)
     p = cadence.pause_prospect(ctx, "ann", pid, until)
-    assert p.next_due_at == until
-    p = cadence.resume_prospect(ctx, "ann", pid)
+    # the clock stands still for 18 days 2 hours: Saturday 25 April 12:00, then the
+    # send window's next opening
+    assert p.next_due_at == datetime(2026, 4, 27, 9, 0, tzinfo=AMS)
+    assert (p.paused_at, p.paused_until) == (CALL, until)
+    p = cadence.resume_prospect(ctx, "ann", pid)  # resumed at once: no time was paused
     assert p.next_due_at == datetime(2026, 4, 7, 10, 0, tzinfo=AMS)
+
+
+def test_defect_pause_resume_shifts_the_pending_due_date_by_the_paused_time(
+    store: Store,
+) -> None:
+    ctx, pid = _world(store)
+    _call(ctx, pid)
+    assert isinstance(ctx.clock, FrozenClock)
+    cadence.pause_prospect(ctx, "ann", pid, datetime(2026, 4, 20, 12, 0, tzinfo=AMS))
+    ctx.clock.advance(timedelta(days=2, hours=3))
+    p = cadence.resume_prospect(ctx, "ann", pid)
+    # paused for 2 days 3 hours: Tuesday 7 April 10:00 becomes Thursday 9 April 13:00
+    assert p.next_due_at == datetime(2026, 4, 9, 13, 0, tzinfo=AMS)
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.prospects.get(pid)
+    assert stored.next_due_at == p.next_due_at
+    assert stored.paused_until == CALL + timedelta(days=2, hours=3)
+    # a second pause after the first adds to it: one more day
+    ctx.clock.advance(timedelta(hours=1))
+    cadence.pause_prospect(ctx, "ann", pid, datetime(2026, 4, 20, 12, 0, tzinfo=AMS))
+    ctx.clock.advance(timedelta(days=1))
+    p = cadence.resume_prospect(ctx, "ann", pid)
+    assert p.next_due_at == datetime(2026, 4, 10, 13, 0, tzinfo=AMS)
+    # a pause that runs out by itself shifts by its whole length
+    ctx.clock.advance(timedelta(minutes=30))
+    until = ctx.clock.now() + timedelta(hours=2)
+    p = cadence.pause_prospect(ctx, "ann", pid, until)
+    assert p.next_due_at == datetime(2026, 4, 10, 15, 0, tzinfo=AMS)
+    # the step is performed: the steps after it count from it, the pause is forgotten
+    assert isinstance(p.next_due_at, datetime)
+    scheduler.run_due(ctx, p.next_due_at + timedelta(minutes=1), worker="w1")
+    with store.unit_of_work(read_only=True) as uow:
+        done = uow.prospects.get(pid)
+    assert done.last_step == "send_info"
+    assert (done.paused_at, done.paused_until) == (None, None)
 
 
 def test_worklists_per_owner_and_role_list_due_work_by_due_time(store: Store) -> None:
@@ -290,6 +328,13 @@ def test_worklists_per_owner_and_role_list_due_work_by_due_time(store: Store) ->
     ctx.clock.advance(timedelta(days=3))
     assert [p.id for p in cadence.due_worklist(ctx, "boss", which="overdue", owner=owner)] == [pid]
     assert cadence.due_worklist(ctx, "boss", which="overdue", owner="nobody") == []
+    entries = cadence.due_page(ctx, "boss", which="overdue", owner=owner)
+    assert [(e.prospect_id, e.owner, e.step, e.automatic) for e in entries] == [
+        (pid, owner, "call_back", False)
+    ]
+    assert entries[0].due_at == today[0].next_due_at
+    assert cadence.due_page(ctx, "boss", which="overdue", owner=owner, after=entries[0]) == []
+    assert cadence.due_page(ctx, "boss", which="today", project_id=project, role="marketeer") == []
     assert scheduler.send_reminders(ctx) == 1
     assert scheduler.send_reminders(ctx) == 1
     with store.unit_of_work(read_only=True) as uow:
@@ -297,6 +342,12 @@ def test_worklists_per_owner_and_role_list_due_work_by_due_time(store: Store) ->
     assert len(reminders) == 1
     with pytest.raises(InvalidInput):
         cadence.due_worklist(ctx, "boss", which="someday")
+    with pytest.raises(InvalidInput):
+        cadence.due_page(ctx, "boss", which="someday")
+    with pytest.raises(InvalidInput):
+        cadence.due_page(ctx, "boss", role="marketeer")
+    with pytest.raises(InvalidInput):
+        cadence.due_page(ctx, "boss", after="p-1")  # type: ignore[arg-type]
 
 
 def test_holidays_listed_by_hand_move_the_due_date(store: Store) -> None:
@@ -309,3 +360,42 @@ def test_holidays_listed_by_hand_move_the_due_date(store: Store) -> None:
     # Friday 24 April + 2 business days: Monday 27 April is King's Day: Tuesday, Wednesday
     assert p.next_due_at is not None
     assert p.next_due_at.date() == date(2026, 4, 29)
+
+
+class _WithoutPages:
+    """A prospect repository as a host's store without ``due_page`` offers it."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "due_page":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_due_page_without_the_capability_is_served_from_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crm_procedures.adapters import memory
+
+    store = memory.MemoryStore()
+    ctx, pid = _world(store)
+    _call(ctx, pid)
+    scheduler.run_due(ctx, datetime(2026, 4, 7, 10, 5, tzinfo=AMS), worker="w1")
+    assert isinstance(ctx.clock, FrozenClock)
+    ctx.clock.advance(datetime(2026, 4, 20, 9, 0, tzinfo=AMS) - ctx.clock.now())
+    with_capability = cadence.due_page(ctx, "boss", which="overdue")
+    assert [e.prospect_id for e in with_capability] == [pid]
+    start = memory.MemoryUnitOfWork.__init__
+
+    def without_pages(uow: memory.MemoryUnitOfWork, *args: Any, **kwargs: Any) -> None:
+        start(uow, *args, **kwargs)
+        uow.prospects = _WithoutPages(uow.prospects)
+
+    monkeypatch.setattr(memory.MemoryUnitOfWork, "__init__", without_pages)
+    with store.unit_of_work(read_only=True) as uow:
+        assert not isinstance(uow.prospects, DuePages)
+    assert cadence.due_page(ctx, "boss", which="overdue") == with_capability
+    assert cadence.due_page(ctx, "boss", which="overdue", after=with_capability[0]) == []
+    assert cadence.due_page(ctx, "boss", which="overdue", limit=0) == []

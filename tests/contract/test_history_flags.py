@@ -8,15 +8,18 @@ another project takes its history rows along.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from contract.conftest import SQL_ADAPTERS
+from crm_procedures.adapters._common import utc_us
 from crm_procedures.adapters.sql import SqlStore, open_store
 from crm_procedures.adapters.sql.store import SqlUnitOfWork
 from crm_procedures.model.prospect import EntryKind, HistoryEntry, Prospect
-from crm_procedures.services import campaigns, reports
+from crm_procedures.serialization import structure
+from crm_procedures.services import campaigns, reports, service_level
 from crm_procedures.services.context import resolve_viewer
 from integration.campaign import make_campaign
 
@@ -101,5 +104,30 @@ def test_a_correction_added_with_its_target_is_flagged_on_insert(database_url: s
             (1, c.project.id, 1),
             (2, c.project.id, 0),
         ]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("database_url", SQL_ADAPTERS, indirect=True)
+def test_every_history_row_holds_its_instant_in_microseconds(database_url: str) -> None:
+    store = open_store(database_url)
+    try:
+        c = make_campaign(store)
+        campaigns.perform_step(c.ctx, "ann", c.acme, "call", role="marketeer")
+        c.clock.advance(hours=5, minutes=7, seconds=3)
+        campaigns.perform_step(c.ctx, "ann", c.acme, "call_back", role="marketeer")
+        campaigns.close_all(c.ctx, "pia", c.project.id, "not_interested")
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT at, at_us FROM prospect_history").fetchall()
+            conn.rollback()
+        assert len(rows) >= 6
+        assert all(us == utc_us(structure(at, datetime)) for at, us in rows)
+        report = service_level.step_analytics(c.ctx, "pia", c.project.id)
+        (call,) = [r for r in report if r.step == "call"]
+        assert call.median == timedelta(hours=5, minutes=7, seconds=3)
+        # a row written by another tool without at_us is counted from its text
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE prospect_history SET at_us = NULL")
+        assert service_level.step_analytics(c.ctx, "pia", c.project.id) == report
     finally:
         store.close()

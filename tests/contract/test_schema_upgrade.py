@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 
 from contract.conftest import SQL_ADAPTERS, TEMPLATE
+from crm_procedures.adapters._common import utc_us
 from crm_procedures.adapters.sql import SqlStore, open_store
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.adapters.sql.store import make_engine
@@ -29,7 +30,7 @@ from crm_procedures.model.activity import ActivityKind
 from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.project import Project
 from crm_procedures.model.relation import Relation
-from crm_procedures.serialization import unstructure
+from crm_procedures.serialization import structure, unstructure
 from crm_procedures.services.context import Context
 from crm_procedures.services.reports import acquisition, employee_activity, funnel
 from crm_procedures.testing.clock import FrozenClock
@@ -85,7 +86,7 @@ V1_COLUMNS = {
 ADDED_COLUMNS = {
     "activities": ["kind", "outcome"],
     "appointments": ["relation_id", "project_id"],
-    "prospect_history": ["project_id", "superseded"],
+    "prospect_history": ["project_id", "superseded", "at_us"],
 }
 ADDED_BY = {"activities": 3, "appointments": 3, "prospect_history": 5}
 """The migration that added each table's ``ADDED_COLUMNS``."""
@@ -190,7 +191,7 @@ def context(store: SqlStore) -> Context:
     return Context(store=store, clock=FrozenClock(START + timedelta(days=120)))
 
 
-@pytest.mark.parametrize("version", [1, 2, 4])
+@pytest.mark.parametrize("version", [1, 2, 4, 8])
 def test_an_older_database_upgrades_in_place_with_its_data_and_reports(
     urls: tuple[str, str], version: int
 ) -> None:
@@ -229,6 +230,10 @@ def test_an_older_database_upgrades_in_place_with_its_data_and_reports(
         history = upgraded.dump()["prospect_history"]
         assert all(row[10] for row in history)
         assert any(row[11] == 1 for row in history)
+        # migration 9 gave every row its instant in microseconds, as the store writes it
+        assert history
+        assert all(row[12] == utc_us(structure(row[3], datetime)) for row in history)
+        assert any("+00:00" not in row[3] for row in history)  # other offsets and zones too
 
         old_ctx, new_ctx = context(upgraded), context(new)
         since, until = START + timedelta(days=20), START + timedelta(days=70)

@@ -8,10 +8,10 @@ moved forward by the gap, then the next opening of the send window (weekdays
 09:00-17:00 on that zone's wall clock, closed on holidays). Instants are
 drawn around the changes of the clocks in Amsterdam and New York.
 
-A pause holds work rather than restarting the clock: a due time inside the
-pause moves to its end (then to the window's next opening); a due time after
-the pause's end stays where the rules put it (it is counted from the previous
-step, not from the pause); resuming puts it back where the rules say.
+A pause stops the due step's clock: paused right after the call for a
+generated length, the e-mail falls due that much later (then at the window's
+next opening); resumed after a generated part of it, it falls due later by
+that part only.
 """
 
 from __future__ import annotations
@@ -184,11 +184,16 @@ def test_the_engine_makes_the_e_mail_due_where_an_independent_loop_says(
     assert p.next_due_at == _expected_opening(due, tz, off)
     assert (p.due_step, p.due_automatic) == ("send_info", True)
 
-    # A pause holds the work until its end; a due time after its end stays put.
+    # A pause stops the clock: the due time moves later by the pause's length.
     length = data.draw(st.integers(1, 7 * 24 * 60), label="pause minutes")
     until = call + timedelta(minutes=length)
     paused = cadence.pause_prospect(ctx, "boss", pid, until)
-    held = max(due, until)
-    assert paused.next_due_at == _expected_opening(held, tz, off)
+    assert paused.next_due_at == _expected_opening(due + timedelta(minutes=length), tz, off)
+    # Resumed after part of it (or after its end): later by the time it lasted.
+    lasted = data.draw(st.integers(0, length + 60), label="minutes before the resume")
+    ctx.clock.set(call + timedelta(minutes=lasted))
     resumed = cadence.resume_prospect(ctx, "boss", pid)
-    assert resumed.next_due_at == p.next_due_at
+    shift = timedelta(minutes=min(lasted, length))
+    assert resumed.next_due_at == _expected_opening(due + shift, tz, off)
+    if lasted == 0:
+        assert resumed.next_due_at == p.next_due_at

@@ -80,6 +80,7 @@ from crm_procedures.access.viewer import (
 )
 from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
 from crm_procedures.model.audit import Change
+from crm_procedures.model.due import DueCursor, DueEntry, check_cursor, due_entries
 from crm_procedures.model.outbox import check_lease_seconds
 from crm_procedures.serialization import structure, unstructure
 from crm_store import models as m
@@ -570,12 +571,45 @@ class _ProspectRepo(_Repo):
         offset: int = 0,
     ) -> list[Prospect]:
         _page([], limit, offset)
+        found = self._due_found(project_id, role, owner, since, until, automatic, viewer)
+        found.sort(key=lambda p: (_key(p.next_due_at), p.id))
+        return _page(found, limit, offset)
+
+    def due_page(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        after: DueEntry | DueCursor | None = None,
+    ) -> list[DueEntry]:
+        """The entries :meth:`due` lists, after ``after``, as small rows."""
+        _page([], limit, 0)
+        cursor = check_cursor(after)
+        found = self._due_found(project_id, role, owner, since, until, automatic, viewer)
+        return due_entries(found, cursor, limit)
+
+    def _due_found(
+        self,
+        project_id: str | None,
+        role: str | None,
+        owner: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        automatic: bool | None,
+        viewer: Viewer | None,
+    ) -> list[Prospect]:
         lo = None if since is None else _key(_aware(since, "since"))
         hi = None if until is None else _key(_aware(until, "until"))
         filters: dict[str, Any] = {"status": ProspectStatus.RUNNING.value}
         if project_id is not None:
             filters["project_id"] = project_id
-        found = [
+        return [
             p
             for p in self._all(viewer, **filters)
             if p.next_due_at is not None
@@ -585,8 +619,6 @@ class _ProspectRepo(_Repo):
             and (lo is None or _key(p.next_due_at) >= lo)
             and (hi is None or _key(p.next_due_at) < hi)
         ]
-        found.sort(key=lambda p: (_key(p.next_due_at), p.id))
-        return _page(found, limit, offset)
 
     def claim_due(self, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
         self._uow.refuse_writes("prospect.claim_due")

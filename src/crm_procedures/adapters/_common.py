@@ -186,6 +186,8 @@ def check_prospect(prospect: Prospect, stored_history: int) -> None:
         require_aware(prospect.next_due_at, "next_due_at")
     if prospect.paused_until is not None:
         require_aware(prospect.paused_until, "paused_until")
+    if prospect.paused_at is not None:
+        require_aware(prospect.paused_at, "paused_at")
     history = prospect.history
     if len(history) < stored_history:
         raise InvalidInput(

@@ -50,6 +50,7 @@ from crm_procedures.model.appointment import Appointment, AppointmentStatus
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact
 from crm_procedures.model.document import Document
+from crm_procedures.model.due import DueCursor, DueEntry, check_cursor, due_entries
 from crm_procedures.model.outbox import OutboxMessage, OutboxStatus, check_lease_seconds
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import BulkStatusChange, Prospect, ProspectStatus
@@ -643,6 +644,39 @@ class _ProspectRepo(_Repo[Prospect]):
     ) -> list[Prospect]:
         """Running prospects with a step due in ``[since, until)``, by due time, then id."""
         check_limit(limit, offset)
+        hits = self._due_hits(project_id, role, owner, since, until, automatic, viewer)
+        hits.sort(key=lambda p: (sort_key(p.next_due_at), p.id))
+        return [p.copy() for p in _page(hits, limit, offset)]
+
+    def due_page(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        after: DueEntry | DueCursor | None = None,
+    ) -> list[DueEntry]:
+        """The entries :meth:`due` lists, after ``after``, as small rows."""
+        check_limit(limit, 0)
+        cursor = check_cursor(after)
+        hits = self._due_hits(project_id, role, owner, since, until, automatic, viewer)
+        return due_entries(hits, cursor, limit)
+
+    def _due_hits(
+        self,
+        project_id: str | None,
+        role: str | None,
+        owner: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        automatic: bool | None,
+        viewer: Viewer | None,
+    ) -> list[Prospect]:
         low = None if since is None else require_aware(since, "since")
         high = None if until is None else require_aware(until, "until")
         if project_id is None:
@@ -664,8 +698,7 @@ class _ProspectRepo(_Repo[Prospect]):
                 and visible(p.project_id)
             )
 
-        hits = sorted((p for p in found if keep(p)), key=lambda p: (sort_key(p.next_due_at), p.id))
-        return [p.copy() for p in _page(hits, limit, offset)]
+        return [p for p in found if keep(p)]
 
     def claim_due(self, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
         """Ids of prospects whose automatic step is due at ``now``, leased to ``worker``."""

@@ -113,9 +113,12 @@ class Prospect(_HistoryStore):
         due_step: the step that falls due then.
         due_role: the role that performs it.
         due_automatic: whether the scheduler performs it (an automatic step).
-        paused_until: no step falls due before this instant (a pause).
+        paused_until: no step falls due before this instant (a pause); after a
+            resume, when the pause ended, kept while it still shifts the due step.
         sequence_exit: the event that took the prospect out of the automatic
             sequence (``"reply"``, ...), ``None`` while it is in it.
+        paused_at: when the pause of ``paused_until`` began: the due step's
+            clock stands still from then to ``paused_until``.
 
     Raises :class:`~crm_procedures.errors.InvalidInput` for an empty id, or an
     id with a line break or control character or longer than 1,000 characters.
@@ -153,6 +156,7 @@ class Prospect(_HistoryStore):
     due_automatic: bool = False
     paused_until: datetime | None = None
     sequence_exit: str | None = None
+    paused_at: datetime | None = None
 
     def copy(self) -> Prospect:
         """An independent copy (the history list is copied; entries are immutable)."""
@@ -180,6 +184,7 @@ class Prospect(_HistoryStore):
         new.due_automatic = self.due_automatic
         new.paused_until = self.paused_until
         new.sequence_exit = self.sequence_exit
+        new.paused_at = self.paused_at
         return new
 
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Final
 
 import attrs
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.model.prospect import (
     EntryKind,
     HistoryEntry,
@@ -38,12 +40,15 @@ from crm_procedures.model.prospect import (
 )
 
 __all__ = [
+    "VISIT_ENDS",
     "OverdueRow",
     "StepRow",
     "TemplateRow",
+    "Visit",
     "effective_steps",
     "overdue_rows",
     "step_analytics",
+    "step_rows_of_visits",
     "template_rows",
 ]
 
@@ -193,6 +198,63 @@ def step_analytics(prospects: Iterable[Prospect]) -> list[StepRow]:
             else:
                 c[_end(prospect)] += 1
     return _step_rows(counts, times)
+
+
+VISIT_ENDS: Final = ("waiting", "won", "dropped_out")
+"""How a prospect's last visit ended, by the code a store reads (:data:`Visit`):
+0 still running, 1 its relation became a customer, 2 closed without that."""
+
+_ENDS: Final = {code: code for code in range(len(VISIT_ENDS))}
+
+Visit = tuple[str, str, int, int]
+"""An effective visit as a store reads it: ``(prospect id, step, instant in
+microseconds since 1970 UTC, the prospect's end code)`` (:data:`VISIT_ENDS`)."""
+
+
+def step_rows_of_visits(visits: Iterable[Visit]) -> list[StepRow]:
+    """:func:`step_analytics` over visits streamed from a store, in one pass.
+
+    ``visits`` holds every effective visit (:func:`effective_steps`) of the
+    prospects counted, each prospect's together and in history order (a
+    store reads them by ``(prospect id, seq)``); only the durations are kept.
+    """
+    # per step: [reached, moved on, then one count per end code], and its durations
+    found: dict[str, tuple[list[int], list[int]]] = {}
+    counts: list[int] = []
+    durations: list[int] = []
+    last_pid: str | None = None
+    last_at = last_end = 0
+    try:  # free unless something is wrong: the store's rows are checked in bulk, not each
+        for pid, step, at, end in visits:
+            if pid == last_pid:
+                counts[1] += 1
+                durations.append(at - last_at)
+            elif last_pid is not None:
+                counts[2 + _ENDS[last_end]] += 1
+            here = found.get(step)
+            if here is None:
+                if not isinstance(step, str):
+                    raise TypeError(step)
+                here = found[step] = ([0, 0, 0, 0, 0], [])
+            counts, durations = here
+            counts[0] += 1
+            last_pid, last_at, last_end = pid, at, end
+        if last_pid is not None:
+            counts[2 + _ENDS[last_end]] += 1
+        if any(type(d) is not int for here in found.values() for d in here[1][:1]):
+            raise TypeError("instants")
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidInput(
+            "visits",
+            "each visit must be (prospect id, step, instant in microseconds, end code 0-2)",
+            type(exc).__name__,
+        ) from None
+    times = {step: here[1] for step, here in found.items()}
+    named = {
+        step: {"reached": c[0], "moved_on": c[1], **dict(zip(VISIT_ENDS, c[2:], strict=True))}
+        for step, (c, _times) in found.items()
+    }
+    return _step_rows(named, times)
 
 
 def overdue_rows(prospects: Iterable[Prospect], now: datetime) -> list[OverdueRow]:

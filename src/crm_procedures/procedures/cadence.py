@@ -60,6 +60,7 @@ __all__ = [
     "is_immediate",
     "next_due",
     "pause",
+    "paused",
     "project_zone",
     "refresh_due",
     "resume",
@@ -174,9 +175,7 @@ def next_due(
             if anchor is None:
                 continue
             calendar = definitions.calendars.get(rule.calendar) if rule.calendar else None
-            at = due_at(rule, anchor, calendar, here)
-            if prospect.paused_until is not None and at < prospect.paused_until:
-                at = prospect.paused_until.astimezone(here)
+            at = paused(prospect, anchor, due_at(rule, anchor, calendar, here)).astimezone(here)
             if step.automatic and step.send_window is not None:
                 window = step.send_window
                 wcal = definitions.calendars.get(window.calendar) if window.calendar else None
@@ -201,6 +200,11 @@ def refresh_due(
         InvalidInput: as :func:`next_due`; the prospect is then unchanged.
     """
     due = next_due(definitions, procedure, prospect, tz=tz, fixed_at=fixed_at)
+    anchor = step_anchor(prospect)
+    end = prospect.paused_until
+    if end is not None and anchor is not None and anchor >= end:
+        prospect.paused_until = None  # a step after the pause: it shifts nothing any more
+        prospect.paused_at = None
     if due is None:
         prospect.next_due_at = None
         prospect.due_step = None
@@ -214,8 +218,38 @@ def refresh_due(
     return due
 
 
+def paused(prospect: Prospect, anchor: datetime, at: datetime) -> datetime:
+    """When a step the rules make due at ``at``, counted from ``anchor``, falls due
+    given the prospect's pause: the step's clock stands still while it is paused.
+
+    The pause runs from ``paused_at`` (or the anchor, when that came later) to
+    ``paused_until`` (its end, or when it was resumed). A step due after the
+    pause began moves later by the time the pause lasted; one that was due
+    already falls due at the pause's end. An anchor at or after the pause's
+    end is not touched by it, nor is anything without a pause. A pause made
+    without a start (``paused_at`` unset: before schema 9) only holds work
+    until its end.
+    """
+    end = prospect.paused_until
+    if end is None or anchor >= end:
+        return at
+    begun = prospect.paused_at
+    if begun is None:
+        return max(at, end)
+    start = max(begun, anchor)
+    if at > start:  # elapsed time: added in UTC, not on a wall clock that may change
+        return at.astimezone(UTC) + (end - start)
+    return max(at, end)
+
+
 def pause(prospect: Prospect, until: datetime, at: datetime) -> None:
-    """Pause the prospect: no step falls due before ``until`` (call :func:`refresh_due` after).
+    """Pause the prospect from ``at`` until ``until`` (call :func:`refresh_due` after):
+    no step falls due before ``until``, and the due step's clock stands still
+    meanwhile (:func:`paused`).
+
+    Pausing a paused prospect moves the end of its pause. Pausing again after
+    a pause that still shifts the due step (no step performed since) adds the
+    new pause to it.
 
     Raises:
         InvalidInput: a naive ``until`` or ``at``, or ``until`` not after ``at``.
@@ -225,12 +259,40 @@ def pause(prospect: Prospect, until: datetime, at: datetime) -> None:
             raise InvalidInput(name, "must be a timezone-aware datetime", value)
     if until <= at:
         raise InvalidInput("until", f"a pause must end after it starts ({at.isoformat()})", until)
+    end, begun = prospect.paused_until, prospect.paused_at
+    if end is None or begun is None:
+        prospect.paused_at = at
+    elif end <= at:
+        # an earlier pause still counts: start this one as much earlier as that one lasted
+        prospect.paused_at = at - (end - begun)
     prospect.paused_until = until
 
 
-def resume(prospect: Prospect) -> None:
-    """End a pause (call :func:`refresh_due` after): steps fall due by their rules again."""
-    prospect.paused_until = None
+def resume(prospect: Prospect, at: datetime | None = None) -> None:
+    """End a pause at ``at`` (call :func:`refresh_due` after): the due step falls due
+    by its rules, later by the time the pause lasted until ``at``.
+
+    Without ``at`` the pause is forgotten: the rules alone decide, as if there
+    had been none. Resuming a pause that has ended already changes nothing.
+
+    Raises:
+        InvalidInput: a naive ``at``.
+    """
+    if at is None:
+        prospect.paused_until = None
+        prospect.paused_at = None
+        return
+    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidInput("at", "must be a timezone-aware datetime", at)
+    end = prospect.paused_until
+    if end is None or end <= at:
+        return
+    begun = prospect.paused_at
+    if begun is not None and at <= begun:
+        prospect.paused_until = None  # resumed before it began: no pause at all
+        prospect.paused_at = None
+        return
+    prospect.paused_until = at
 
 
 # ---------------------------------------------------------------- validation

@@ -11,14 +11,22 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from crm_procedures.access.permissions import require
 from crm_procedures.errors import InvalidInput, NotFound
 from crm_procedures.ids import UserId
 from crm_procedures.model._checks import require_aware
+from crm_procedures.model.due import (
+    DueCursor,
+    DueEntry,
+    check_cursor,
+    check_page_size,
+    due_entries,
+)
 from crm_procedures.model.project import Project
 from crm_procedures.model.prospect import Prospect
-from crm_procedures.ports import UnitOfWork
+from crm_procedures.ports import DuePages, UnitOfWork
 from crm_procedures.procedures import cadence
 from crm_procedures.procedures.procedure import Definitions, Procedure
 from crm_procedures.procedures.timing._local import zone
@@ -29,6 +37,7 @@ __all__ = [
     "OwnerRule",
     "assign_owner",
     "assign_owners",
+    "due_page",
     "due_worklist",
     "exit_sequence",
     "keep_due",
@@ -110,7 +119,9 @@ def _audit(
 
 
 def pause_prospect(ctx: Context, actor: str, prospect_id: str, until: datetime) -> Prospect:
-    """Pause a prospect until ``until``: nothing of it falls due before then.
+    """Pause a prospect from now until ``until``: nothing of it falls due before then,
+    and its due step's clock stands still meanwhile (the step falls due later by
+    as long as the pause lasts; :func:`~crm_procedures.procedures.cadence.paused`).
 
     Raises:
         InvalidInput: a naive ``until`` or one not after now.
@@ -128,13 +139,15 @@ def pause_prospect(ctx: Context, actor: str, prospect_id: str, until: datetime) 
 
 
 def resume_prospect(ctx: Context, actor: str, prospect_id: str) -> Prospect:
-    """End a prospect's pause: its steps fall due by their rules again (at once when passed)."""
+    """End a prospect's pause now: its due step falls due by its rules, later by the
+    time the pause lasted (at once when that has passed)."""
     with ctx.store.unit_of_work() as uow:
         prospect, project, defs, proc = _load(ctx, uow, actor, prospect_id)
-        cadence.resume(prospect)
+        now = ctx.now()
+        cadence.resume(prospect, now)
         keep_due(uow, defs, proc, project, prospect)
         stored = uow.prospects.save(prospect)
-        _audit(uow, actor, stored, ctx.now(), "resume", "")
+        _audit(uow, actor, stored, now, "resume", "")
         uow.commit()
     return stored
 
@@ -250,6 +263,33 @@ def _range(which: DueFilter, now: datetime, tz: tzinfo) -> tuple[datetime | None
     return now + timedelta(microseconds=1), None
 
 
+def _due_range(
+    ctx: Context,
+    uow: UnitOfWork,
+    viewer: Any,
+    which: DueFilter | str,
+    project_id: str | None,
+    role: str | None,
+) -> tuple[datetime | None, datetime | None]:
+    """``[since, until)`` of ``which`` in the project's (else the definitions') days."""
+    try:
+        chosen = DueFilter(which)
+    except ValueError:
+        known = ", ".join(f.value for f in DueFilter)
+        raise InvalidInput("which", f"{which!r} is not one of {known}", which) from None
+    if role is not None and project_id is None:
+        raise InvalidInput("project_id", "a worklist per role is per project: give project_id")
+    now = ctx.now()
+    tz = cadence.project_zone(ctx.definitions) if ctx.definitions is not None else None
+    if project_id is not None:
+        project = uow.projects.get(project_id, viewer)
+        from crm_procedures.services.campaigns import _procedure_of
+
+        defs, _proc = _procedure_of(ctx, uow, project)
+        tz = cadence.project_zone(defs)
+    return _range(chosen, require_aware(now, "now"), tz or UTC)
+
+
 def due_worklist(
     ctx: Context,
     actor: str,
@@ -265,29 +305,16 @@ def due_worklist(
 
     Lists running prospects whose next due step is not automatic, filtered
     by ``which`` (:class:`DueFilter`), visible to ``actor``, earliest due first.
+    Whole prospects with their history: a page that only shows the due steps
+    is :func:`due_page` (small rows from the due index, much cheaper).
 
     Raises:
         InvalidInput: an unknown filter, ``role`` without ``project_id``, or a bad page.
         NotFound: an unknown (or invisible) project.
     """
-    try:
-        chosen = DueFilter(which)
-    except ValueError:
-        known = ", ".join(f.value for f in DueFilter)
-        raise InvalidInput("which", f"{which!r} is not one of {known}", which) from None
-    if role is not None and project_id is None:
-        raise InvalidInput("project_id", "a worklist per role is per project: give project_id")
-    now = ctx.now()
     with ctx.store.unit_of_work(read_only=True) as uow:
         viewer = resolve_viewer(uow, actor)
-        tz = cadence.project_zone(ctx.definitions) if ctx.definitions is not None else None
-        if project_id is not None:
-            project = uow.projects.get(project_id, viewer)
-            from crm_procedures.services.campaigns import _procedure_of
-
-            defs, _proc = _procedure_of(ctx, uow, project)
-            tz = cadence.project_zone(defs)
-        since, until = _range(chosen, require_aware(now, "now"), tz or UTC)
+        since, until = _due_range(ctx, uow, viewer, which, project_id, role)
         return uow.prospects.due(
             project_id=project_id,
             role=role,
@@ -299,3 +326,66 @@ def due_worklist(
             limit=limit,
             offset=offset,
         )
+
+
+def due_page(
+    ctx: Context,
+    actor: str,
+    *,
+    which: DueFilter | str = DueFilter.DUE_NOW,
+    project_id: str | None = None,
+    role: str | None = None,
+    owner: str | None = None,
+    limit: int = 50,
+    after: DueEntry | DueCursor | None = None,
+) -> list[DueEntry]:
+    """The worklist of :func:`due_worklist` as small rows: one :class:`DueEntry` per
+    prospect (its step, role, owner, due time), read from the store's due index.
+
+    A worklist page shows these; a host loads a prospect when the user opens
+    it. Pass the last entry of a page as ``after`` for the next page. A store
+    without ``due_page`` (:class:`~crm_procedures.ports.DuePages`) is served
+    from ``due`` with the same result.
+
+    Raises:
+        InvalidInput: an unknown filter, ``role`` without ``project_id``, a bad
+            page size or cursor.
+        NotFound: an unknown (or invisible) project.
+    """
+    check_page_size(limit)
+    cursor = check_cursor(after)
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        viewer = resolve_viewer(uow, actor)
+        since, until = _due_range(ctx, uow, viewer, which, project_id, role)
+        repo = uow.prospects
+        if isinstance(repo, DuePages):
+            return repo.due_page(
+                project_id=project_id,
+                role=role,
+                owner=owner,
+                since=since,
+                until=until,
+                automatic=False,
+                viewer=viewer,
+                limit=limit,
+                after=after,
+            )
+        found: list[Prospect] = []
+        while True:  # without the capability: every due prospect of the range, in pages
+            page = repo.due(
+                project_id=project_id,
+                role=role,
+                owner=owner,
+                since=since,
+                until=until,
+                automatic=False,
+                viewer=viewer,
+                limit=_FALLBACK_PAGE,
+                offset=len(found),
+            )
+            found.extend(page)
+            if len(page) < _FALLBACK_PAGE:
+                return due_entries(found, cursor, limit)
+
+
+_FALLBACK_PAGE = 1000

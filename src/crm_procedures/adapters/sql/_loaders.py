@@ -419,4 +419,5 @@ def prospect_from_row(r: Any, history: list[HistoryEntry]) -> Prospect:
     p.due_automatic = bool(r[17])
     p.paused_until = None if r[18] is None else _stored_dt(r[18])
     p.sequence_exit = r[19]
+    p.paused_at = None if r[20] is None else _stored_dt(r[20])
     return p

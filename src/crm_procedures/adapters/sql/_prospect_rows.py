@@ -52,6 +52,7 @@ def _due_columns(p: Prospect) -> tuple[Any, ...]:
         bool(p.due_automatic),
         None if paused is None else _DUMP_DT(paused),
         p.sequence_exit,
+        None if p.paused_at is None else _DUMP_DT(p.paused_at),
     )
 
 
@@ -81,6 +82,7 @@ def _history_rows(p: Prospect, start: int) -> list[tuple[Any, ...]]:
                 e.note,
                 project_id,
                 1 if e.seq in superseded else 0,
+                utc_us(e.at),
             )
         )
     return out

@@ -7,21 +7,23 @@ The numbers are those of the reference computation in
 - time in step pairs each effective step entry with the next one through
   ``LEAD() OVER (PARTITION BY prospect ORDER BY seq)``, and the percentiles
   are nearest-rank: ``ROW_NUMBER()`` within the step, the row at rank
-  ``ceil(p * n)``; only one row per step travels to Python;
+  ``ceil(p * n)``; counts and percentiles come from one statement, and only
+  one row per step travels to Python;
 - results per template count sends and distinct prospects per outcome.
 
 An entry is effective unless a correction of the same prospect supersedes
-it (a ``NOT EXISTS`` on the history's primary key).
+it (the ``superseded`` flag of migration 8). Instants are the history's
+integer ``at_us`` (migration 9), so time in step is a subtraction.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import and_, case, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, case, func, select
 
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.adapters._common import EPOCH, utc_us
@@ -29,13 +31,15 @@ from crm_procedures.adapters.sql import schema as s
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.prospect import EntryKind, ProspectStatus, RelationStage
 from crm_procedures.model.service_level import (
+    VISIT_ENDS,
     OverdueRow,
     StepRow,
     TemplateRow,
+    Visit,
     _outcome_of,
     _sort_overdue,
-    _step_rows,
     _template_table,
+    step_rows_of_visits,
 )
 
 __all__ = ["overdue_work", "step_analytics", "template_results"]
@@ -79,16 +83,17 @@ def overdue_work(
     )
 
 
-def _effective(uow: Any, project_id: str, viewer: Viewer | None) -> Any:
-    """The project's effective step entries with the prospect's outcome columns."""
+def _effective(uow: Any, project_id: Any, viewer: Viewer | None, *, cte: bool = True) -> Any:
+    """The project's effective step entries with the prospect's outcome columns.
+
+    ``t`` is the entry's instant in microseconds: the ``at_us`` column every
+    insert writes (migration 9), else (a row written by other means) ``at``
+    parsed in SQL.
+    """
     from crm_procedures.adapters.sql.reports import SqlReports
 
-    later = aliased(s.prospect_history)
-    superseded = exists().where(
-        and_(later.c.prospect_id == _H.prospect_id, later.c.supersedes == _H.seq)
-    )
-    instant = SqlReports(uow)._instant(_H.at)
-    return (
+    instant = func.coalesce(_H.at_us, SqlReports(uow)._instant(_H.at))
+    statement = (
         select(
             _H.prospect_id.label("pid"),
             _H.seq.label("seq"),
@@ -103,79 +108,44 @@ def _effective(uow: Any, project_id: str, viewer: Viewer | None) -> Any:
             _P.project_id == project_id,
             _H.kind.in_((EntryKind.STEP.value, EntryKind.CORRECTION.value)),
             _H.step.is_not(None),
-            ~superseded,
+            _H.superseded == 0,  # migration 8: set when a correction supersedes the entry
             *_visible(viewer),
         )
-        .cte("effective")
     )
+    return statement.cte("effective") if cte else statement.subquery("effective")
 
 
 def step_analytics(uow: Any, project_id: str, viewer: Viewer | None) -> list[StepRow]:
-    """Per step of the project: visits, how they ended, median and p90 time in step."""
-    eff = _effective(uow, project_id, viewer)
-    nxt = func.lead(eff.c.t).over(partition_by=eff.c.pid, order_by=eff.c.seq)
-    paired = select(eff.c.step, eff.c.status, eff.c.stage, eff.c.t, nxt.label("nt")).cte("paired")
-    won = paired.c.stage == RelationStage.CUSTOMER.value
-    closed = paired.c.status == ProspectStatus.CLOSED.value
-    last = paired.c.nt.is_(None)
-    counts_q = select(
-        paired.c.step,
-        func.count(),
-        func.count(paired.c.nt),
-        func.sum(case((and_(last, ~won, closed), 1), else_=0)),
-        func.sum(case((and_(last, won), 1), else_=0)),
-    ).group_by(paired.c.step)
-    counts: dict[str, dict[str, int]] = {}
-    for step, reached, moved, dropped, n_won in uow.execute(counts_q):
-        reached, moved, dropped, n_won = int(reached), int(moved), int(dropped), int(n_won)
-        counts[str(step)] = {
-            "reached": reached,
-            "moved_on": moved,
-            "dropped_out": dropped,
-            "won": n_won,
-            "waiting": reached - moved - dropped - n_won,
-        }
-    durations = (
-        select(paired.c.step, (paired.c.nt - paired.c.t).label("d"))
-        .where(paired.c.nt.is_not(None))
-        .cte("durations")
-    )
-    ranked = select(
-        durations.c.step,
-        durations.c.d,
-        func.row_number().over(partition_by=durations.c.step, order_by=durations.c.d).label("rn"),
-        func.count().over(partition_by=durations.c.step).label("n"),
-    ).cte("ranked")
-    median_rank = (ranked.c.n + 1) // 2
-    p90_rank = (ranked.c.n * 9 + 9) // 10
-    pct_q = (
-        select(
-            ranked.c.step,
-            func.max(case((ranked.c.rn == median_rank, ranked.c.d))),
-            func.max(case((ranked.c.rn == p90_rank, ranked.c.d))),
+    """Per step of the project: visits, how they ended, median and p90 time in step.
+
+    One read of the project's effective visits in ``(prospect, seq)`` order
+    (the history's primary key: no sort on SQLite), each with its instant in
+    microseconds and its prospect's end code, streamed through
+    :func:`~crm_procedures.model.service_level.step_rows_of_visits`, which
+    pairs each visit with the next and takes the nearest-rank percentiles of
+    the integer durations. (Window functions in SQL, ``LEAD`` then
+    ``ROW_NUMBER`` over every visit, cost several times this on SQLite.)
+    """
+
+    def build() -> Any:
+        eff = _effective(uow, bindparam("sl_project", ""), viewer, cte=False)
+        end = case(
+            (eff.c.stage == RelationStage.CUSTOMER.value, VISIT_ENDS.index("won")),
+            (eff.c.status == ProspectStatus.CLOSED.value, VISIT_ENDS.index("dropped_out")),
+            else_=VISIT_ENDS.index("waiting"),
         )
-        .where((ranked.c.rn == median_rank) | (ranked.c.rn == p90_rank))
-        .group_by(ranked.c.step)
-    )
-    times: dict[str, list[int]] = {}
-    rows = _step_rows(counts, times)
-    found = {str(step): (median, p90) for step, median, p90 in uow.execute(pct_q)}
-    out: list[StepRow] = []
-    for row in rows:
-        median, p90 = found.get(row.step, (None, None))
-        out.append(
-            StepRow(
-                row.step,
-                row.reached,
-                row.moved_on,
-                row.dropped_out,
-                row.won,
-                row.waiting,
-                None if median is None else timedelta(microseconds=int(median)),
-                None if p90 is None else timedelta(microseconds=int(p90)),
-            )
-        )
-    return out
+        return select(eff.c.pid, eff.c.step, eff.c.t, end).order_by(eff.c.pid, eff.c.seq)
+
+    if uow.dialect == "sqlite":  # the driver's cursor streams; its rows are plain tuples
+        cursor = uow.prepared(("step_analytics", viewer), build, sl_project=project_id)
+        rows: Iterable[Visit] = cursor
+        return step_rows_of_visits(rows)
+    statement = build().execution_options(yield_per=_STREAM)  # a server-side cursor
+    return step_rows_of_visits(uow.execute(statement, {"sl_project": project_id}))
+
+
+_STREAM: Final = 10_000
+"""Rows fetched at a time while streaming visits (a server-side cursor on PostgreSQL)."""
 
 
 def template_results(

@@ -14,23 +14,30 @@ claims and steps never wait on each other in a circle.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, bindparam, exists, false, select, true, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from crm_procedures.adapters._common import check_limit, db_count, some_unstorable, utc_us
+from crm_procedures.adapters._common import (
+    EPOCH,
+    check_limit,
+    db_count,
+    some_unstorable,
+    utc_us,
+)
 from crm_procedures.adapters.sql import schema as s
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput
 from crm_procedures.model._checks import MAX_LINE, require_aware
 from crm_procedures.model._storable import UNSTORABLE_REASON
+from crm_procedures.model.due import DueCursor, DueEntry, check_cursor
 from crm_procedures.model.outbox import check_lease_seconds
 from crm_procedures.model.prospect import Prospect, ProspectStatus
 
 if TYPE_CHECKING:
     from crm_procedures.access.viewer import Viewer
 
-__all__ = ["claim_due", "due", "lease_of", "release_lease", "set_lease"]
+__all__ = ["DuePageMixin", "claim_due", "due", "due_page", "lease_of", "release_lease", "set_lease"]
 
 _P = s.prospects.c
 _L = s.prospect_leases.c
@@ -72,6 +79,102 @@ def due(
     statement = _paged(statement.order_by(_P.next_due_key, _P.id), limit, offset)
     result: list[Prospect] = repo._fetch(statement)
     return result
+
+
+_ENTRY_COLUMNS: Final = (
+    _P.id,
+    _P.project_id,
+    _P.relation_id,
+    _P.due_step,
+    _P.due_role,
+    _P.next_due_key,
+    _P.owner,
+    _P.due_automatic,
+)
+
+
+def due_page(
+    uow: Any,
+    *,
+    project_id: str | None,
+    role: str | None,
+    owner: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    automatic: bool | None,
+    viewer: Viewer | None,
+    limit: int,
+    after: DueEntry | DueCursor | None,
+) -> list[DueEntry]:
+    """The rows :func:`due` lists, from the due index alone: no prospect, no history.
+
+    One statement per shape (which filters are given, the page size, the
+    viewer), compiled once to driver SQL; the values are bound per call. The
+    keyset ``(next_due_key, id) > (after)`` continues the index range where
+    the previous page stopped.
+    """
+    from crm_procedures.adapters.sql.store import _prospect_visible
+
+    check_limit(limit, 0)
+    cursor = check_cursor(after)
+    values: dict[str, Any] = {}
+    if since is not None:
+        values["due_since"] = utc_us(require_aware(since, "since"))
+    if until is not None:
+        values["due_until"] = utc_us(require_aware(until, "until"))
+    if some_unstorable(project_id, role, owner) or (cursor and some_unstorable(cursor[1])):
+        return []  # no stored prospect holds such a character
+    if limit == 0:
+        return []
+    for name, value in (("due_project", project_id), ("due_role", role), ("due_owner", owner)):
+        if value is not None:
+            values[name] = value
+    if cursor is not None:
+        values["due_after_key"], values["due_after_id"] = cursor
+    shape = ("due_page", tuple(sorted(values)), automatic, limit, viewer)
+
+    def build() -> Any:
+        where = [_P.next_due_key.is_not(None), _P.status == ProspectStatus.RUNNING.value]
+        columns = {
+            "due_project": _P.project_id,
+            "due_role": _P.due_role,
+            "due_owner": _P.owner,
+        }
+        for name, column in columns.items():
+            if name in values:
+                where.append(column == bindparam(name, ""))
+        if "due_since" in values:
+            where.append(_P.next_due_key >= bindparam("due_since", 0, type_=s.KEY))
+        if "due_until" in values:
+            where.append(_P.next_due_key < bindparam("due_until", 0, type_=s.KEY))
+        if automatic is not None:
+            where.append(_P.due_automatic == (true() if automatic else false()))
+        if cursor is not None:
+            where.append(
+                tuple_(_P.next_due_key, _P.id)
+                > tuple_(bindparam("due_after_key", 0, type_=s.KEY), bindparam("due_after_id", ""))
+            )
+        return (
+            select(*_ENTRY_COLUMNS)
+            .where(*where, *_prospect_visible(viewer))
+            .order_by(_P.next_due_key, _P.id)
+            .limit(db_count(limit))
+        )
+
+    rows = uow.prepared(shape, build, **values).fetchall()
+    return [
+        DueEntry(
+            pid,
+            project,
+            relation,
+            step,
+            role_,
+            EPOCH + timedelta(microseconds=key),
+            who,
+            bool(auto),
+        )
+        for pid, project, relation, step, role_, key, who, auto in rows
+    ]
 
 
 def claim_due(uow: Any, now: datetime, limit: int, worker: str, lease_seconds: float) -> list[str]:
@@ -224,3 +327,36 @@ def release_lease(uow: Any, prospect_id: str, worker: str) -> None:
     uow.execute(
         s.prospect_leases.delete().where(_L.prospect_id == prospect_id, _L.worker == worker)
     )
+
+
+class DuePageMixin:
+    """``ProspectRepository.due_page`` of the SQL store (``ports.DuePages``)."""
+
+    _uow: Any
+
+    def due_page(
+        self,
+        *,
+        project_id: str | None = None,
+        role: str | None = None,
+        owner: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        automatic: bool | None = None,
+        viewer: Viewer | None = None,
+        limit: int = 50,
+        after: DueEntry | DueCursor | None = None,
+    ) -> list[DueEntry]:
+        """The entries :meth:`due` lists, after ``after``, as small rows from the due index."""
+        return due_page(
+            self._uow,
+            project_id=project_id,
+            role=role,
+            owner=owner,
+            since=since,
+            until=until,
+            automatic=automatic,
+            viewer=viewer,
+            limit=limit,
+            after=after,
+        )

@@ -62,7 +62,7 @@ def _check_worker(worker: object) -> None:
         raise InvalidInput("worker", "must be a non-empty one-line name", worker)
 
 
-class _ProspectRepo:
+class _ProspectRepo(_due.DuePageMixin):
     """Prospects: one row each plus ``prospect_history`` rows, no JSON."""
 
     _kind = "prospect"
@@ -470,9 +470,10 @@ class _ProspectRepo:
         uow._last = (self._kind, rows[0][0], int(rows[0][1]))
         status, reason = change.status.value, change.close_reason
         at, actor, detail, note = _DUMP_DT(change.at), change.actor, change.detail, change.note
+        at_us = utc_us(change.at)
         updates = [(status, reason, v + 1, n + 1, rid, v) for rid, v, n in rows]
         history = [
-            (rid, n + 1, "status", at, actor, None, None, None, detail, note, project_id, 0)
+            (rid, n + 1, "status", at, actor, None, None, None, detail, note, project_id, 0, at_us)
             for rid, _v, n in rows
         ]
         with uow.atomic(2):

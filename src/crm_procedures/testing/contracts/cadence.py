@@ -2,8 +2,9 @@
 
 A store with the ``cadence`` capability keeps a prospect's due fields
 (``next_due_at``, ``due_step``, ``due_role``, ``due_automatic``,
-``paused_until``, ``sequence_exit``) and answers ``due``, ``claim_due``,
-``lease``, ``lease_of`` and ``release_lease`` as
+``paused_until``, ``paused_at``, ``sequence_exit``) and answers ``due``, ``due_page``
+(:class:`~crm_procedures.ports.DuePages`), ``claim_due``, ``lease``,
+``lease_of`` and ``release_lease`` as
 :class:`~crm_procedures.ports.ProspectRepository` describes. A store without
 it must say so: each of those calls raises
 :class:`~crm_procedures.errors.CapabilityMissing` (or the method is absent),
@@ -21,8 +22,9 @@ import pytest
 
 from crm_procedures.errors import CapabilityMissing, InvalidInput
 from crm_procedures.ids import UserId
+from crm_procedures.model.due import DueEntry
 from crm_procedures.model.prospect import Prospect, ProspectStatus
-from crm_procedures.ports import Store, UnitOfWork
+from crm_procedures.ports import DuePages, Store, UnitOfWork
 from crm_procedures.testing.contracts._support import has
 from crm_procedures.testing.contracts.queries import _projects, _prospect, ids, viewer
 
@@ -89,6 +91,7 @@ def test_without_the_capability_the_cadence_calls_are_refused_by_name(store: Sto
         return  # the other tests of this suite check what the capability promises
     with store.unit_of_work() as uow:
         _refused(lambda: uow.prospects.due(until=NINE))
+        _refused(lambda: uow.prospects.due_page(until=NINE))  # type: ignore[attr-defined]
         _refused(lambda: uow.prospects.claim_due(NINE, 10, "w1", 60.0))
         _refused(lambda: uow.prospects.lease("x", "w1", NINE, NINE + timedelta(minutes=1)))
         _refused(lambda: uow.prospects.lease_of("x"))
@@ -99,6 +102,7 @@ def test_the_due_fields_survive_a_round_trip(store: Store) -> None:
         return
     p = _due("d-01", datetime(2026, 3, 2, 9, 30, tzinfo=AMS), owner="ann", automatic=True)
     p.paused_until = datetime(2026, 3, 1, 12, 0, tzinfo=AMS)
+    p.paused_at = datetime(2026, 2, 27, 8, 15, tzinfo=AMS)
     p.sequence_exit = "reply"
     with store.unit_of_work() as uow:
         _projects(uow)
@@ -109,6 +113,7 @@ def test_the_due_fields_survive_a_round_trip(store: Store) -> None:
     assert got.next_due_at == p.next_due_at
     assert (got.due_step, got.due_role, got.due_automatic) == ("call_back", "marketeer", True)
     assert got.paused_until == p.paused_until
+    assert got.paused_at == p.paused_at
     assert got.sequence_exit == "reply"
     assert got.owner == "ann"
 
@@ -148,6 +153,87 @@ def test_due_refuses_a_naive_instant_and_a_bad_page(store: Store) -> None:
             uow.prospects.due(until=datetime(2026, 3, 2, 9, 0))
         with pytest.raises(InvalidInput):
             uow.prospects.due(limit=-1)
+
+
+def _page_of(uow: UnitOfWork, **filters: Any) -> list[DueEntry]:
+    repo = uow.prospects
+    assert isinstance(repo, DuePages), "a store with the cadence capability has due_page"
+    return repo.due_page(**filters)
+
+
+def test_due_page_lists_what_due_lists_as_small_rows(store: Store) -> None:
+    if not has(store, "cadence"):
+        return
+    _seed(store)
+    just_after = NINE + timedelta(microseconds=1)
+    shapes: list[dict[str, Any]] = [
+        {},
+        {"until": just_after, "automatic": False},
+        {"until": NINE, "automatic": False},
+        {"since": NINE, "automatic": False},
+        {"automatic": True},
+        {"owner": "ann"},
+        {"project_id": "p-open", "role": "client"},
+        {"project_id": "p-open", "role": "marketeer", "since": NINE},
+        {"owner": "ann", "viewer": viewer("otto")},
+        {"owner": "nobody"},
+    ]
+    with store.unit_of_work() as uow:
+        for filters in shapes:
+            prospects = uow.prospects.due(**filters, limit=100)
+            entries = _page_of(uow, **filters, limit=100)
+            assert [e.prospect_id for e in entries] == ids(prospects), filters
+            for e, p in zip(entries, prospects, strict=True):
+                assert (e.project_id, e.relation_id, e.owner) == (
+                    p.project_id,
+                    p.relation_id,
+                    p.owner,
+                )
+                assert (e.step, e.role, e.automatic) == (p.due_step, p.due_role, p.due_automatic)
+                assert e.due_at == p.next_due_at
+                assert e.due_at.utcoffset() == timedelta(0)
+
+
+def test_due_page_continues_after_the_last_entry_of_the_previous_page(store: Store) -> None:
+    if not has(store, "cadence"):
+        return
+    _seed(store)
+    with store.unit_of_work() as uow:
+        everything = [e.prospect_id for e in _page_of(uow, limit=100)]
+        for size in (1, 2, 3):
+            walked: list[str] = []
+            after: DueEntry | None = None
+            while True:
+                page = _page_of(uow, limit=size, after=after)
+                assert len(page) <= size
+                walked.extend(e.prospect_id for e in page)
+                if len(page) < size:
+                    break
+                after = page[-1]
+            assert walked == everything, size
+        # d-01, d-04 and d-09 are due at the same instant: the id breaks the tie
+        first = _page_of(uow, owner="ann", limit=1)
+        assert [e.prospect_id for e in first] == ["d-01"]
+        rest = _page_of(uow, owner="ann", after=first[0].cursor)
+        assert [e.prospect_id for e in rest] == ["d-04", "d-09", "d-03"]
+        assert _page_of(uow, owner="ann", limit=0) == []
+
+
+def test_due_page_refuses_a_bad_cursor_a_naive_instant_and_a_bad_page(store: Store) -> None:
+    if not has(store, "cadence"):
+        return
+    with store.unit_of_work() as uow:
+        bad_pages: list[dict[str, Any]] = [
+            {"after": (datetime(2026, 3, 2, 9, 0), "d-01")},
+            {"after": "d-01"},
+            {"after": (NINE, 7)},
+            {"since": datetime(2026, 3, 2, 9, 0)},
+            {"limit": -1},
+            {"limit": True},
+        ]
+        for bad in bad_pages:
+            with pytest.raises(InvalidInput):
+                _page_of(uow, **bad)
 
 
 def test_claims_take_due_automatic_steps_earliest_first_and_lease_them(store: Store) -> None:
