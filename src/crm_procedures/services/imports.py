@@ -43,10 +43,11 @@ from crm_procedures.access.permissions import may_import_suspects
 from crm_procedures.errors import AccessDenied, InvalidInput, MalformedFile
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
 from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
+from crm_procedures.model._trusted import trusted_address, trusted_contact, trusted_relation
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
-from crm_procedures.model.relation import Address, Relation, RelationKind
+from crm_procedures.model.relation import Relation, RelationKind
 from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch, skeleton
 from crm_procedures.policies.normalise import (
     DEFAULT_CONVENTIONS,
@@ -598,8 +599,10 @@ def _build(line: int, cells: Mapping[str, str], s: _Settings, ids: Any) -> _Row:
     email = normalise_email(get("email", ""))
     phone = normalise_phone(get("phone", ""), country)
     street, city = get("street", ""), get("city", "")
-    addresses = (Address(street, postcode, city, country),) if street or postcode or city else ()
-    relation = Relation(
+    addresses = (
+        (trusted_address(street, postcode, city, country),) if street or postcode or city else ()
+    )
+    relation = trusted_relation(
         RelationId(ids()),
         name,
         industry_code=get("industry_code", "") or None,
@@ -633,7 +636,7 @@ def _build(line: int, cells: Mapping[str, str], s: _Settings, ids: Any) -> _Row:
         contact_email = normalise_email(get("contact_email", ""))
         contact_phone = normalise_phone(get("contact_phone", ""), country)
         gender_text = get("gender", "")
-        contact = Contact(
+        contact = trusted_contact(
             ContactId(ids()),
             relation.id,
             last_name,
