@@ -14,7 +14,7 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_procedures.adapters.sql._bulk import _JSON_WRITERS, new_record_json
+from crm_procedures.adapters.sql._bulk import _JSON_WRITERS, _RECORD_FIELDS, new_record_json
 from crm_procedures.adapters.sql._repo import _json
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.relation import Address, Relation, RelationKind
@@ -68,3 +68,10 @@ def test_records_of_rarer_field_types_go_through_unstructure() -> None:
     relation = attrs.evolve(Relation("r1", "x"), name=Name("Bakkerij"))
     assert _JSON_WRITERS[Relation](relation) is None
     assert new_record_json(relation) == _expected(relation)
+
+
+def test_the_json_templates_write_every_field_of_the_classes_in_order() -> None:
+    # A field added to a class without its template would be left out of the
+    # JSON copy; the Hypothesis tests above would catch it too, this names it.
+    for cls, names in _RECORD_FIELDS.items():
+        assert tuple(names.split()) == tuple(f.name for f in attrs.fields(cls))

@@ -29,6 +29,7 @@ from crm_procedures.model.relation import Address, Relation, RelationKind, Relat
 __all__ = ["trusted_address", "trusted_contact", "trusted_relation"]
 
 _type = type  # the builders' parameters named "type" hide the builtin
+_TEXT_TYPES = frozenset({str, type(None)})
 _new = object.__new__
 _set = object.__setattr__
 _ADDRESS_FIELDS = tuple(a.name for a in attrs.fields(Address))
@@ -42,16 +43,24 @@ def _lines(values: tuple[Any, ...]) -> bool:
     Printable text holds no line break or control character; the joined
     length bounds each one's.
     """
-    texts = [v for v in values if v is not None]
-    if not all(type(v) is str for v in texts):
+    if not _TEXT_TYPES.issuperset(map(_type, values)):
         return False
-    joined = "".join(texts)
+    joined = "".join([v for v in values if v is not None])
     return len(joined) <= MAX_LINE and joined.isprintable()
 
 
-def _filled(*values: Any) -> bool:
+def _filled(a: Any, b: Any, c: Any = "-") -> bool:
     """True when each value is a ``str`` that is not blank (``non_empty``'s own test)."""
-    return all(type(v) is str and v.strip() for v in values)
+    return (
+        _type(a) is str
+        and _type(b) is str
+        and _type(c) is str
+        and bool(a.strip() and b.strip() and c.strip())
+    )
+
+
+_KIND_TYPE = frozenset({RelationKind})
+_ADDRESS_TYPE = frozenset({Address})
 
 
 def _build(cls: type[Any], names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
@@ -113,9 +122,9 @@ def trusted_relation(
     if (
         _type(type) is RelationType
         and _type(kinds) is frozenset
-        and all(_type(k) is RelationKind for k in kinds)
+        and _KIND_TYPE.issuperset(map(_type, kinds))
         and _type(addresses) is tuple
-        and all(_type(a) is Address for a in addresses)
+        and _ADDRESS_TYPE.issuperset(map(_type, addresses))
         and (email is None or (_type(email) is str and is_email(email)))
         and _type(notes) is str
         and (not notes or (len(notes) <= MAX_LINE and notes.isprintable()))

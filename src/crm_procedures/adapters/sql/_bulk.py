@@ -13,17 +13,16 @@ something), and none of SQLAlchemy's execution context per statement.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, cast
 
-import attrs
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 
 from crm_procedures.adapters._common import check_prospect, check_storable
 from crm_procedures.adapters.sql import schema as s
+from crm_procedures.adapters.sql._repo import _UNSTORABLE_CHAR, _json, _surely_storable
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
@@ -37,83 +36,114 @@ if TYPE_CHECKING:
 
 __all__ = ["add_new_records", "new_record_json"]
 
-_Part = Callable[[Any], "str | None"]
+_BAD = "?"  # never a JSON text of a string (those start with a quote)
+_RELATION_JSON = (
+    '{"id":%s,"name":%s,"type":%s,"industry_code":%s,"kinds":[%s],"addresses":[%s],'
+    '"email":%s,"phone":%s,"website":%s,"account_manager":%s,"region":%s,"source":%s,'
+    '"notes":%s,"merged_into":%s,"version":1}'
+)
+_ADDRESS_JSON = '{"street":%s,"postcode":%s,"city":%s,"country":%s,"kind":%s}'
+_CONTACT_JSON = (
+    '{"id":%s,"relation_id":%s,"last_name":%s,"initials":%s,"first_name":%s,'
+    '"name_prefix":%s,"gender":%s,"email":%s,"phone":%s,"function":%s,"version":1,'
+    '"language":%s,"time_zone":%s}'
+)
 
 
-def _text(value: Any) -> str | None:
+def _texts(values: tuple[Any, ...]) -> list[str]:
+    """The JSON of each value (a ``str`` or None); ``_BAD`` for any other type."""
     # encode_basestring is the function the shared encoder (ensure_ascii off) uses.
-    if type(value) is str:
-        return encode_basestring(value)
-    return "null" if value is None else None
-
-
-def _member(cls: type[enum.Enum]) -> _Part:
-    def part(value: Any) -> str | None:
-        return encode_basestring(value.value) if type(value) is cls else None
-
-    return part
-
-
-def _kinds(value: Any) -> str | None:
-    if type(value) is not frozenset or not all(type(k) is RelationKind for k in value):
-        return None
-    return "[" + ",".join([encode_basestring(v) for v in sorted([k.value for k in value])]) + "]"
-
-
-def _version_one(_value: Any) -> str:
-    return "1"
-
-
-def _writer(cls: type[Any], parts: dict[str, _Part]) -> Callable[[Any], str | None]:
-    """The JSON copy of a ``cls`` record as version 1, or None when a field is of a rarer type.
-
-    Written field by field in the class's order, as ``cattrs`` and the shared
-    encoder write it; None sends the record through them instead.
-    """
-    fields = [(f.name, parts.get(f.name, _text)) for f in attrs.fields(cls)]
-    heads = ["{" + encode_basestring(fields[0][0]) + ":"] + [
-        "," + encode_basestring(name) + ":" for name, _ in fields[1:]
+    return [
+        encode_basestring(v) if type(v) is str else "null" if v is None else _BAD for v in values
     ]
-    plan = [(head, name, part) for head, (name, part) in zip(heads, fields, strict=True)]
-
-    def write(record: Any) -> str | None:
-        out = []
-        for head, name, part in plan:
-            value = part(getattr(record, name))
-            if value is None:
-                return None
-            out.append(head)
-            out.append(value)
-        out.append("}")
-        return "".join(out)
-
-    return write
 
 
-_address_json = _writer(Address, {})
-
-
-def _addresses(value: Any) -> str | None:
-    if type(value) is not tuple:
+def _address_json(a: Any) -> str | None:
+    if type(a) is not Address:
         return None
-    written = [_address_json(a) if type(a) is Address else None for a in value]
-    if None in written:
+    out = _texts((a.street, a.postcode, a.city, a.country, a.kind))
+    return None if _BAD in out else _ADDRESS_JSON % tuple(out)
+
+
+def _relation_json(r: Relation) -> str | None:
+    if (
+        type(r.type) is not RelationType
+        or type(r.kinds) is not frozenset
+        or type(r.addresses) is not tuple
+    ):
         return None
-    return "[" + ",".join(cast("list[str]", written)) + "]"
+    out = _texts(
+        (
+            r.id,
+            r.name,
+            r.industry_code,
+            r.email,
+            r.phone,
+            r.website,
+            r.account_manager,
+            r.region,
+            r.source,
+            r.notes,
+            r.merged_into,
+        )
+    )
+    kinds = []
+    for kind in r.kinds:
+        if type(kind) is not RelationKind:
+            return None
+        kinds.append(kind.value)
+    addresses = [_address_json(a) for a in r.addresses]
+    if _BAD in out or None in addresses:
+        return None
+    return _RELATION_JSON % (
+        *out[:2],
+        encode_basestring(r.type.value),
+        out[2],
+        ",".join([encode_basestring(k) for k in sorted(kinds)]),
+        ",".join(cast("list[str]", addresses)),
+        *out[3:],
+    )
+
+
+def _contact_json(c: Contact) -> str | None:
+    if type(c.gender) is not Gender:
+        return None
+    out = _texts(
+        (
+            c.id,
+            c.relation_id,
+            c.last_name,
+            c.initials,
+            c.first_name,
+            c.name_prefix,
+            c.email,
+            c.phone,
+            c.function,
+            c.language,
+            c.time_zone,
+        )
+    )
+    if _BAD in out:
+        return None
+    return _CONTACT_JSON % (*out[:6], encode_basestring(c.gender.value), *out[6:])
 
 
 _JSON_WRITERS: dict[type[Any], Callable[[Any], str | None]] = {
-    Relation: _writer(
-        Relation,
-        {
-            "type": _member(RelationType),
-            "kinds": _kinds,
-            "addresses": _addresses,
-            "version": _version_one,
-        },
-    ),
-    Contact: _writer(Contact, {"gender": _member(Gender), "version": _version_one}),
+    Relation: _relation_json,
+    Contact: _contact_json,
 }
+_RECORD_FIELDS = {
+    Relation: (
+        "id name type industry_code kinds addresses email phone website account_manager "
+        "region source notes merged_into version"
+    ),
+    Contact: (
+        "id relation_id last_name initials first_name name_prefix gender email phone "
+        "function version language time_zone"
+    ),
+    Address: "street postcode city country kind",
+}
+"""The fields the templates above write, in order (a test holds them to the classes)."""
 
 
 def new_record_json(record: Any) -> str:
@@ -123,8 +153,6 @@ def new_record_json(record: Any) -> str:
     their fields; anything else goes through ``unstructure`` and the shared
     encoder. Both give the same text (``tests/unit/test_bulk_json.py``).
     """
-    from crm_procedures.adapters.sql._repo import _json
-
     writer = _JSON_WRITERS.get(type(record))
     written = None if writer is None else writer(record)
     if written is not None:
@@ -138,8 +166,6 @@ def _rows(
     repo: _Repo[Any], records: Sequence[Any], cls: type[Any], kind: str
 ) -> list[tuple[Any, ...]]:
     """The stored rows of new ``records`` as version 1 (what ``add_many`` writes)."""
-    from crm_procedures.adapters.sql._repo import _UNSTORABLE_CHAR, _surely_storable
-
     columns = repo._columns
     rows = []
     for record in records:
@@ -181,8 +207,6 @@ def _check_prospects(prospects: Sequence[Prospect]) -> None:
     hold; only when something is not plain, or the scan finds something, is
     each prospect walked by ``check_prospect``.
     """
-    from crm_procedures.adapters.sql._repo import _UNSTORABLE_CHAR
-
     suspicious = not all(_plain_new(p) for p in prospects)
     if not suspicious:
         texts = [
