@@ -14,8 +14,13 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_procedures.adapters.sql._bulk import _JSON_WRITERS, _RECORD_FIELDS, new_record_json
-from crm_procedures.adapters.sql._repo import _json
+from crm_procedures.adapters.sql._bulk import (
+    _JSON_WRITERS,
+    _RECORD_FIELDS,
+    holds_unstorable,
+    new_record_json,
+)
+from crm_procedures.adapters.sql._repo import _UNSTORABLE_CHAR, _json
 from crm_procedures.model.contact import Contact, Gender
 from crm_procedures.model.relation import Address, Relation, RelationKind
 from crm_procedures.serialization import unstructure
@@ -75,3 +80,14 @@ def test_the_json_templates_write_every_field_of_the_classes_in_order() -> None:
     # JSON copy; the Hypothesis tests above would catch it too, this names it.
     for cls, names in _RECORD_FIELDS.items():
         assert tuple(names.split()) == tuple(f.name for f in attrs.fields(cls))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.lists(
+        st.one_of(st.text(max_size=8), st.sampled_from(["\x00", "\\u0000", "\\u000", "\ud83d"])),
+        max_size=6,
+    ).map("".join)
+)
+def test_holds_unstorable_is_the_repositories_pattern(text: str) -> None:
+    assert holds_unstorable(text) == (_UNSTORABLE_CHAR.search(text) is not None)

@@ -795,10 +795,42 @@ def import_suspects(
         raise InvalidInput("batch_size", "must be a whole number of at least 1", batch_size)
     header, read = _rows_of(source, delimiter, encoding)
     rows = read(tuple(_resolve_mapping(header, mapping).items()))
+    settings = _Settings(ProjectId(project_id), country.upper(), conventions, rules, source_label)
+    # The records of a batch, the duplicate index and the people of the file
+    # are freed as _import returns, before the collector runs again.
+    with _collector_paused():
+        return _import(
+            ctx,
+            actor,
+            project_id,
+            rows,
+            settings,
+            duplicate_threshold=duplicate_threshold,
+            check_store=check_store,
+            skip_duplicates=skip_duplicates,
+            all_or_nothing=all_or_nothing,
+            batch_size=batch_size,
+        )
+
+
+def _import(
+    ctx: Context,
+    actor: str,
+    project_id: str,
+    rows: Iterator[tuple[int, _Cells]],
+    settings: _Settings,
+    *,
+    duplicate_threshold: float,
+    check_store: bool,
+    skip_duplicates: bool,
+    all_or_nothing: bool,
+    batch_size: int,
+) -> ImportReport:
+    """The import itself, in one unit of work (see :func:`import_suspects`)."""
     index = DuplicateIndex(duplicate_threshold)
     ids = ctx.new_id
-    settings = _Settings(ProjectId(project_id), country.upper(), conventions, rules, source_label)
-    with _collector_paused(), ctx.store.unit_of_work() as uow:
+    conventions = settings.conventions
+    with ctx.store.unit_of_work() as uow:
         viewer = resolve_viewer(uow, actor)
         project = uow.projects.get(project_id, viewer)
         if not may_import_suspects(viewer, project):
@@ -808,7 +840,7 @@ def import_suspects(
                 f"project {project_id}",
                 "'prospect.write' grants it too",
             )
-        if rules is None:
+        if settings.rules is None:
             settings = attrs.evolve(settings, rules=rules_in(uow))
         if check_store:
             for rel in _existing_relations(uow):
@@ -828,7 +860,7 @@ def import_suspects(
         # Text no store can hold: when the settings hold none, a row whose cells
         # and new ids hold none yields records that hold none (normalising adds
         # no such character), and its records need not be walked.
-        clean_settings = unstorable((project_id, source_label, conventions)) is None
+        clean_settings = unstorable((project_id, settings.source, conventions)) is None
         write = _batch_writer(uow, settings.project_id, ids)
         count = 0
         for line, cells in rows:
