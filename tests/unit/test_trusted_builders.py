@@ -18,8 +18,14 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_procedures.model._trusted import trusted_address, trusted_contact, trusted_relation
+from crm_procedures.model._trusted import (
+    new_suspect,
+    trusted_address,
+    trusted_contact,
+    trusted_relation,
+)
 from crm_procedures.model.contact import Contact, Gender
+from crm_procedures.model.prospect import Prospect
 from crm_procedures.model.relation import Address, Relation, RelationKind, RelationType
 
 
@@ -191,3 +197,22 @@ def test_trusted_builders_take_the_fast_path_for_plain_import_values() -> None:
         "c1", "r1", "Vries", "P.", "Piet", gender=Gender.MALE, email="piet.vries1@example.nl"
     )
     assert attrs.evolve(contact, first_name="Jan").first_name == "Jan"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    ids=st.fixed_dictionaries(
+        {"id": _texts, "project_id": _texts, "relation_id": _texts, "contact_id": _texts}
+    )
+)
+def test_new_suspect_is_the_constructor(ids: dict[str, Any]) -> None:
+    _same(Prospect, new_suspect, ids)
+
+
+def test_a_new_suspect_has_its_own_history_and_copies_like_one_made_by_the_constructor() -> None:
+    first = new_suspect("p1", "proj", "r1", None)
+    second = new_suspect("p2", "proj", "r2", "c2")
+    assert first.history == []
+    assert first.history is not second.history
+    assert first.copy() == Prospect("p1", "proj", "r1", None)
+    assert second == Prospect("p2", "proj", "r2", "c2")

@@ -25,9 +25,16 @@ import attrs
 from crm_procedures.model._checks import LANGUAGE_CODE, MAX_LINE, is_email
 from crm_procedures.model._email import is_sendable_email
 from crm_procedures.model.contact import Contact, Gender
+from crm_procedures.model.prospect import (
+    Prospect,
+    ProspectStatus,
+    RelationStage,
+    _keep_history,
+    _new_prospect,
+)
 from crm_procedures.model.relation import Address, Relation, RelationKind, RelationType
 
-__all__ = ["trusted_address", "trusted_contact", "trusted_relation"]
+__all__ = ["new_suspect", "trusted_address", "trusted_contact", "trusted_relation"]
 
 _type = type  # the builders' parameters named "type" hide the builtin
 _TEXT_TYPES = frozenset({str, type(None)})
@@ -192,3 +199,37 @@ def trusted_contact(
     ):
         return _contact(*values)
     return Contact(*values)
+
+
+def new_suspect(id: str, project_id: str, relation_id: str, contact_id: str | None) -> Prospect:
+    """``Prospect(id, project_id, relation_id, contact_id)``: a new suspect, preparing.
+
+    Its ids are checked by the one test of the builders above; the other
+    fields are the class's defaults, set as ``Prospect.copy`` sets them.
+    """
+    if not (
+        _filled(id, project_id, relation_id) and _lines((id, project_id, relation_id, contact_id))
+    ):
+        return Prospect(id, project_id, relation_id, contact_id)
+    new: Prospect = _new_prospect(Prospect)
+    new.id = id
+    new.project_id = project_id
+    new.relation_id = relation_id
+    new.contact_id = contact_id
+    new.status = ProspectStatus.PREPARING
+    new.close_reason = None
+    new.stage = RelationStage.SUSPECT
+    new.became_prospect_at = None
+    new.became_prospect_by = None
+    new.last_step = None
+    _keep_history(new, [], 0)
+    new.next_action_at = None
+    new.owner = None
+    new.version = 0
+    new.next_due_at = None
+    new.due_step = None
+    new.due_role = None
+    new.due_automatic = False
+    new.paused_until = None
+    new.sequence_exit = None
+    return new

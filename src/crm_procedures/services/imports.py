@@ -46,10 +46,14 @@ from crm_procedures.access.permissions import may_import_suspects
 from crm_procedures.errors import AccessDenied, InvalidInput, MalformedFile
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
 from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
-from crm_procedures.model._trusted import trusted_address, trusted_contact, trusted_relation
+from crm_procedures.model._trusted import (
+    new_suspect,
+    trusted_address,
+    trusted_contact,
+    trusted_relation,
+)
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact, Gender
-from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
 from crm_procedures.model.relation import Relation, RelationKind
 from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch, skeleton
 from crm_procedures.policies.normalise import (
@@ -992,13 +996,11 @@ def _batch_writer(
         contacts = [r.contact for r in chunk if r.contact is not None]
         contacts.extend(extra)
         prospects = [
-            Prospect(
+            new_suspect(
                 ProspectId(ids()),
                 project_id,
                 r.relation.id,
                 r.contact.id if r.contact is not None else None,
-                ProspectStatus.PREPARING,
-                stage=RelationStage.SUSPECT,
             )
             for r in chunk
         ]
