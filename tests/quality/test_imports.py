@@ -314,3 +314,49 @@ def test_exported_csv_neutralises_every_cell_and_reads_back() -> None:
     header, rows = read_csv_rows(text)
     assert header == ["name", "city"]
     assert [cells for _, cells in rows] == [["'=cmd()", "Zwolle"], ["Jansen", "'@x"]]
+
+
+def test_import_pauses_the_cycle_collector_and_restores_it(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from crm_procedures.services import imports
+
+    seen: list[bool] = []
+    build = imports._build
+
+    def watching(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return build(*args)
+
+    monkeypatch.setattr(imports, "_build", watching)
+    assert gc.isenabled()
+    import_suspects(ctx, "mia", "p1", DUTCH_CSV)
+    assert seen == [False, False]
+    assert gc.isenabled()
+    with pytest.raises(AccessDenied):
+        import_suspects(ctx, "nobody-with-rights", "p1", DUTCH_CSV)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        import_suspects(ctx, "mia", "p1", DUTCH_CSV.replace("abn amro", "ing"))
+        assert not gc.isenabled()  # a host that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_collector_pauses_of_overlapping_imports_restore_the_first_state() -> None:
+    import gc
+
+    from crm_procedures.services.imports import _collector_paused
+
+    assert gc.isenabled()
+    first = _collector_paused()
+    second = _collector_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second import still runs
+    second.__exit__(None, None, None)
+    assert gc.isenabled()

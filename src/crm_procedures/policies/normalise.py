@@ -572,6 +572,19 @@ def normalise_initials(value: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidInput("initials", "must be text", value)
+    known = _KNOWN_INITIALS.get(value)
+    if known is not None:
+        return known
+    written = _initials(value)
+    remember(_KNOWN_INITIALS, value, written, _MEMO_LIMIT)
+    return written
+
+
+_KNOWN_INITIALS: dict[str, str] = {}
+"""Initials written before: a file holds a few hundred different ones (bounded memo)."""
+
+
+def _initials(value: str) -> str:
     text = value.strip()
     if not text:
         return ""

@@ -30,9 +30,12 @@ whole import back: the store is left as it was.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -43,10 +46,15 @@ from crm_procedures.access.permissions import may_import_suspects
 from crm_procedures.errors import AccessDenied, InvalidInput, MalformedFile
 from crm_procedures.ids import ContactId, ProjectId, ProspectId, RelationId
 from crm_procedures.model._storable import UNSTORABLE_REASON, storable, unstorable
+from crm_procedures.model._trusted import (
+    new_suspect,
+    trusted_address,
+    trusted_contact,
+    trusted_relation,
+)
 from crm_procedures.model.audit import Change
 from crm_procedures.model.contact import Contact, Gender
-from crm_procedures.model.prospect import Prospect, ProspectStatus, RelationStage
-from crm_procedures.model.relation import Address, Relation, RelationKind
+from crm_procedures.model.relation import Relation, RelationKind
 from crm_procedures.policies.duplicates import DuplicateIndex, DuplicateMatch, skeleton
 from crm_procedures.policies.normalise import (
     DEFAULT_CONVENTIONS,
@@ -531,7 +539,7 @@ class _Row:
     warnings: tuple[str, ...]
 
 
-def _cells(row: Mapping[str, Any], columns: Sequence[tuple[str, str]]) -> dict[str, str]:
+def _cells(row: Mapping[str, Any], columns: _Columns) -> dict[str, str]:
     """Target field -> the row's stripped text, for the mapped fields the row has."""
     out: dict[str, str] = {}
     for target, column in columns:
@@ -598,8 +606,10 @@ def _build(line: int, cells: Mapping[str, str], s: _Settings, ids: Any) -> _Row:
     email = normalise_email(get("email", ""))
     phone = normalise_phone(get("phone", ""), country)
     street, city = get("street", ""), get("city", "")
-    addresses = (Address(street, postcode, city, country),) if street or postcode or city else ()
-    relation = Relation(
+    addresses = (
+        (trusted_address(street, postcode, city, country),) if street or postcode or city else ()
+    )
+    relation = trusted_relation(
         RelationId(ids()),
         name,
         industry_code=get("industry_code", "") or None,
@@ -633,7 +643,7 @@ def _build(line: int, cells: Mapping[str, str], s: _Settings, ids: Any) -> _Row:
         contact_email = normalise_email(get("contact_email", ""))
         contact_phone = normalise_phone(get("contact_phone", ""), country)
         gender_text = get("gender", "")
-        contact = Contact(
+        contact = trusted_contact(
             ContactId(ids()),
             relation.id,
             last_name,
@@ -695,21 +705,31 @@ def _existing_relations(uow: UnitOfWork) -> list[Relation]:
     return uow.relations.search("", limit=max(total, 1)) if total else []
 
 
+_Cells = dict[str, str] | str  # target field -> stripped text, or why the row is refused
+_Columns = Sequence[tuple[str, str]]  # (target field, source column)
+
+
 def _rows_of(
     source: Any, delimiter: str | None, encoding: str | None
-) -> tuple[list[str], Iterator[tuple[int, Mapping[str, str]]]]:
+) -> tuple[list[str], Callable[[_Columns], Iterator[tuple[int, _Cells]]]]:
+    """The source's headers, and its rows' cells for the mapped columns (:func:`_cells`)."""
     if isinstance(source, (str, bytes, os.PathLike)):
         header, cells = read_csv_rows(source, delimiter=delimiter, encoding=encoding)
         width = len(header)
 
-        def as_dicts() -> Iterator[tuple[int, Mapping[str, str]]]:
+        def by_index(columns: _Columns) -> Iterator[tuple[int, _Cells]]:
+            # A row's cells are picked by position: no dict of every column per
+            # row. The last of equal headers wins, as in a dict of the row.
+            at = {name: i for i, name in enumerate(header)}
+            picks = [(target, at[column]) for target, column in columns]
             for line, row in cells:
-                if len(row) > width and any(c.strip() for c in row[width:]):
-                    yield line, {"\x00error": f"has {len(row)} cells, the header has {width}"}
+                n = len(row)
+                if n > width and any(c.strip() for c in row[width:]):
+                    yield line, f"has {n} cells, the header has {width}"
                     continue
-                yield line, dict(zip(header, row, strict=False))
+                yield line, {target: row[i].strip() for target, i in picks if i < n}
 
-        return header, as_dicts()
+        return header, by_index
     if not isinstance(source, Iterable):
         raise InvalidInput("source", "must be a path, bytes, CSV text or an iterable of dicts")
     items = list(source)
@@ -718,7 +738,12 @@ def _rows_of(
         if not isinstance(item, Mapping):
             raise InvalidInput(f"source[{i}]", "must be a dict of column -> value", item)
         headers.update(dict.fromkeys(str(k) for k in item))
-    return list(headers), ((i + 1, item) for i, item in enumerate(items))
+
+    def by_name(columns: _Columns) -> Iterator[tuple[int, _Cells]]:
+        for i, item in enumerate(items):
+            yield i + 1, _cells(item, columns)
+
+    return list(headers), by_name
 
 
 def import_suspects(
@@ -772,11 +797,43 @@ def import_suspects(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInput("batch_size", "must be a whole number of at least 1", batch_size)
-    header, rows = _rows_of(source, delimiter, encoding)
-    columns = tuple(_resolve_mapping(header, mapping).items())
+    header, read = _rows_of(source, delimiter, encoding)
+    rows = read(tuple(_resolve_mapping(header, mapping).items()))
+    settings = _Settings(ProjectId(project_id), country.upper(), conventions, rules, source_label)
+    # The records of a batch, the duplicate index and the people of the file
+    # are freed as _import returns, before the collector runs again.
+    with _collector_paused():
+        return _import(
+            ctx,
+            actor,
+            project_id,
+            rows,
+            settings,
+            duplicate_threshold=duplicate_threshold,
+            check_store=check_store,
+            skip_duplicates=skip_duplicates,
+            all_or_nothing=all_or_nothing,
+            batch_size=batch_size,
+        )
+
+
+def _import(
+    ctx: Context,
+    actor: str,
+    project_id: str,
+    rows: Iterator[tuple[int, _Cells]],
+    settings: _Settings,
+    *,
+    duplicate_threshold: float,
+    check_store: bool,
+    skip_duplicates: bool,
+    all_or_nothing: bool,
+    batch_size: int,
+) -> ImportReport:
+    """The import itself, in one unit of work (see :func:`import_suspects`)."""
     index = DuplicateIndex(duplicate_threshold)
     ids = ctx.new_id
-    settings = _Settings(ProjectId(project_id), country.upper(), conventions, rules, source_label)
+    conventions = settings.conventions
     with ctx.store.unit_of_work() as uow:
         viewer = resolve_viewer(uow, actor)
         project = uow.projects.get(project_id, viewer)
@@ -787,7 +844,7 @@ def import_suspects(
                 f"project {project_id}",
                 "'prospect.write' grants it too",
             )
-        if rules is None:
+        if settings.rules is None:
             settings = attrs.evolve(settings, rules=rules_in(uow))
         if check_store:
             for rel in _existing_relations(uow):
@@ -807,17 +864,15 @@ def import_suspects(
         # Text no store can hold: when the settings hold none, a row whose cells
         # and new ids hold none yields records that hold none (normalising adds
         # no such character), and its records need not be walked.
-        clean_settings = unstorable((project_id, source_label, conventions)) is None
+        clean_settings = unstorable((project_id, settings.source, conventions)) is None
         write = _batch_writer(uow, settings.project_id, ids)
         count = 0
-        for line, row in rows:
+        for line, cells in rows:
             count += 1
-            error = row.get("\x00error")
-            if error is not None:
-                rejected.append(RejectedRow(line, error))
+            if isinstance(cells, str):
+                rejected.append(RejectedRow(line, cells))
                 continue
             try:
-                cells = _cells(row, columns)
                 built = _build(line, cells, settings, ids)
                 if not clean_settings or not _clean(cells, built):
                     _check_storable(built)
@@ -887,6 +942,37 @@ def import_suspects(
     )
 
 
+_PAUSE_LOCK = threading.Lock()
+_pauses = 0  # imports running with the cycle collector paused
+_collector_was_enabled = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while an import runs, as it was found after the last.
+
+    An import keeps a batch of records alive while it allocates millions of
+    objects; each full collection walks all of them again (a quarter of the
+    import's time). Nothing an import builds needs the cycle collector (its
+    records are freed by reference counting). Imports in several threads
+    count themselves in, so the last one out restores the state the first
+    one found, also when the import fails.
+    """
+    global _pauses, _collector_was_enabled
+    with _PAUSE_LOCK:
+        if _pauses == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _pauses -= 1
+            if _pauses == 0 and _collector_was_enabled:
+                gc.enable()
+
+
 def _clean(cells: Mapping[str, str], built: _Row) -> bool:
     """True when the row's cells and new ids hold no character a store refuses."""
     texts = [*cells.values(), built.relation.id]
@@ -910,13 +996,11 @@ def _batch_writer(
         contacts = [r.contact for r in chunk if r.contact is not None]
         contacts.extend(extra)
         prospects = [
-            Prospect(
+            new_suspect(
                 ProspectId(ids()),
                 project_id,
                 r.relation.id,
                 r.contact.id if r.contact is not None else None,
-                ProspectStatus.PREPARING,
-                stage=RelationStage.SUSPECT,
             )
             for r in chunk
         ]
