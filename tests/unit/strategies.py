@@ -34,6 +34,11 @@ def _existing(d: datetime, z: tzinfo) -> datetime:
     return local.astimezone(UTC).astimezone(local.tzinfo)
 
 
+def _later(start: datetime, minutes: int) -> datetime:
+    """The instant ``minutes`` after ``start``, in its zone (never a time the clocks skip)."""
+    return (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(start.tzinfo)
+
+
 aware = st.builds(
     _existing,
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2060, 1, 1)),
@@ -95,7 +100,7 @@ def projects(draw: st.DrawFn) -> m.Project:
 @st.composite
 def activities(draw: st.DrawFn) -> m.Activity:
     start = draw(st.none() | aware)
-    end = None if start is None else start + timedelta(minutes=draw(st.integers(0, 600)))
+    end = None if start is None else _later(start, minutes=draw(st.integers(0, 600)))
     return m.Activity(
         id=draw(ids),
         kind=draw(st.sampled_from(m.ActivityKind)),
@@ -120,7 +125,7 @@ def appointments(draw: st.DrawFn) -> m.Appointment:
         id=draw(ids),
         employee=draw(ids),
         start=start,
-        end=start + timedelta(minutes=draw(st.integers(1, 600))),
+        end=_later(start, minutes=draw(st.integers(1, 600))),
         title=draw(name),
         uid=draw(ids),
         location=draw(line),
@@ -142,7 +147,7 @@ def visit_reports(draw: st.DrawFn) -> m.VisitReport:
         relation_id=draw(ids),
         account_manager=draw(ids),
         start=start,
-        end=start + timedelta(minutes=draw(st.integers(0, 600))),
+        end=_later(start, minutes=draw(st.integers(0, 600))),
         contact_ids=tuple(draw(st.lists(ids, max_size=3))),
         city=draw(line),
         keywords=tuple(draw(st.lists(name, max_size=3))),

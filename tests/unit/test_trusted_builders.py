@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crm_procedures.errors import InvalidInput
 from crm_procedures.model._trusted import (
     new_suspect,
     trusted_address,
@@ -225,3 +227,9 @@ def test_defect_new_suspect_sets_every_field_the_prospect_class_has() -> None:
     built = Prospect("p1", "proj", "r1", None)
     for field in attrs.fields(Prospect):
         assert getattr(made, field.name) == getattr(built, field.name), field.name
+
+
+@pytest.mark.parametrize("junk", [None, 3, 2.5, object()])
+def test_defect_a_set_field_given_no_collection_is_invalid_input_not_type_error(junk: Any) -> None:
+    with pytest.raises(InvalidInput, match="expected a collection"):
+        Relation(id="r", name="Acme", kinds=junk)

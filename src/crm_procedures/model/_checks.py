@@ -202,10 +202,20 @@ def tuple_of_str(value: Any) -> tuple[str, ...]:
 
 
 def frozenset_of(value: Any) -> frozenset[Any]:
-    """attrs converter: any iterable to a frozenset (a lone str is one item)."""
+    """attrs converter: any iterable to a frozenset (a lone str is one item).
+
+    Raises InvalidInput (not TypeError) for a value that is not a collection.
+    """
     if isinstance(value, str):
         return frozenset((value,))
-    return frozenset(value)
+    try:
+        return frozenset(value)
+    except TypeError:
+        raise InvalidInput(
+            None,
+            f"expected a collection (list, set or tuple) of names, got {type(value).__name__}",
+            value,
+        ) from None
 
 
 E = TypeVar("E", bound=enum.Enum)

@@ -47,7 +47,11 @@ def _kinds(value: Any) -> frozenset[RelationKind]:
     if type(value) is frozenset and all(type(k) is RelationKind for k in value):
         return value  # already members: the usual case, and an immutable set
     try:
-        return frozenset(RelationKind(k) for k in frozenset_of(value))
+        members = frozenset_of(value)
+    except InvalidInput as exc:
+        raise InvalidInput("kinds", exc.reason, value) from None
+    try:
+        return frozenset(RelationKind(k) for k in members)
     except ValueError as exc:
         allowed = ", ".join(repr(k.value) for k in RelationKind)
         raise InvalidInput("kinds", f"{value!r} holds an unknown kind; allowed: {allowed}") from exc
