@@ -22,8 +22,11 @@ from contract.conftest import check_sqlite_settings, sqlite_url
 from contract.test_cadence import AMS, _call, _world
 from crm_procedures.adapters.sql import open_store
 from crm_procedures.adapters.sql.store import SqlStore
+from crm_procedures.model.inbound import SentMessage
 from crm_procedures.model.users import User
+from crm_procedures.ports import Store
 from crm_procedures.services import campaigns, scheduler
+from crm_procedures.services.inbound import inbound_of
 
 DUE = datetime(2026, 4, 7, 10, 5, tzinfo=AMS)
 
@@ -33,14 +36,14 @@ its history, the project, the contact (the due time's zone), the note rules,
 the activity, the prospect's update and 2 history rows in a savepoint (5), the
 audit entry, ``COMMIT``."""
 
-EMAIL_STEP_STATEMENTS = 24
+EMAIL_STEP_STATEMENTS = 23
 """A person's e-mail step: the same, plus the suppression list, the sender,
-the relation, the outbox row and the sent message (2); one history row."""
+the relation, the outbox row and the sent message; one history row."""
 
-SCHEDULER_STEP_STATEMENTS = 22
+SCHEDULER_STEP_STATEMENTS = 21
 """An automatic e-mail step: 3 around ``BEGIN``, the lease, the prospect, its
 history, the project, the contact, the suppression list, the sender, the
-relation, the outbox row, the sent message (2), the activity, the update and
+relation, the outbox row, the sent message, the activity, the update and
 the history row in a savepoint (4), the audit entry, the lease's release,
 ``COMMIT``."""
 
@@ -135,3 +138,20 @@ def test_a_scheduler_step_as_a_user_without_the_right_is_refused_and_stores_noth
     with sqlite_store.unit_of_work(read_only=True) as uow:
         assert [e.step for e in uow.prospects.get(pid).history if e.step] == ["call"]
         assert uow.outbox.list() == []
+
+
+def test_a_sent_message_remembered_twice_is_kept_once(store: Store) -> None:
+    # The SQL store lets the database skip a remembered Message-ID (one statement).
+    first = SentMessage("<s@example.com>", "o1", "k1", "p1", ("a@example.com",), DUE)
+    again = SentMessage("<s@example.com>", "o2", "k2", "p2", ("b@example.com",), DUE)
+    with store.unit_of_work() as uow:
+        inbound_of(uow).inbound.add_sent(first)
+        inbound_of(uow).inbound.add_sent(again)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        inbound_of(uow).inbound.add_sent(again)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        kept = inbound_of(uow).inbound.sent("<s@example.com>")
+    assert kept is not None
+    assert (kept.outbox_id, kept.prospect_id, kept.version) == ("o1", "p1", 1)
