@@ -48,7 +48,19 @@ _P = s.prospects.c
 _PROSPECT_COLUMNS: Final = [
     c for c in s.prospects.columns if c.name not in ("next_action_key", "next_due_key")
 ]
+_WIDTH: Final = len(_PROSPECT_COLUMNS)
 _H = s.prospect_history.c
+_ENTRY_COLUMNS: Final = [
+    _H.seq,
+    _H.kind,
+    _H.at,
+    _H.actor,
+    _H.role,
+    _H.step,
+    _H.supersedes,
+    _H.detail,
+    _H.note,
+]
 _HISTORY_OF_ONE: Final = (
     "SELECT prospect_id, seq, kind, at, actor, role, step, supersedes, detail, note "
     "FROM prospect_history WHERE prospect_id = ? ORDER BY seq"
@@ -77,35 +89,12 @@ class _ProspectRepo:
     def _fetch(self, statement: Select[Any], params: Any = None) -> list[Prospect]:
         return self._build(self._uow.execute(statement, params).all())
 
-    def _build(self, rows: Sequence[Any]) -> list[Prospect]:
-        histories: dict[str, list[HistoryEntry]] = {}
-        wanted = [r[0] for r in rows if r[13]]
-        if len(wanted) == 1:
-            histories[wanted[0]] = [
-                HistoryEntry(h[1], _ENTRY[h[2]], _at(h[3]), h[4], h[5], h[6], h[7], h[8], h[9])
-                for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
-            ]
-        elif wanted:
-            ph = self._uow._placeholder
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                found = self._uow.fast(
-                    _HISTORY_OF_MANY.format(", ".join([ph] * len(chunk))), chunk
-                ).fetchall()
-                for h in found:
-                    histories.setdefault(h[0], []).append(
-                        HistoryEntry(
-                            h[1],
-                            _ENTRY[h[2]],
-                            _at(h[3]),
-                            h[4],
-                            h[5],
-                            h[6],
-                            h[7],
-                            h[8],
-                            h[9],
-                        )
-                    )
+    def _build(
+        self, rows: Sequence[Any], histories: dict[str, list[HistoryEntry]] | None = None
+    ) -> list[Prospect]:
+        """Prospects of ``rows``; their histories read here unless given."""
+        if histories is None:
+            histories = self._histories(rows)
         out = []
         loaded = self._uow._loaded
         project_of = self._uow._project_of
@@ -138,6 +127,37 @@ class _ProspectRepo:
             project_of[r[0]] = r[1]
         return out
 
+    def _histories(self, rows: Sequence[Any]) -> dict[str, list[HistoryEntry]]:
+        histories: dict[str, list[HistoryEntry]] = {}
+        wanted = [r[0] for r in rows if r[13]]
+        if len(wanted) == 1:
+            histories[wanted[0]] = [
+                HistoryEntry(h[1], _ENTRY[h[2]], _at(h[3]), h[4], h[5], h[6], h[7], h[8], h[9])
+                for h in self._uow.fast(self._history_sql(), (wanted[0],)).fetchall()
+            ]
+        elif wanted:
+            ph = self._uow._placeholder
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found = self._uow.fast(
+                    _HISTORY_OF_MANY.format(", ".join([ph] * len(chunk))), chunk
+                ).fetchall()
+                for h in found:
+                    histories.setdefault(h[0], []).append(
+                        HistoryEntry(
+                            h[1],
+                            _ENTRY[h[2]],
+                            _at(h[3]),
+                            h[4],
+                            h[5],
+                            h[6],
+                            h[7],
+                            h[8],
+                            h[9],
+                        )
+                    )
+        return histories
+
     def _select(self) -> Select[Any]:
         return select(*_PROSPECT_COLUMNS)
 
@@ -145,11 +165,28 @@ class _ProspectRepo:
         return _HISTORY_OF_ONE.replace("?", self._uow._placeholder)
 
     def _by_id(self, record_id: str, viewer: Viewer | None) -> list[Prospect]:
-        def build() -> Select[Any]:
-            return self._select().where(_P.id == bindparam("rid", ""), *_prospect_visible(viewer))
+        """One prospect with its history in one statement (a row per entry, or one without)."""
 
-        cursor = self._uow.prepared(("prospect", "get", viewer), build, rid=record_id)
-        return self._build(cursor.fetchall())
+        def build() -> Select[Any]:
+            return (
+                select(*_PROSPECT_COLUMNS, *_ENTRY_COLUMNS)
+                .select_from(s.prospects.outerjoin(s.prospect_history, _H.prospect_id == _P.id))
+                .where(_P.id == bindparam("rid", ""), *_prospect_visible(viewer))
+                .order_by(_H.seq)
+            )
+
+        cursor = self._uow.prepared(("prospect", "get+history", viewer), build, rid=record_id)
+        rows = cursor.fetchall()
+        if not rows:
+            return []
+        w = _WIDTH
+        history = [
+            HistoryEntry(h[w], _ENTRY[h[w + 1]], _at(h[w + 2]), *h[w + 3 : w + 9])
+            for h in rows
+            if h[w] is not None
+        ]
+        first = rows[0]
+        return self._build([first[:w]], {first[0]: history})
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> Prospect:
         """The prospect with that id. Raises NotFound (missing, or invisible to viewer)."""
