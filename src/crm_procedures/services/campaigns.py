@@ -32,7 +32,7 @@ from typing import Any, cast
 import attrs
 
 from crm_procedures.access.permissions import require
-from crm_procedures.access.viewer import Viewer, may_see_project
+from crm_procedures.access.viewer import Viewer, may_see_project, may_see_prospect
 from crm_procedures.errors import (
     AccessDenied,
     ConcurrencyConflict,
@@ -423,6 +423,27 @@ def _load(
     return viewer, prospect, project, defs, proc
 
 
+def _loaded(
+    ctx: Context, uow: UnitOfWork, actor: str, prospect: Prospect, project: Project
+) -> tuple[Viewer, Prospect, Project, Definitions, Procedure]:
+    """What :func:`_load` gives, for a prospect and project read in ``uow`` without a viewer.
+
+    The same checks, on the records in hand: the actor sees the prospect (a
+    prospect in preparation is "not released" to those who see its project),
+    holds ``prospect.perform``, and the project runs a procedure.
+    """
+    viewer = resolve_viewer(uow, actor)
+    if prospect.project_id != project.id:
+        raise InvalidInput("project", f"prospect {prospect.id} is not of project {project.id}")
+    if not may_see_prospect(viewer, prospect, project):
+        if prospect.status is ProspectStatus.PREPARING and may_see_project(viewer, project):
+            raise ProspectNotReleased(prospect.id)
+        raise NotFound("prospect", prospect.id)
+    require(viewer, "prospect.perform", f"prospect {prospect.id}")
+    defs, proc = _procedure_of(ctx, uow, project)
+    return viewer, prospect, project, defs, proc
+
+
 def _did_you_mean(word: object, known: Iterable[str]) -> str:
     if not isinstance(word, str):
         return ""
@@ -474,14 +495,28 @@ def _perform_in(
     record_activity: bool,
     *,
     note_rule: bool = True,
+    loaded: tuple[Prospect, Project] | None = None,
+    step_uow: _StepUnitOfWork | None = None,
 ) -> tuple[StepResult, tuple[OutboxMessage, ...]]:
     """Perform the step inside ``uow`` (the caller commits, or not for a preview).
 
     With ``note_rule`` (a person's step) the activity the step records is held
     to the installation's note rules; the scheduler's automatic steps, which
     no person performs, are not.
+
+    ``loaded`` is the prospect (with its history) and project the caller read
+    in this unit of work (the scheduler, to check the due step and its send
+    window): they are not read again, and the actor's right to see them, the
+    permission and the role are checked on them as on a fresh read.
+    ``step_uow`` is the step's view of ``uow`` the caller read through (the
+    contact is read once per step); by default a new one.
     """
-    viewer, prospect, project, defs, proc = _load(ctx, uow, actor, prospect_id, "prospect.perform")
+    if loaded is None:
+        viewer, prospect, project, defs, proc = _load(
+            ctx, uow, actor, prospect_id, "prospect.perform"
+        )
+    else:
+        viewer, prospect, project, defs, proc = _loaded(ctx, uow, actor, *loaded)
     if expected_version is not None and expected_version != prospect.version:
         raise ConcurrencyConflict("prospect", prospect.id, expected_version, prospect.version)
     _check_step_and_role(proc, step, role)
@@ -490,7 +525,8 @@ def _perform_in(
     effects = runtime.perform(proc, prospect, step, role, UserId(actor), now, note)
     if next_action_at is not None:
         prospect.next_action_at = require_aware(next_action_at, "next_action_at")
-    step_uow = _StepUnitOfWork(uow)
+    if step_uow is None:
+        step_uow = _StepUnitOfWork(uow)
     appointment: Appointment | None = None
     for effect in effects:
         definition = defs.step(effect.step)
@@ -521,7 +557,7 @@ def _perform_in(
     outcome = apply_outcome(proc, prospect, defs.step(step), UserId(actor), now)
     if appointment is not None and "appointment_booked" in proc.exit_on:
         prospect.sequence_exit = prospect.sequence_exit or "appointment_booked"
-    keep_due(uow, defs, proc, project, prospect)
+    keep_due(cast(UnitOfWork, step_uow), defs, proc, project, prospect)
     warned: tuple[Violation, ...] = ()
     if record_activity:
         activity = _step_activity(ctx, defs, project, prospect, step, actor, note, now, appointment)

@@ -22,6 +22,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from typing import cast
 
 import attrs
 
@@ -29,6 +30,7 @@ from crm_procedures.errors import ConcurrencyConflict, CrmError, InvalidInput
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model._storable import storable
 from crm_procedures.model.outbox import OutboxMessage
+from crm_procedures.ports import UnitOfWork
 from crm_procedures.services.cadence import keep_due, zone_of
 from crm_procedures.services.context import SYSTEM_USER, Context
 
@@ -85,6 +87,7 @@ def run_due(
         InvalidInput: a naive ``now`` or a bad ``limit``.
     """
     from crm_procedures.services.campaigns import _perform_in, _procedure_of
+    from crm_procedures.services.step_kinds import StepInputs, _StepUnitOfWork
 
     at = ctx.now() if now is None else require_aware(now, "now")
     if worker is not None and (not isinstance(worker, str) or not storable(worker)):
@@ -123,9 +126,12 @@ def run_due(
                 project = uow.projects.get(prospect.project_id)
                 defs, proc = _procedure_of(ctx, uow, project)
                 step = defs.step(prospect.due_step)
+                # The step reads through this view of the unit of work: the
+                # contact (time zone, address, salutation) is read once.
+                step_uow = _StepUnitOfWork(uow)
                 window = step.send_window
                 if window is not None:
-                    tz = zone_of(uow, defs, prospect)
+                    tz = zone_of(cast(UnitOfWork, step_uow), defs, prospect)
                     cal = defs.calendars.get(window.calendar) if window.calendar else None
                     if not window.contains(at, tz, cal):
                         keep_due(uow, defs, proc, project, prospect)
@@ -134,8 +140,6 @@ def run_due(
                         uow.commit()
                         deferred.append(pid)
                         continue
-                from crm_procedures.services.step_kinds import StepInputs
-
                 kind = ctx.step_kinds.get(step.kind)
                 if kind is not None and not kind.unattended:
                     raise _Refused(f"step kind {step.kind!r} cannot run unattended")
@@ -153,6 +157,8 @@ def run_due(
                     prospect.version,
                     True,
                     note_rule=False,  # no person made this contact to write its note
+                    loaded=(prospect, project),  # read above, under the lease: not read again
+                    step_uow=step_uow,
                 )
                 uow.prospects.release_lease(pid, name)
                 uow.commit()

@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -155,12 +155,54 @@ class _RecordingOutbox:
         return getattr(self._inner, name)
 
 
+class _StepContacts:
+    """The unit of work's contacts, each read at most once per step.
+
+    A step reads the prospect's contact for its time zone (before and after
+    the move), the suppression list and the e-mail's address and salutation:
+    one read serves them all. Contacts are frozen records, so handing out the
+    same one is safe. Anything but a plain ``get`` or ``find`` by id (a write,
+    a list) forgets what was read, and goes to the repository.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._read: dict[str, Contact | None] = {}
+
+    def find(self, record_id: str) -> Contact | None:
+        found: Contact | None
+        if not isinstance(cast(object, record_id), str):
+            found = self._inner.find(record_id)
+            return found
+        if record_id in self._read:
+            return self._read[record_id]
+        found = self._inner.find(record_id)
+        self._read[record_id] = found
+        return found
+
+    def get(self, record_id: str, viewer: Viewer | None = None) -> Contact:
+        if viewer is not None or not isinstance(cast(object, record_id), str):
+            contact: Contact = self._inner.get(record_id, viewer)
+            return contact
+        found = self._read.get(record_id)
+        if found is None:
+            # Unread, or read as missing: the repository reads it (and names NotFound).
+            found = self._inner.get(record_id)
+            self._read[record_id] = found
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        self._read.clear()
+        return getattr(self._inner, name)
+
+
 class _StepUnitOfWork:
-    """The step's unit of work as a handler sees it: the same, with a recording outbox."""
+    """The step's unit of work as a handler sees it: a recording outbox, contacts read once."""
 
     def __init__(self, inner: UnitOfWork) -> None:
         self._inner = inner
         self.outbox = _RecordingOutbox(inner.outbox)
+        self.contacts = _StepContacts(inner.contacts)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

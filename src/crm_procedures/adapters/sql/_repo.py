@@ -209,6 +209,24 @@ class _Repo(Generic[R]):
         self._insert([stored])
         return stored
 
+    def add_unless_stored(self, record: R) -> None:
+        """Insert a new record as version 1 unless its id is stored already: one statement.
+
+        For kinds without side tables, whose records are the same whoever
+        stores them first (a sent e-mail's Message-ID): the database skips
+        a stored id itself (also one a concurrent transaction commits first).
+        """
+        self._check_type(record, "add")
+        stored = with_version(record, 1)
+        self._uow._last = (self._kind, stored.id, 0)  # type: ignore[attr-defined]
+        row = self._stored_row(stored)
+        sql = f"{self._uow._store.insert_sql(self._table)} ON CONFLICT (id) DO NOTHING"
+        try:
+            with self._uow.atomic(1):
+                self._uow.fast(sql, row)
+        except IntegrityError as exc:
+            raise self._insert_failed([stored], exc) from None
+
     def add_many(self, records: Sequence[R]) -> None:
         """Insert many new records in one statement batch (all or none).
 

@@ -67,6 +67,10 @@ class SqlInbound(InboundByKey):
         )
         self._addresses = _AddressRepo(uow, "address_status", AddressStatus, s.address_statuses)
 
+    def add_sent(self, record: SentMessage) -> None:
+        """Remember a sent e-mail's Message-ID (ignored when remembered already): one statement."""
+        self._sent.add_unless_stored(record)
+
     def unmatched(
         self, status: UnmatchedStatus | None = None, limit: int = 50, offset: int = 0
     ) -> list[UnmatchedMessage]:

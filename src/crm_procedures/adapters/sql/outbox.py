@@ -67,6 +67,10 @@ def _message(row: Any) -> OutboxMessage:
     )
 
 
+def _insert_ignoring_key(insert: str) -> str:
+    return f'{insert} ON CONFLICT ("key") DO NOTHING'
+
+
 class _Outbox:
     def __init__(self, uow: SqlTransaction) -> None:
         self._uow = uow
@@ -83,8 +87,6 @@ class _Outbox:
             payload = json.dumps(dict(message.payload), separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidInput("payload", f"must be plain JSON data: {exc}") from None
-        if self._uow.execute(select(_O.id).where(_O.key == message.key)).first() is not None:
-            return
         row = (
             message.id,
             message.key,
@@ -103,9 +105,14 @@ class _Outbox:
             _recipients_text(message),
         )
         self._uow._last = ("outbox_message", message.id, 0)
+        # One statement: a recorded key is skipped by the database itself (also
+        # one a concurrent transaction commits first: the insert waits for it).
+        # An id taken by another key still fails, undone alone (a savepoint on
+        # PostgreSQL, where a failed statement would end the transaction).
+        sql = _insert_ignoring_key(self._uow._store.insert_sql(s.outbox))
         try:
-            with self._uow.savepoint():
-                self._uow.driver(self._uow._store.insert_sql(s.outbox), row)
+            with self._uow.atomic(1):
+                self._uow.fast(sql, row)
         except IntegrityError:
             if self._uow.execute(select(_O.id).where(_O.key == message.key)).first():
                 return  # recorded by a concurrent transaction: the same message

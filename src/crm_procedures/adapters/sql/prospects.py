@@ -46,7 +46,19 @@ _P = s.prospects.c
 _PROSPECT_COLUMNS: Final = [
     c for c in s.prospects.columns if c.name not in ("next_action_key", "next_due_key")
 ]
+_WIDTH: Final = len(_PROSPECT_COLUMNS)
 _H = s.prospect_history.c
+_ENTRY_COLUMNS: Final = [
+    _H.seq,
+    _H.kind,
+    _H.at,
+    _H.actor,
+    _H.role,
+    _H.step,
+    _H.supersedes,
+    _H.detail,
+    _H.note,
+]
 _HISTORY_OF_ONE: Final = (
     "SELECT prospect_id, seq, kind, at, actor, role, step, supersedes, detail, note "
     "FROM prospect_history WHERE prospect_id = ? ORDER BY seq"
@@ -75,7 +87,23 @@ class _ProspectRepo(_due.DuePageMixin):
     def _fetch(self, statement: Select[Any], params: Any = None) -> list[Prospect]:
         return self._build(self._uow.execute(statement, params).all())
 
-    def _build(self, rows: Sequence[Any]) -> list[Prospect]:
+    def _build(
+        self, rows: Sequence[Any], histories: dict[str, list[HistoryEntry]] | None = None
+    ) -> list[Prospect]:
+        """Prospects of ``rows``; their histories read here unless given."""
+        if histories is None:
+            histories = self._histories(rows)
+        out = []
+        loaded = self._uow._loaded
+        project_of = self._uow._project_of
+        build = _loaders.prospect_from_row
+        for r in rows:
+            out.append(build(r, histories.get(r[0], [])))
+            loaded[r[0]] = (r[12], r[13])
+            project_of[r[0]] = r[1]
+        return out
+
+    def _histories(self, rows: Sequence[Any]) -> dict[str, list[HistoryEntry]]:
         histories: dict[str, list[HistoryEntry]] = {}
         wanted = [r[0] for r in rows if r[13]]
         entry = _loaders.history_entry
@@ -92,15 +120,7 @@ class _ProspectRepo(_due.DuePageMixin):
                 ).fetchall()
                 for h in found:
                     histories.setdefault(h[0], []).append(entry(h))
-        out = []
-        loaded = self._uow._loaded
-        project_of = self._uow._project_of
-        build = _loaders.prospect_from_row
-        for r in rows:
-            out.append(build(r, histories.get(r[0], [])))
-            loaded[r[0]] = (r[12], r[13])
-            project_of[r[0]] = r[1]
-        return out
+        return histories
 
     def _select(self) -> Select[Any]:
         return select(*_PROSPECT_COLUMNS)
@@ -109,11 +129,26 @@ class _ProspectRepo(_due.DuePageMixin):
         return _HISTORY_OF_ONE.replace("?", self._uow._placeholder)
 
     def _by_id(self, record_id: str, viewer: Viewer | None) -> list[Prospect]:
-        def build() -> Select[Any]:
-            return self._select().where(_P.id == bindparam("rid", ""), *_prospect_visible(viewer))
+        """One prospect with its history in one statement (a row per entry, or one without)."""
 
-        cursor = self._uow.prepared(("prospect", "get", viewer), build, rid=record_id)
-        return self._build(cursor.fetchall())
+        def build() -> Select[Any]:
+            return (
+                select(*_PROSPECT_COLUMNS, *_ENTRY_COLUMNS)
+                .select_from(s.prospects.outerjoin(s.prospect_history, _H.prospect_id == _P.id))
+                .where(_P.id == bindparam("rid", ""), *_prospect_visible(viewer))
+                .order_by(_H.seq)
+            )
+
+        cursor = self._uow.prepared(("prospect", "get+history", viewer), build, rid=record_id)
+        rows = cursor.fetchall()
+        if not rows:
+            return []
+        w = _WIDTH
+        # history_entry reads (prospect_id, seq, ...): the entry's columns start at w.
+        entry = _loaders.history_entry
+        history = [entry(h[w - 1 : w + 9]) for h in rows if h[w] is not None]
+        first = rows[0]
+        return self._build([first[:w]], {first[0]: history})
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> Prospect:
         """The prospect with that id. Raises NotFound (missing, or invisible to viewer)."""
