@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from contract.conftest import check_sqlite_settings, sqlite_url
+from contract.conftest import check_sqlite_settings, dump, sqlite_url
 from contract.test_cadence import AMS, _call, _world
 from crm_procedures.adapters.sql import open_store
 from crm_procedures.adapters.sql.store import SqlStore
-from crm_procedures.errors import ConcurrencyConflict
+from crm_procedures.errors import ConcurrencyConflict, InvalidInput
 from crm_procedures.model.inbound import SentMessage
 from crm_procedures.model.users import User
 from crm_procedures.ports import Store
@@ -205,3 +205,27 @@ def test_a_save_after_another_change_in_the_unit_of_work_is_refused(store: Store
         uow.commit()
     with store.unit_of_work(read_only=True) as uow:
         assert uow.prospects.get(pid).owner == "bas"
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "x\ud800"])
+@pytest.mark.parametrize("where", ["owner", "due_step", "note"])
+def test_a_saved_text_no_store_holds_is_named_and_nothing_is_written(
+    store: Store, bad: str, where: str
+) -> None:
+    # The rows written are scanned once; on a find the record is walked to name the field.
+    _ctx, pid = _world(store)
+    before = dump(store)
+    with store.unit_of_work() as uow:
+        prospect = uow.prospects.get(pid)
+        if where == "note":
+            last = prospect.history[-1]
+            prospect.history.append(last._replace(seq=last.seq + 1, note=bad))
+            field = f"history[{len(prospect.history) - 1}].note"
+        else:
+            setattr(prospect, where, bad)
+            field = where
+        with pytest.raises(InvalidInput) as raised:
+            uow.prospects.save(prospect)
+        assert raised.value.field == field
+        uow.commit()
+    assert dump(store) == before

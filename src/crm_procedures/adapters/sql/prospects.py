@@ -22,6 +22,7 @@ from crm_procedures.adapters._common import (
     check_bulk_change,
     check_limit,
     check_prospect,
+    check_prospect_texts,
     db_count,
     some_unstorable,
     utc_us,
@@ -34,7 +35,7 @@ from crm_procedures.adapters.sql._prospect_rows import (
     _newly_superseded,
     _prospect_row,
 )
-from crm_procedures.adapters.sql._repo import _DUMP_DT, _paged
+from crm_procedures.adapters.sql._repo import _DUMP_DT, _paged, _surely_storable
 from crm_procedures.adapters.sql._uow import SqlTransaction
 from crm_procedures.adapters.sql._visibility import _prospect_visible
 from crm_procedures.errors import ConcurrencyConflict, CrmError, InvalidInput, NotFound
@@ -281,9 +282,13 @@ class _ProspectRepo(_due.DuePageMixin):
                 raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
             known = (int(row[0]), int(row[1]))
             self._uow._project_of[rid] = row[2]
-        check_prospect(record, known[1])
+        check_prospect(record, known[1], texts=False)
         values = _prospect_row(record)
         new_entries = _history_rows(record, known[1])
+        # Every text of the prospect and its new entries is in these rows: one
+        # scan of them, and only on a find the walk that names the field.
+        if not _surely_storable([*values, *[v for e in new_entries for v in e]]):
+            check_prospect_texts(record, known[1])
         update, params = self._update(rid, version, values)
         newly = _newly_superseded(record, known[1]) if new_entries else []
         moved = self._uow._project_of.get(rid) != record.project_id
