@@ -31,8 +31,8 @@ from crm_procedures.services.inbound import inbound_of
 
 DUE = datetime(2026, 4, 7, 10, 5, tzinfo=AMS)
 
-PERFORM_STEP_STATEMENTS = 18
-"""A person's step (``call``): 3 around ``BEGIN``, the viewer (3), the prospect
+PERFORM_STEP_STATEMENTS = 17
+"""A person's step (``call``): 3 around ``BEGIN``, the viewer (user and groups), the prospect
 with its history, the project, the contact (the due time's zone), the note rules,
 the activity, the prospect's update and 2 history rows in a savepoint (5), the
 audit entry, ``COMMIT``."""
