@@ -11,17 +11,18 @@ bounds are today's counts; lower them when a change removes a statement.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from contract.conftest import check_sqlite_settings, sqlite_url
+from contract.conftest import check_sqlite_settings, dump, sqlite_url
 from contract.test_cadence import AMS, _call, _world
 from crm_procedures.adapters.sql import open_store
 from crm_procedures.adapters.sql.store import SqlStore
+from crm_procedures.errors import ConcurrencyConflict, InvalidInput
 from crm_procedures.model.inbound import SentMessage
 from crm_procedures.model.users import User
 from crm_procedures.ports import Store
@@ -30,8 +31,8 @@ from crm_procedures.services.inbound import inbound_of
 
 DUE = datetime(2026, 4, 7, 10, 5, tzinfo=AMS)
 
-PERFORM_STEP_STATEMENTS = 18
-"""A person's step (``call``): 3 around ``BEGIN``, the viewer (3), the prospect
+PERFORM_STEP_STATEMENTS = 17
+"""A person's step (``call``): 3 around ``BEGIN``, the viewer (user and groups), the prospect
 with its history, the project, the contact (the due time's zone), the note rules,
 the activity, the prospect's update and 2 history rows in a savepoint (5), the
 audit entry, ``COMMIT``."""
@@ -156,3 +157,75 @@ def test_a_sent_message_remembered_twice_is_kept_once(store: Store) -> None:
         kept = inbound_of(uow).inbound.sent("<s@example.com>")
     assert kept is not None
     assert (kept.outbox_id, kept.prospect_id, kept.version) == ("o1", "p1", 1)
+
+
+def test_a_save_sets_only_the_columns_that_changed(sqlite_store: SqlStore) -> None:
+    # Columns left out of the UPDATE leave their indexes untouched (a step's commit).
+    ctx, pid = _world(sqlite_store)
+    trace = Trace(sqlite_store)
+    _call(ctx, pid)
+    (update,) = [sql for sql in trace.statements if sql.startswith("UPDATE prospects")]
+    assert "\"last_step\" = 'call'" in update
+    assert '"project_id"' not in update
+    assert '"owner"' not in update
+
+
+def test_saves_in_one_unit_of_work_keep_every_change(store: Store) -> None:
+    # The second save compares with what the first wrote, not with what was read.
+    _ctx, pid = _world(store)
+    later = DUE + timedelta(days=3)
+    with store.unit_of_work() as uow:
+        prospect = uow.prospects.get(pid)
+        prospect.owner = "bas"
+        prospect = uow.prospects.save(prospect)
+        prospect.next_action_at = later
+        prospect.owner = "ann"
+        prospect = uow.prospects.save(prospect)
+        prospect.owner = "bas"
+        uow.prospects.save(prospect)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.prospects.get(pid)
+    assert (stored.owner, stored.next_action_at, stored.version) == ("bas", later, 5)
+    with store.unit_of_work(read_only=True) as uow:
+        assert [p.id for p in uow.prospects.of_project(stored.project_id)] == [pid]
+
+
+def test_a_save_after_another_change_in_the_unit_of_work_is_refused(store: Store) -> None:
+    # A row changed since the record was read is never overwritten column by column.
+    _ctx, pid = _world(store)
+    with store.unit_of_work() as uow:
+        prospect = uow.prospects.get(pid)
+        fresh = uow.prospects.get(pid)
+        fresh.owner = "bas"
+        uow.prospects.save(fresh)
+        prospect.owner = "ann"
+        with pytest.raises(ConcurrencyConflict):
+            uow.prospects.save(prospect)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.prospects.get(pid).owner == "bas"
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "x\ud800"])
+@pytest.mark.parametrize("where", ["owner", "due_step", "note"])
+def test_a_saved_text_no_store_holds_is_named_and_nothing_is_written(
+    store: Store, bad: str, where: str
+) -> None:
+    # The rows written are scanned once; on a find the record is walked to name the field.
+    _ctx, pid = _world(store)
+    before = dump(store)
+    with store.unit_of_work() as uow:
+        prospect = uow.prospects.get(pid)
+        if where == "note":
+            last = prospect.history[-1]
+            prospect.history.append(last._replace(seq=last.seq + 1, note=bad))
+            field = f"history[{len(prospect.history) - 1}].note"
+        else:
+            setattr(prospect, where, bad)
+            field = where
+        with pytest.raises(InvalidInput) as raised:
+            uow.prospects.save(prospect)
+        assert raised.value.field == field
+        uow.commit()
+    assert dump(store) == before

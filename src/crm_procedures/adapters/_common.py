@@ -36,6 +36,7 @@ __all__ = [
     "check_bulk_change",
     "check_limit",
     "check_prospect",
+    "check_prospect_texts",
     "check_storable",
     "db_count",
     "definition_text",
@@ -162,12 +163,15 @@ def some_unstorable(*values: Any) -> bool:
     return any(isinstance(v, str) and not storable(v) for v in values)
 
 
-def check_prospect(prospect: Prospect, stored_history: int) -> None:
+def check_prospect(prospect: Prospect, stored_history: int, *, texts: bool = True) -> None:
     """Check what a store cannot take from a prospect before writing it.
 
     ``Prospect`` is mutable and carries no validators of its own, so the store
     is the boundary: ids must be text, datetimes aware, and the history
     append-only (at least ``stored_history`` entries, new ones numbered on).
+    Without ``texts`` its texts (and those of its new history entries) are
+    not walked for characters no store can hold: the caller scans the rows
+    it writes for them and calls :func:`check_prospect_texts` on a find.
 
     Raises:
         InvalidInput: naming the offending field.
@@ -204,7 +208,18 @@ def check_prospect(prospect: Prospect, stored_history: int) -> None:
                 f"history[{i}].seq", "must rise: entries are numbered in order", entry.seq
             )
         seen_seq = entry.seq
-        path = unstorable(entry, f"history[{i}]")
+    if texts:
+        check_prospect_texts(prospect, stored_history)
+
+
+def check_prospect_texts(prospect: Prospect, stored_history: int) -> None:
+    """Raise InvalidInput naming the first text of ``prospect`` no store can hold.
+
+    The prospect's own fields and its history entries from ``stored_history`` on.
+    """
+    history = prospect.history
+    for i in range(stored_history, len(history)):
+        path = unstorable(history[i], f"history[{i}]")
         if path is not None:
             raise InvalidInput(path, UNSTORABLE_REASON)
     for field in attrs.fields(Prospect):

@@ -424,15 +424,22 @@ def _load(
 
 
 def _loaded(
-    ctx: Context, uow: UnitOfWork, actor: str, prospect: Prospect, project: Project
+    ctx: Context,
+    uow: UnitOfWork,
+    actor: str,
+    prospect: Prospect,
+    project: Project,
+    viewer: Viewer | None = None,
 ) -> tuple[Viewer, Prospect, Project, Definitions, Procedure]:
     """What :func:`_load` gives, for a prospect and project read in ``uow`` without a viewer.
 
     The same checks, on the records in hand: the actor sees the prospect (a
     prospect in preparation is "not released" to those who see its project),
-    holds ``prospect.perform``, and the project runs a procedure.
+    holds ``prospect.perform``, and the project runs a procedure. ``viewer``
+    is the actor's, when the caller resolved it already in ``uow``.
     """
-    viewer = resolve_viewer(uow, actor)
+    if viewer is None:
+        viewer = resolve_viewer(uow, actor)
     if prospect.project_id != project.id:
         raise InvalidInput("project", f"prospect {prospect.id} is not of project {project.id}")
     if not may_see_prospect(viewer, prospect, project):
@@ -442,6 +449,17 @@ def _loaded(
     require(viewer, "prospect.perform", f"prospect {prospect.id}")
     defs, proc = _procedure_of(ctx, uow, project)
     return viewer, prospect, project, defs, proc
+
+
+def _read_for_step(uow: UnitOfWork, prospect_id: str) -> tuple[Prospect, Project]:
+    """The prospect (with its history) and its project, read with no visibility check."""
+    prospect = uow.prospects.find(prospect_id) if isinstance(prospect_id, str) else None
+    if prospect is None:
+        raise NotFound("prospect", str(prospect_id))
+    project = uow.projects.find(prospect.project_id)
+    if project is None:
+        raise NotFound("project", prospect.project_id)
+    return prospect, project
 
 
 def _did_you_mean(word: object, known: Iterable[str]) -> str:
@@ -512,9 +530,12 @@ def _perform_in(
     contact is read once per step); by default a new one.
     """
     if loaded is None:
-        viewer, prospect, project, defs, proc = _load(
-            ctx, uow, actor, prospect_id, "prospect.perform"
-        )
+        # Read without the viewer's conditions in SQL and checked here as
+        # _loaded checks the scheduler's records: the same answers (unknown
+        # actor, not found, not released, no right), cheaper statements.
+        known = resolve_viewer(uow, actor)
+        loaded = _read_for_step(uow, prospect_id)
+        viewer, prospect, project, defs, proc = _loaded(ctx, uow, actor, *loaded, viewer=known)
     else:
         viewer, prospect, project, defs, proc = _loaded(ctx, uow, actor, *loaded)
     if expected_version is not None and expected_version != prospect.version:

@@ -68,6 +68,9 @@ class SqlTransaction:
         self._loaded: dict[str, tuple[int, int]] = {}
         # prospect id -> its project as last read or written here (history rows name it)
         self._project_of: dict[str, str] = {}
+        # prospect id -> (version, its row as read or written here): a save then
+        # sets only the columns that changed, leaving the other indexes untouched
+        self._rows: dict[str, tuple[int, tuple[Any, ...]]] = {}
         self._last: tuple[str, str, int | None] = ("transaction", "", None)
         self._closed = False
 
@@ -88,11 +91,13 @@ class SqlTransaction:
         finally:
             self._loaded.clear()
             self._project_of.clear()
+            self._rows.clear()
 
     def rollback(self) -> None:
         """Roll the transaction back."""
         self._loaded.clear()
         self._project_of.clear()
+        self._rows.clear()
         self._raw = None
         if self._conn.in_transaction():
             self._conn.rollback()

@@ -22,6 +22,7 @@ from crm_procedures.adapters._common import (
     check_bulk_change,
     check_limit,
     check_prospect,
+    check_prospect_texts,
     db_count,
     some_unstorable,
     utc_us,
@@ -34,7 +35,7 @@ from crm_procedures.adapters.sql._prospect_rows import (
     _newly_superseded,
     _prospect_row,
 )
-from crm_procedures.adapters.sql._repo import _DUMP_DT, _paged
+from crm_procedures.adapters.sql._repo import _DUMP_DT, _paged, _surely_storable
 from crm_procedures.adapters.sql._uow import SqlTransaction
 from crm_procedures.adapters.sql._visibility import _prospect_visible
 from crm_procedures.errors import ConcurrencyConflict, CrmError, InvalidInput, NotFound
@@ -47,6 +48,19 @@ _PROSPECT_COLUMNS: Final = [
     c for c in s.prospects.columns if c.name not in ("next_action_key", "next_due_key")
 ]
 _WIDTH: Final = len(_PROSPECT_COLUMNS)
+_TABLE: Final = [c.name for c in s.prospects.columns]
+_READ_AT: Final = {c.name: i for i, c in enumerate(_PROSPECT_COLUMNS)}
+# A sort key column follows its time's text: the same text gives the same key.
+_FOLLOWS: Final = {"next_action_key": "next_action_at", "next_due_key": "next_due_at"}
+_COMPARED: Final = tuple(
+    (i, _TABLE.index(_FOLLOWS.get(name, name)), _READ_AT[_FOLLOWS.get(name, name)])
+    for i, name in enumerate(_TABLE)
+    if name not in ("id", "version")
+)
+"""(column to set, the column that tells whether it changed: its place in a
+written row and in a read one) for every column a save may set."""
+_AS_READ: Final = tuple(_TABLE.index(c.name) for c in _PROSPECT_COLUMNS)
+_VERSION_AT: Final = _TABLE.index("version")
 _H = s.prospect_history.c
 _ENTRY_COLUMNS: Final = [
     _H.seq,
@@ -148,6 +162,7 @@ class _ProspectRepo(_due.DuePageMixin):
         entry = _loaders.history_entry
         history = [entry(h[w - 1 : w + 9]) for h in rows if h[w] is not None]
         first = rows[0]
+        self._uow._rows[first[0]] = (first[12], first[:w])
         return self._build([first[:w]], {first[0]: history})
 
     def get(self, record_id: str, viewer: Viewer | None = None) -> Prospect:
@@ -267,23 +282,19 @@ class _ProspectRepo(_due.DuePageMixin):
                 raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
             known = (int(row[0]), int(row[1]))
             self._uow._project_of[rid] = row[2]
-        check_prospect(record, known[1])
+        check_prospect(record, known[1], texts=False)
         values = _prospect_row(record)
         new_entries = _history_rows(record, known[1])
-        store = self._uow._store
-        update = store._inserts.get("update:prospects")
-        if update is None:
-            sets = ", ".join(f'"{c.name}" = {ph}' for c in s.prospects.columns if c.name != "id")
-            update = f"UPDATE prospects SET {sets} WHERE id = {ph} AND version = {ph}"
-            store._inserts["update:prospects"] = update
+        # Every text of the prospect and its new entries is in these rows: one
+        # scan of them, and only on a find the walk that names the field.
+        if not _surely_storable([*values, *[v for e in new_entries for v in e]]):
+            check_prospect_texts(record, known[1])
+        update, params = self._update(rid, version, values)
         newly = _newly_superseded(record, known[1]) if new_entries else []
         moved = self._uow._project_of.get(rid) != record.project_id
         with self._uow.atomic(1 + len(new_entries) + len(newly) + moved):
             try:
-                result = self._uow.fast(
-                    update,
-                    (*values[1:13], version + 1, values[14], *values[15:], rid, version),
-                )
+                result = self._uow.fast(update, params)
             except IntegrityError:
                 raise InvalidInput(
                     "project_id", "refers to no stored project", record.project_id
@@ -295,7 +306,7 @@ class _ProspectRepo(_due.DuePageMixin):
                 if row is None:
                     raise NotFound(self._kind, rid)
                 raise ConcurrencyConflict(self._kind, rid, version, int(row[0]))
-            insert = store.insert_sql(s.prospect_history)
+            insert = self._uow._store.insert_sql(s.prospect_history)
             for entry in new_entries:
                 self._uow.fast(insert, entry)
             for key in newly:
@@ -313,7 +324,36 @@ class _ProspectRepo(_due.DuePageMixin):
         self._uow._project_of[rid] = record.project_id
         record.version = version + 1
         self._uow._loaded[rid] = (version + 1, len(record.history))
+        self._uow._rows[rid] = (version + 1, tuple([values[i] for i in _AS_READ]))
         return record.copy()
+
+    def _update(
+        self, rid: str, version: int, values: tuple[Any, ...]
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The UPDATE of a prospect row to ``values`` (version + 1) and its parameters.
+
+        When the row at ``version`` was read or written in this unit of work,
+        only the columns that differ from it are set (with the version): an
+        index over columns left out is not touched, which a step's commit
+        pays for. Otherwise every column is set. The ``version`` condition
+        holds either way, so a row changed meanwhile is never overwritten.
+        """
+        ph = self._uow._placeholder
+        store = self._uow._store
+        known = self._uow._rows.get(rid)
+        if known is None or known[0] != version:
+            changed: tuple[int, ...] = tuple(c[0] for c in _COMPARED)
+        else:
+            stored = known[1]
+            changed = tuple([i for i, w, r in _COMPARED if values[w] != stored[r]])
+        key = f"update:prospects:{changed}"
+        update = store._inserts.get(key)
+        if update is None:
+            sets = ", ".join(f'"{_TABLE[i]}" = {ph}' for i in (_VERSION_AT, *changed))
+            update = f"UPDATE prospects SET {sets} WHERE id = {ph} AND version = {ph}"
+            if len(store._inserts) < 4096:
+                store._inserts[key] = update
+        return update, (version + 1, *[values[i] for i in changed], rid, version)
 
     # queries
 
