@@ -28,9 +28,11 @@ from sqlalchemy import (
     distinct,
     exists,
     func,
+    literal,
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -146,7 +148,11 @@ class SqlReports:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Funnel:
-        """The funnel of one project, in four aggregate queries.
+        """The funnel of one project: the visibility check and two aggregate statements.
+
+        The counts per stage and status (:meth:`_status_counts`) and the
+        prospects per step (over ``ix_history_funnel``); a period adds three
+        counts of the moments inside it.
 
         Raises:
             NotFound: no such project, or the viewer may not see it.
@@ -161,13 +167,19 @@ class SqlReports:
             seen = seen.where(s.projects.c.id.not_in(hidden))
         if self._uow.execute(seen).first() is None:
             raise NotFound("project", project_id)
-        mine = [_P.project_id == project_id, *self._prospects_visible(viewer)]
+        # The project is visible (checked above), so every prospect of it is too,
+        # but for those in preparation: no per-row test of the hidden projects
+        # (an anti-join probe per prospect cost a quarter of the funnel's time).
+        hide_preparing = viewer is not None and not viewer.sees_preparing
+        mine: list[ColumnElement[bool]] = [_P.project_id == project_id]
+        if hide_preparing:
+            mine.append(_P.status != ProspectStatus.PREPARING.value)
 
         total = suspects = approached = won = 0
         closed: Counter[str] = Counter()
-        grouped = select(_P.stage, _P.status, _P.close_reason, func.count()).where(*mine)
-        grouped = grouped.group_by(_P.stage, _P.status, _P.close_reason)
-        for stage, status, reason, n in self._uow.execute(grouped):
+        for stage, status, reason, n in self._uow.execute(self._status_counts(project_id)):
+            if hide_preparing and status == ProspectStatus.PREPARING.value:
+                continue  # the same rows as ``mine`` leaves out
             total += n
             if stage == RelationStage.SUSPECT.value:
                 suspects += n
@@ -229,21 +241,26 @@ class SqlReports:
         # supersedes them (schema version 5): the count runs over ix_history_funnel.
         step_conditions: list[ColumnElement[bool]] = [
             _H.superseded == 0,
-            _H.step.is_not(None),
             _H.kind.in_([EntryKind.STEP.value, EntryKind.CORRECTION.value]),
         ]
         if not window.open:
             step_conditions.extend(self._window(self._instant(_H.at), window))
         counted = select(_H.step, func.count(func.distinct(_H.prospect_id)))
-        if viewer is None or viewer.sees_preparing:
-            # the project is visible (checked above) and so is every prospect of it
-            q_steps = counted.where(_H.project_id == project_id, *step_conditions)
-        else:
+        if hide_preparing:
             q_steps = counted.select_from(
                 s.prospect_history.join(s.prospects, _P.id == _H.prospect_id)
-            ).where(_H.project_id == project_id, *mine, *step_conditions)
-        q_steps = q_steps.group_by(_H.step)
-        steps = {step: int(n) for step, n in self._uow.execute(q_steps)}
+            ).where(_H.project_id == project_id, _H.step.is_not(None), *mine, *step_conditions)
+            q_steps = q_steps.group_by(_H.step)
+        elif self._dialect == "sqlite":
+            # the project is visible (checked above) and so is every prospect of it
+            q_steps = self._steps_by_seek(project_id, step_conditions)
+        else:
+            q_steps = counted.where(
+                _H.project_id == project_id, _H.step.is_not(None), *step_conditions
+            )
+            q_steps = q_steps.group_by(_H.step)
+        # (a step whose entries all fall outside the conditions counts 0: not reached)
+        steps = {step: int(n) for step, n in self._uow.execute(q_steps) if n}
         return Funnel(
             project_id=project_id,
             total=total,
@@ -255,6 +272,83 @@ class SqlReports:
             since=window.since,
             until=window.until,
         )
+
+    def _steps_by_seek(self, project_id: str, conditions: list[ColumnElement[bool]]) -> Any:
+        """``(step, prospects)`` of a project's history on SQLite, one step range at a time.
+
+        A recursive query finds the distinct steps by seeking ``ix_history_funnel
+        (project_id, superseded, step, prospect_id, kind)``, then counts the
+        distinct prospects of each step's range in index order. A ``GROUP BY step``
+        over the same range also reads and compares every row's step: 10% slower.
+        A step with no entry meeting ``conditions`` counts 0.
+        """
+        h = s.prospect_history.alias("h")
+        live = [h.c.project_id == project_id, h.c.superseded == 0]
+        first = select(func.min(h.c.step)).where(*live, h.c.step.is_not(None))
+        found = select(first.scalar_subquery().label("step")).cte("funnel_steps", recursive=True)
+        following = select(func.min(h.c.step)).where(*live, h.c.step > found.c.step)
+        found = found.union_all(
+            select(following.scalar_subquery()).where(found.c.step.is_not(None))
+        )
+        prospects = select(func.count(distinct(_H.prospect_id))).where(
+            _H.project_id == project_id, _H.step == found.c.step, *conditions
+        )
+        return select(found.c.step, prospects.scalar_subquery()).where(found.c.step.is_not(None))
+
+    def _status_counts(self, project_id: str) -> Any:
+        """``(stage, status, close_reason, count)`` of a project's prospects, in one statement.
+
+        On SQLite the counts are read without decoding a row: a recursive
+        query finds the few distinct ``(stage, status)`` pairs by seeking
+        ``ix_prospects_funnel (project_id, stage, status, close_reason)``
+        (one ``min`` per pair), then counts each pair's index range; only the
+        closed prospects are grouped by their reason. A ``GROUP BY`` over the
+        same index reads and compares three columns of every row and takes
+        about 1.5x as long. ``close_reason`` is ``None`` on the rows of a
+        status other than closed. PostgreSQL runs the plain ``GROUP BY``.
+        """
+        if self._dialect != "sqlite":
+            grouped = select(_P.stage, _P.status, _P.close_reason, func.count())
+            grouped = grouped.where(_P.project_id == project_id)
+            return grouped.group_by(_P.stage, _P.status, _P.close_reason)
+        p = s.prospects.alias("p")
+        of_project = p.c.project_id == project_id
+        first_stage = select(func.min(p.c.stage)).where(of_project).scalar_subquery()
+        stages = select(first_stage.label("stage")).cte("funnel_stages", recursive=True)
+        next_stage = select(func.min(p.c.stage)).where(of_project, p.c.stage > stages.c.stage)
+        stages = stages.union_all(
+            select(next_stage.scalar_subquery()).where(stages.c.stage.is_not(None))
+        )
+        first_status = select(func.min(p.c.status)).where(of_project, p.c.stage == stages.c.stage)
+        pairs = select(
+            stages.c.stage.label("stage"), first_status.scalar_subquery().label("status")
+        ).where(stages.c.stage.is_not(None))
+        pairs_cte = pairs.cte("funnel_pairs", recursive=True)
+        next_status = select(func.min(p.c.status)).where(
+            of_project, p.c.stage == pairs_cte.c.stage, p.c.status > pairs_cte.c.status
+        )
+        pairs_cte = pairs_cte.union_all(
+            select(pairs_cte.c.stage, next_status.scalar_subquery()).where(
+                pairs_cte.c.status.is_not(None)
+            )
+        )
+        found = pairs_cte.c
+        in_pair = [of_project, p.c.stage == found.stage, p.c.status == found.status]
+        closed = ProspectStatus.CLOSED.value
+        open_counts = select(
+            found.stage,
+            found.status,
+            literal(None, s.TEXT),
+            select(func.count()).where(*in_pair).scalar_subquery(),
+        ).where(found.status.is_not(None), found.status != closed)
+        # The closed ranges in index order (an IN list is sorted): grouped without a sort.
+        closed_stages = select(found.stage).where(found.status == closed)
+        closed_counts = (
+            select(p.c.stage, p.c.status, p.c.close_reason, func.count())
+            .where(of_project, p.c.stage.in_(closed_stages), p.c.status == closed)
+            .group_by(p.c.stage, p.c.status, p.c.close_reason)
+        )
+        return union_all(open_counts, closed_counts)
 
     def employee_activity(
         self,
