@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any, Final
 
 from sqlalchemy import select
 
@@ -14,6 +15,29 @@ from crm_procedures.adapters.sql._uow import SqlTransaction
 from crm_procedures.errors import InvalidInput
 from crm_procedures.model.audit import Change
 
+_INSERT: Final = (
+    "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(change: object) -> tuple[Any, ...]:
+    """The audit row of ``change``; InvalidInput for anything else or unstorable text."""
+    if not isinstance(change, Change):
+        raise InvalidInput("change", "must be a Change", type(change).__name__)
+    row = (
+        change.record_kind,
+        change.record_id,
+        change.version,
+        _DUMP_DT(change.at),
+        change.actor,
+        change.action,
+        _json({k: list(v) for k, v in change.changes.items()}),
+    )
+    if not _surely_storable(row):
+        check_storable(change, "change")
+    return row
+
 
 class _Audit:
     def __init__(self, uow: SqlTransaction) -> None:
@@ -22,54 +46,16 @@ class _Audit:
     def record(self, change: Change) -> None:
         """Append one change in this transaction."""
         self._uow.refuse_writes("audit.record")
-        if not isinstance(change, Change):
-            raise InvalidInput("change", "must be a Change", type(change).__name__)
-        row = (
-            change.record_kind,
-            change.record_id,
-            change.version,
-            _DUMP_DT(change.at),
-            change.actor,
-            change.action,
-            _json({k: list(v) for k, v in change.changes.items()}),
-        )
-        if not _surely_storable(row):
-            check_storable(change, "change")
-        ph = self._uow._placeholder
-        self._uow.fast(
-            "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "
-            f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
-            row,
-        )
+        self._uow.fast(_INSERT.replace("?", self._uow._placeholder), _row(change))
 
     def record_many(self, changes: Sequence[Change]) -> None:
         """Append the changes in this transaction, with one statement."""
         self._uow.refuse_writes("audit.record_many")
-        rows = []
-        for change in changes:
-            if not isinstance(change, Change):
-                raise InvalidInput("change", "must be a Change", type(change).__name__)
-            row = (
-                change.record_kind,
-                change.record_id,
-                change.version,
-                _DUMP_DT(change.at),
-                change.actor,
-                change.action,
-                _json({k: list(v) for k, v in change.changes.items()}),
-            )
-            if not _surely_storable(row):
-                check_storable(change, "change")
-            rows.append(row)
+        rows = [_row(change) for change in changes]
         if not rows:
             return
-        ph = self._uow._placeholder
         with self._uow.atomic(len(rows)):
-            self._uow.fast_many(
-                "INSERT INTO audit (record_kind, record_id, version, at, actor, action, changes) "
-                f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
-                rows,
-            )
+            self._uow.fast_many(_INSERT.replace("?", self._uow._placeholder), rows)
 
     def of_record(self, record_kind: str, record_id: str) -> list[Change]:
         """Every change of one record, oldest first."""
