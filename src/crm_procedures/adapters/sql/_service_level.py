@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, case, func, select
 from crm_procedures.access.viewer import Viewer
 from crm_procedures.adapters._common import EPOCH, utc_us
 from crm_procedures.adapters.sql import schema as s
+from crm_procedures.adapters.sql._visibility import _prospect_visible
 from crm_procedures.model._checks import require_aware
 from crm_procedures.model.prospect import EntryKind, ProspectStatus, RelationStage
 from crm_procedures.model.service_level import (
@@ -49,8 +50,6 @@ _H = s.prospect_history.c
 
 
 def _visible(viewer: Viewer | None) -> list[Any]:
-    from crm_procedures.adapters.sql.store import _prospect_visible
-
     return _prospect_visible(viewer)
 
 

@@ -27,6 +27,8 @@ from crm_procedures.adapters._common import (
     utc_us,
 )
 from crm_procedures.adapters.sql import schema as s
+from crm_procedures.adapters.sql._repo import _paged
+from crm_procedures.adapters.sql._visibility import _prospect_visible
 from crm_procedures.errors import ConcurrencyConflict, InvalidInput
 from crm_procedures.model._checks import MAX_LINE, require_aware
 from crm_procedures.model._storable import UNSTORABLE_REASON
@@ -57,8 +59,6 @@ def due(
     offset: int,
 ) -> list[Prospect]:
     """Running prospects with a due step in ``[since, until)``, by due time, then id."""
-    from crm_procedures.adapters.sql.store import _paged, _prospect_visible
-
     check_limit(limit, offset)
     if some_unstorable(project_id, role, owner):
         return []  # no stored prospect holds such a character
@@ -113,8 +113,6 @@ def due_page(
     keyset ``(next_due_key, id) > (after)`` continues the index range where
     the previous page stopped.
     """
-    from crm_procedures.adapters.sql.store import _prospect_visible
-
     check_limit(limit, 0)
     cursor = check_cursor(after)
     values: dict[str, Any] = {}

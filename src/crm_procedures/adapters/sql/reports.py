@@ -40,7 +40,7 @@ from crm_procedures.access.viewer import ActivityScope, Viewer
 from crm_procedures.adapters._common import NULL_KEY, some_unstorable
 from crm_procedures.adapters.memory_reports import ReportWindow, check_group_by
 from crm_procedures.adapters.sql import schema as s
-from crm_procedures.adapters.sql.store import _invisible_projects
+from crm_procedures.adapters.sql._visibility import _invisible_projects
 from crm_procedures.errors import NotFound
 from crm_procedures.model.activity import ActivityKind
 from crm_procedures.model.appointment import AppointmentStatus

@@ -65,13 +65,7 @@ from crm_procedures.adapters.sql._engine import (
     _postgres_events,
     _sqlite_events,
 )
-
-# The helpers the sibling modules (due, reports, inbound, service levels) import from here.
-from crm_procedures.adapters.sql._repo import _paged as _paged
-from crm_procedures.adapters.sql._repo import _Repo as _Repo
 from crm_procedures.adapters.sql._uow import SqlTransaction
-from crm_procedures.adapters.sql._visibility import _invisible_projects as _invisible_projects
-from crm_procedures.adapters.sql._visibility import _prospect_visible as _prospect_visible
 from crm_procedures.adapters.sql.activities import (
     _ActivityRepo,
     _AppointmentRepo,
